@@ -1,0 +1,51 @@
+#pragma once
+// RegistryNode: the registry as a running service — InstanceRegistry, its Eureka REST API on an
+// HttpServer, and the eviction timer — on an io_context owned by the caller. start() binds the
+// port; stop() closes it and cancels the timer. Used by `orquestra registry`, by standalone,
+// and booted in-process by the integration tests.
+
+#include "core/clock.hpp"
+#include "http/server.hpp"
+#include "registry/eureka_api.hpp"
+#include "registry/instance_registry.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace orquestra::app {
+
+struct RegistryNodeOptions {
+    http::ServerOptions http;
+    registry::RegistryOptions registry;
+    registry::EurekaApiOptions api;
+    std::chrono::milliseconds eviction_interval{1000};
+};
+
+class RegistryNode {
+public:
+    RegistryNode(boost::asio::io_context& io, const Clock& clock, RegistryNodeOptions options);
+    ~RegistryNode();
+
+    Result<std::uint16_t> start();
+    void stop();
+
+    registry::InstanceRegistry& registry() { return registry_; }
+    registry::EurekaApi& api() { return api_; }
+    std::uint16_t port() const { return server_.port(); }
+
+private:
+    void schedule_eviction();
+
+    boost::asio::io_context& io_;
+    RegistryNodeOptions options_;
+    registry::InstanceRegistry registry_;
+    registry::EurekaApi api_;
+    http::HttpServer server_;
+    boost::asio::steady_timer eviction_timer_;
+    bool stopped_ = false;
+};
+
+}  // namespace orquestra::app

@@ -1,0 +1,72 @@
+#pragma once
+// Request and response as handlers see them. The request wraps Beast's parsed message; the
+// response is a plain struct the server serializes itself, so that a cached body can be shared
+// between many responses without copying it.
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace orquestra::http {
+
+namespace beast_http = boost::beast::http;
+
+class Request {
+public:
+    Request() = default;
+    explicit Request(beast_http::request<beast_http::string_body> msg);
+
+    beast_http::verb method() const { return msg_.method(); }
+    std::string_view method_string() const { return msg_.method_string(); }
+    std::string_view target() const { return msg_.target(); }
+    // The target before '?', still percent-encoded.
+    std::string_view path() const { return path_; }
+    // The raw query string after '?', without it.
+    std::string_view query() const { return query_; }
+    // First value of a query parameter, percent-decoded; nullopt when absent.
+    std::optional<std::string> query_param(std::string_view name) const;
+    // Every query parameter, decoded, in order.
+    std::vector<std::pair<std::string, std::string>> query_params() const;
+    std::string_view header(std::string_view name) const;
+    std::string_view header(beast_http::field f) const;
+    const std::string& body() const { return msg_.body(); }
+    bool keep_alive() const { return msg_.keep_alive(); }
+    const beast_http::request<beast_http::string_body>& message() const { return msg_; }
+
+private:
+    beast_http::request<beast_http::string_body> msg_;
+    std::string_view path_;
+    std::string_view query_;
+};
+
+struct Response {
+    int status = 200;
+    std::string content_type;  // empty: no Content-Type header
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    // When set, sent instead of `body` (a cached, immutable payload).
+    std::shared_ptr<const std::string> shared_body;
+
+    void set(int code, std::string type, std::string text) {
+        status = code;
+        content_type = std::move(type);
+        body = std::move(text);
+    }
+    void add_header(std::string name, std::string value) {
+        headers.emplace_back(std::move(name), std::move(value));
+    }
+    std::string_view payload() const { return shared_body ? *shared_body : body; }
+};
+
+std::string_view reason_phrase(int status);
+
+// Splits "Basic base64(user:pass)"; nullopt when the header is absent or not Basic.
+std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header);
+
+}  // namespace orquestra::http

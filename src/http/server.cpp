@@ -1,0 +1,260 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <charconv>
+#include <list>
+#include <mutex>
+
+namespace orquestra::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
+    asio::io_context& io;
+    ServerOptions options;
+    Handler handler;
+    tcp::acceptor acceptor;
+    ServerStats stats;
+    std::atomic<bool> stopping{false};
+    std::mutex mu;  // guards streams
+    std::list<beast::tcp_stream*> streams;
+
+    State(asio::io_context& ctx, ServerOptions opts, Handler h)
+        : io(ctx), options(std::move(opts)), handler(std::move(h)), acceptor(ctx) {}
+
+    asio::awaitable<void> accept_loop();
+    asio::awaitable<void> session(tcp::socket socket);
+};
+
+namespace {
+
+void append_number(std::string& out, std::size_t n) {
+    std::array<char, 24> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), n);
+    (void)ec;
+    out.append(buf.data(), end);
+}
+
+// Serializes the status line and headers. The body goes out as a second buffer.
+std::string render_head(const Response& res, bool keep_alive, bool head_only,
+                        const std::string& server_name) {
+    std::string out;
+    out.reserve(160 + res.headers.size() * 48);
+    out += "HTTP/1.1 ";
+    append_number(out, static_cast<std::size_t>(res.status));
+    out += ' ';
+    out += reason_phrase(res.status);
+    out += "\r\nServer: ";
+    out += server_name;
+    if (!res.content_type.empty()) {
+        out += "\r\nContent-Type: ";
+        out += res.content_type;
+    }
+    out += "\r\nContent-Length: ";
+    (void)head_only;
+    append_number(out, res.payload().size());
+    for (const auto& [name, value] : res.headers) {
+        out += "\r\n";
+        out += name;
+        out += ": ";
+        out += value;
+    }
+    if (!keep_alive) out += "\r\nConnection: close";
+    out += "\r\n\r\n";
+    return out;
+}
+
+Response error_response(int status, std::string_view reason) {
+    Response res;
+    res.set(status, "text/plain; charset=utf-8", std::string(reason) + "\n");
+    return res;
+}
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, ServerOptions options, Handler handler)
+    : state_(std::make_shared<State>(io, std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+const ServerStats& HttpServer::stats() const { return state_->stats; }
+
+Result<std::uint16_t> HttpServer::start() {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(state_->options.host, ec);
+    if (ec) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("bad listen address '{}': {}", state_->options.host, ec.message())};
+    }
+    tcp::endpoint endpoint(address, state_->options.port);
+    auto& acceptor = state_->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        return Error{ErrorCode::kUnavailable,
+                     fmt::format("cannot listen on {}:{}: {}", state_->options.host,
+                                 state_->options.port, ec.message())};
+    }
+    port_ = acceptor.local_endpoint().port();
+    asio::co_spawn(acceptor.get_executor(), state_->accept_loop(), asio::detached);
+    return port_;
+}
+
+void HttpServer::stop() {
+    auto state = state_;
+    if (state->stopping.exchange(true)) return;
+    asio::post(state->acceptor.get_executor(), [state] {
+        boost::system::error_code ec;
+        state->acceptor.close(ec);
+        std::lock_guard lock(state->mu);
+        for (auto* stream : state->streams) {
+            // Cancel through the stream's own executor: streams live on their strands.
+            asio::post(stream->get_executor(), [stream, state] {
+                std::lock_guard inner(state->mu);
+                for (auto* s : state->streams) {
+                    if (s == stream) {
+                        boost::system::error_code ignored;
+                        s->socket().shutdown(tcp::socket::shutdown_both, ignored);
+                        s->cancel();
+                        break;
+                    }
+                }
+            });
+        }
+    });
+}
+
+asio::awaitable<void> HttpServer::State::accept_loop() {
+    auto self = shared_from_this();
+    while (!stopping) {
+        auto [ec, socket] =
+            co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            if (stopping || ec == asio::error::operation_aborted) break;
+            // Out of descriptors or a transient error: keep serving the others.
+            spdlog::warn("accept failed: {}", ec.message());
+            continue;
+        }
+        if (static_cast<std::size_t>(stats.open_connections.load()) >= options.max_connections) {
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        auto executor = socket.get_executor();
+        asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+    }
+}
+
+asio::awaitable<void> HttpServer::State::session(tcp::socket socket) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream(std::move(socket));
+    boost::system::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+    std::list<beast::tcp_stream*>::iterator registration;
+    {
+        std::lock_guard lock(mu);
+        registration = streams.insert(streams.end(), &stream);
+    }
+    stats.connections.fetch_add(1, std::memory_order_relaxed);
+    stats.open_connections.fetch_add(1, std::memory_order_relaxed);
+
+    beast::flat_buffer buffer(8192);
+    bool first = true;
+    while (!stopping) {
+        beast_http::request_parser<beast_http::string_body> parser;
+        parser.header_limit(options.max_header_bytes);
+        parser.body_limit(options.max_body_bytes);
+        // The idle timer covers waiting for a request; once bytes arrive the whole request must
+        // come within request_timeout (a slow sender cannot hold the connection forever).
+        if (buffer.size() == 0 && !first) {
+            stream.expires_after(options.idle_timeout);
+            auto [wait_ec, got] = co_await stream.async_read_some(
+                buffer.prepare(8192), asio::as_tuple(asio::use_awaitable));
+            if (wait_ec) break;
+            buffer.commit(got);
+        }
+        stream.expires_after(options.request_timeout);
+        first = false;
+        auto [ec, n] = co_await beast_http::async_read(stream, buffer, parser,
+                                                       asio::as_tuple(asio::use_awaitable));
+        (void)n;
+        if (ec) {
+            if (ec == beast_http::error::end_of_stream || ec == asio::error::operation_aborted ||
+                ec == beast::error::timeout || ec == asio::error::connection_reset ||
+                ec == asio::error::eof) {
+                break;
+            }
+            stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
+            Response res = ec == beast_http::error::body_limit
+                               ? error_response(413, "request body too large")
+                           : ec == beast_http::error::header_limit
+                               ? error_response(431, "request header too large")
+                               : error_response(400, "malformed request: " + ec.message());
+            std::string head = render_head(res, false, false, options.server_name);
+            std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(res.body)};
+            stream.expires_after(options.request_timeout);
+            co_await asio::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+            // Lingering close: let a client still sending its (rejected) body finish, so it
+            // reads our answer instead of a reset. Bounded in bytes and time.
+            stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            stream.expires_after(std::chrono::milliseconds(1000));
+            std::size_t drained = 0;
+            std::array<char, 16384> sink{};
+            while (drained < 8 * options.max_body_bytes) {
+                auto [drain_ec, got] = co_await stream.async_read_some(
+                    asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+                if (drain_ec) break;
+                drained += got;
+            }
+            break;
+        }
+        stats.requests.fetch_add(1, std::memory_order_relaxed);
+        Request req(parser.release());
+        bool keep_alive = req.keep_alive();
+        bool head_only = req.method() == beast_http::verb::head;
+        Response res;
+        try {
+            co_await handler(req, res);
+        } catch (const std::exception& e) {
+            spdlog::error("handler failed on {} {}: {}", req.method_string(), req.target(),
+                          e.what());
+            res = error_response(500, "internal error");
+        }
+        std::string head = render_head(res, keep_alive, head_only, options.server_name);
+        std::string_view payload = head_only ? std::string_view() : res.payload();
+        std::array<asio::const_buffer, 2> out{asio::buffer(head),
+                                              asio::buffer(payload.data(), payload.size())};
+        stream.expires_after(std::max(options.request_timeout,
+                                      std::chrono::milliseconds(60'000)));
+        auto [write_ec, written] =
+            co_await asio::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
+        (void)written;
+        if (write_ec || !keep_alive) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+    {
+        std::lock_guard lock(mu);
+        streams.erase(registration);
+    }
+    stats.open_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+}  // namespace orquestra::http

@@ -1,0 +1,513 @@
+#include "registry/eureka_api.hpp"
+
+#include "core/strings.hpp"
+#include "http/compress.hpp"
+#include "registry/codec.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace orquestra::registry {
+
+namespace {
+
+constexpr std::string_view kJson = "application/json";
+constexpr std::string_view kXml = "application/xml";
+constexpr std::string_view kText = "text/plain; charset=utf-8";
+constexpr std::size_t kMaxCacheEntries = 4096;
+
+bool wants_json(const http::Request& req) {
+    return icontains(req.header(http::beast_http::field::accept), "json");
+}
+
+void reply(http::Response& res, int status, std::string_view text) {
+    res.set(status, std::string(kText), std::string(text) + (text.empty() ? "" : "\n"));
+}
+
+void reply_error(http::Response& res, const Error& e) {
+    int status = 500;
+    switch (e.code) {
+        case ErrorCode::kInvalidArgument: status = 400; break;
+        case ErrorCode::kNotFound: status = 404; break;
+        case ErrorCode::kConflict: status = 409; break;
+        case ErrorCode::kTooLarge: status = 413; break;
+        case ErrorCode::kUnauthorized: status = 401; break;
+        case ErrorCode::kForbidden: status = 403; break;
+        default: status = 500;
+    }
+    reply(res, status, e.message);
+}
+
+std::optional<Millis> query_millis(const http::Request& req, std::string_view name) {
+    auto v = req.query_param(name);
+    if (!v || v->empty()) return std::nullopt;
+    auto n = parse_int(*v);
+    if (!n) return std::nullopt;
+    return static_cast<Millis>(*n);
+}
+
+std::string_view route_name(int r) {
+    static constexpr std::string_view kNames[] = {
+        "register", "renew",           "cancel",         "all_apps", "delta",
+        "app",      "instance",        "instance_by_id", "status_override",
+        "remove_override", "metadata", "vip",            "svip",     "status_page",
+        "metrics",  "server_status",   "other"};
+    return kNames[r];
+}
+
+std::string format_age(Millis ms) {
+    if (ms < 0) ms = 0;
+    if (ms < 1000) return fmt::format("{} ms ago", ms);
+    if (ms < 120'000) return fmt::format("{:.1f} s ago", static_cast<double>(ms) / 1000.0);
+    return fmt::format("{} min ago", ms / 60'000);
+}
+
+}  // namespace
+
+EurekaApi::EurekaApi(InstanceRegistry& registry, EurekaApiOptions options)
+    : registry_(registry), options_(std::move(options)) {}
+
+boost::asio::awaitable<void> EurekaApi::handle(http::Request& req, http::Response& res) {
+    handle_sync(req, res);
+    co_return;
+}
+
+void EurekaApi::handle_sync(const http::Request& req, http::Response& res) {
+    auto start = std::chrono::steady_clock::now();
+    Route route = Route::kOther;
+    if (req.path().size() > 4096 || req.target().size() > 8192) {
+        reply(res, 414, "request target too long");
+    } else if (req.path() != "/health" && !authorized(req)) {
+        reply(res, 401, "authentication required");
+        res.add_header("WWW-Authenticate", "Basic realm=\"orquestra\"");
+    } else {
+        route = dispatch(req, res);
+    }
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+    latency_[static_cast<std::size_t>(route)].observe_ns(static_cast<std::uint64_t>(ns));
+    status_classes_[static_cast<std::size_t>(std::clamp(res.status / 100, 0, 5))].fetch_add(
+        1, std::memory_order_relaxed);
+}
+
+bool EurekaApi::authorized(const http::Request& req) const {
+    if (options_.auth.empty()) return true;
+    auto creds = http::parse_basic_auth(req.header(http::beast_http::field::authorization));
+    if (!creds) return false;
+    auto colon = options_.auth.find(':');
+    std::string_view user = std::string_view(options_.auth).substr(0, colon);
+    std::string_view pass =
+        colon == std::string::npos ? "" : std::string_view(options_.auth).substr(colon + 1);
+    return creds->first == user && creds->second == pass;
+}
+
+EurekaApi::Route EurekaApi::dispatch(const http::Request& req, http::Response& res) {
+    std::string_view path = req.path();
+    using http::beast_http::verb;
+    if (path == "/" || path == "/index.html" || path == "/eureka" || path == "/eureka/") {
+        if (req.method() != verb::get && req.method() != verb::head) {
+            reply(res, 405, "method not allowed");
+            return Route::kOther;
+        }
+        res.set(200, "text/html; charset=utf-8", render_status_page());
+        return Route::kStatusPage;
+    }
+    if (path == "/metrics") {
+        res.set(200, "text/plain; version=0.0.4; charset=utf-8", render_metrics());
+        return Route::kMetrics;
+    }
+    if (path == "/health") {
+        res.set(200, std::string(kJson), "{\"status\":\"UP\"}");
+        return Route::kOther;
+    }
+    for (std::string_view prefix : {"/eureka/v2/", "/eureka/"}) {
+        if (path.substr(0, prefix.size()) == prefix) {
+            return eureka(req, res, path.substr(prefix.size()));
+        }
+    }
+    reply(res, 404, fmt::format("no resource at {}", path));
+    return Route::kOther;
+}
+
+EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res,
+                                   std::string_view rest) {
+    using http::beast_http::verb;
+    // Segments, percent-decoded; a trailing slash is ignored (/apps ≡ /apps/).
+    while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    std::vector<std::string> seg;
+    for (auto part : split(rest, '/')) {
+        auto decoded = percent_decode(part);
+        if (!decoded) {
+            reply(res, 400, "malformed percent-encoding in path");
+            return Route::kOther;
+        }
+        seg.push_back(std::move(*decoded));
+    }
+    if (seg.size() > 4) {
+        reply(res, 404, "no such resource");
+        return Route::kOther;
+    }
+    auto method = req.method();
+    auto bad_method = [&]() {
+        reply(res, 405, "method not allowed");
+        return Route::kOther;
+    };
+
+    if (seg[0] == "status" && seg.size() == 1) {
+        auto s = registry_.summary();
+        res.set(200, std::string(kJson),
+                fmt::format("{{\"status\":\"UP\",\"instances\":{},\"apps\":{}}}", s.instances,
+                            s.apps));
+        return Route::kServerStatus;
+    }
+    if (seg[0] == "apps") {
+        if (seg.size() == 1) {
+            if (method != verb::get && method != verb::head) return bad_method();
+            serve_document(req, res, "A", [this](bool json) -> std::optional<std::string> {
+                auto apps = registry_.all_applications();
+                std::string out;
+                out.reserve(1024 + apps.applications.size() * 1200);
+                json ? write_applications_json(apps, out) : write_applications_xml(apps, out);
+                return out;
+            });
+            return Route::kAllApps;
+        }
+        if (seg.size() == 2 && seg[1] == "delta" && method == verb::get) {
+            serve_document(req, res, "D", [this](bool json) -> std::optional<std::string> {
+                auto apps = registry_.delta();
+                std::string out;
+                json ? write_applications_json(apps, out) : write_applications_xml(apps, out);
+                return out;
+            });
+            return Route::kDelta;
+        }
+        const std::string& app = seg[1];
+        if (seg.size() == 2) {
+            if (method == verb::post) {
+                std::string inflated;
+                const std::string* body = &req.body();
+                if (iequals(req.header(http::beast_http::field::content_encoding), "gzip")) {
+                    if (!http::gzip_decompress(req.body(), inflated, 1 << 20)) {
+                        reply(res, 400, "bad gzip body (or over 1 MiB inflated)");
+                        return Route::kRegister;
+                    }
+                    body = &inflated;
+                }
+                auto ctype = req.header(http::beast_http::field::content_type);
+                bool xml = icontains(ctype, "xml") ||
+                           (ctype.empty() && !trim(*body).empty() && trim(*body).front() == '<');
+                auto info = xml ? parse_instance_xml(*body) : parse_instance_json(*body);
+                if (!info) {
+                    reply_error(res, info.error());
+                    return Route::kRegister;
+                }
+                auto r = registry_.register_instance(app, std::move(*info));
+                if (!r) {
+                    reply_error(res, r.error());
+                } else {
+                    res.status = 204;
+                }
+                return Route::kRegister;
+            }
+            if (method != verb::get && method != verb::head) return bad_method();
+            std::string upper = to_upper(app);
+            bool found = true;
+            serve_document(req, res, "P" + upper,
+                           [this, &upper, &found](bool json) -> std::optional<std::string> {
+                               auto a = registry_.application(upper);
+                               if (!a) {
+                                   found = false;
+                                   return std::nullopt;
+                               }
+                               std::string out;
+                               json ? write_application_json(*a, out)
+                                    : write_application_xml(*a, out);
+                               return out;
+                           });
+            if (!found) reply(res, 404, fmt::format("no app {}", upper));
+            return Route::kApp;
+        }
+        const std::string& id = seg[2];
+        if (seg.size() == 3) {
+            if (method == verb::put) {
+                RenewRequest rr;
+                if (auto s = req.query_param("status"); s && !s->empty()) {
+                    rr.status = parse_status(*s);
+                }
+                if (auto s = req.query_param("overriddenstatus"); s && !s->empty()) {
+                    rr.overridden_status = parse_status(*s);
+                }
+                rr.last_dirty_timestamp = query_millis(req, "lastDirtyTimestamp");
+                auto r = registry_.renew(app, id, rr);
+                if (!r) {
+                    reply_error(res, r.error());
+                } else {
+                    res.status = 200;
+                }
+                return Route::kRenew;
+            }
+            if (method == verb::delete_) {
+                auto r = registry_.cancel(app, id);
+                if (!r) {
+                    reply_error(res, r.error());
+                } else {
+                    res.status = 200;
+                }
+                return Route::kCancel;
+            }
+            if (method != verb::get && method != verb::head) return bad_method();
+            auto info = registry_.instance(app, id);
+            if (!info) {
+                reply(res, 404, fmt::format("no instance {} of {}", id, to_upper(app)));
+                return Route::kInstance;
+            }
+            bool json = wants_json(req);
+            res.content_type = json ? kJson : kXml;
+            json ? write_instance_json(*info, res.body) : write_instance_xml(*info, res.body);
+            return Route::kInstance;
+        }
+        if (seg[3] == "status") {
+            auto value = req.query_param("value");
+            auto dirty = query_millis(req, "lastDirtyTimestamp");
+            if (method == verb::put) {
+                if (!value) {
+                    reply(res, 400, "missing query parameter 'value'");
+                    return Route::kStatusOverride;
+                }
+                auto status = parse_status_strict(*value);
+                if (!status) {
+                    reply(res, 400, fmt::format("'{}' is not a status (UP, DOWN, STARTING, "
+                                                "OUT_OF_SERVICE, UNKNOWN)", *value));
+                    return Route::kStatusOverride;
+                }
+                auto r = registry_.set_status_override(app, id, *status, dirty);
+                r ? reply(res, 200, "") : reply_error(res, r.error());
+                return Route::kStatusOverride;
+            }
+            if (method == verb::delete_) {
+                std::optional<InstanceStatus> fallback;
+                if (value && !value->empty()) {
+                    fallback = parse_status_strict(*value);
+                    if (!fallback) {
+                        reply(res, 400, fmt::format("'{}' is not a status", *value));
+                        return Route::kRemoveOverride;
+                    }
+                }
+                auto r = registry_.remove_status_override(app, id, fallback, dirty);
+                r ? reply(res, 200, "") : reply_error(res, r.error());
+                return Route::kRemoveOverride;
+            }
+            return bad_method();
+        }
+        if (seg[3] == "metadata") {
+            if (method != verb::put) return bad_method();
+            auto kv = req.query_params();
+            if (kv.size() > 256) {
+                reply(res, 400, "too many metadata keys (limit 256)");
+                return Route::kMetadata;
+            }
+            auto r = registry_.update_metadata(app, id, kv);
+            r ? reply(res, 200, "") : reply_error(res, r.error());
+            return Route::kMetadata;
+        }
+        reply(res, 404, "no such resource");
+        return Route::kOther;
+    }
+    if (seg[0] == "instances" && seg.size() == 2) {
+        if (method != verb::get && method != verb::head) return bad_method();
+        auto info = registry_.instance_by_id(seg[1]);
+        if (!info) {
+            reply(res, 404, fmt::format("no instance {}", seg[1]));
+            return Route::kInstanceById;
+        }
+        bool json = wants_json(req);
+        res.content_type = json ? kJson : kXml;
+        json ? write_instance_json(*info, res.body) : write_instance_xml(*info, res.body);
+        return Route::kInstanceById;
+    }
+    if ((seg[0] == "vips" || seg[0] == "svips") && seg.size() == 2) {
+        if (method != verb::get && method != verb::head) return bad_method();
+        bool secure = seg[0] == "svips";
+        std::string vip = seg[1];
+        serve_document(req, res, (secure ? "S" : "V") + to_lower(vip),
+                       [this, &vip, secure](bool json) -> std::optional<std::string> {
+                           auto apps = registry_.by_vip(vip, secure);
+                           std::string out;
+                           json ? write_applications_json(apps, out)
+                                : write_applications_xml(apps, out);
+                           return out;
+                       });
+        return secure ? Route::kSvip : Route::kVip;
+    }
+    reply(res, 404, "no such resource");
+    return Route::kOther;
+}
+
+void EurekaApi::serve_document(
+    const http::Request& req, http::Response& res, const std::string& key,
+    const std::function<std::optional<std::string>(bool json)>& render) {
+    bool json = wants_json(req);
+    bool gzip = http::accepts_gzip(req.header(http::beast_http::field::accept_encoding));
+    std::string full_key = key + (json ? "|j" : "|x");
+    std::shared_ptr<const std::string> body;
+    {
+        std::lock_guard lock(cache_mu_);
+        std::uint64_t generation = registry_.generation();
+        auto it = cache_.find(full_key);
+        if (it == cache_.end() || it->second.generation != generation) {
+            // Rendered under the cache lock: concurrent readers of a stale document wait for
+            // one rendering instead of each doing it.
+            auto text = render(json);
+            if (!text) {
+                if (it != cache_.end()) cache_.erase(it);
+                return;
+            }
+            if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+            CacheEntry entry;
+            entry.generation = generation;
+            entry.plain = std::make_shared<const std::string>(std::move(*text));
+            it = cache_.insert_or_assign(full_key, std::move(entry)).first;
+        }
+        if (gzip) {
+            if (!it->second.gzip) {
+                it->second.gzip =
+                    std::make_shared<const std::string>(http::gzip_compress(*it->second.plain, 1));
+            }
+            body = it->second.gzip;
+        } else {
+            body = it->second.plain;
+        }
+    }
+    res.status = 200;
+    res.content_type = json ? kJson : kXml;
+    res.shared_body = std::move(body);
+    if (gzip) res.add_header("Content-Encoding", "gzip");
+    res.add_header("Vary", "Accept, Accept-Encoding");
+}
+
+std::string EurekaApi::render_metrics() const {
+    std::string out;
+    const auto& c = registry_.counters();
+    auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t v) {
+        metric_header(out, name, "counter", help);
+        metric_sample(out, name, "", static_cast<double>(v));
+    };
+    counter("orquestra_registry_registrations_total", "Instance registrations.",
+            c.registrations.load());
+    counter("orquestra_registry_renewals_total", "Successful lease renewals.", c.renewals.load());
+    counter("orquestra_registry_renewals_not_found_total",
+            "Renewals answered 404 (the client registers again).", c.renewals_not_found.load());
+    counter("orquestra_registry_cancels_total", "Instance cancellations.", c.cancels.load());
+    counter("orquestra_registry_evictions_total", "Leases evicted after expiry.",
+            c.evictions.load());
+    counter("orquestra_registry_status_updates_total", "Status overrides set or removed.",
+            c.status_updates.load());
+    auto s = registry_.summary();
+    metric_header(out, "orquestra_registry_instances", "gauge", "Registered instances by status.");
+    for (std::string_view status : {"UP", "DOWN", "STARTING", "OUT_OF_SERVICE", "UNKNOWN"}) {
+        auto it = s.by_status.find(std::string(status));
+        metric_sample(out, "orquestra_registry_instances", fmt::format("status=\"{}\"", status),
+                      it == s.by_status.end() ? 0.0 : static_cast<double>(it->second));
+    }
+    metric_header(out, "orquestra_registry_apps", "gauge", "Applications with instances.");
+    metric_sample(out, "orquestra_registry_apps", "", static_cast<double>(s.apps));
+    metric_header(out, "orquestra_registry_self_preservation_enabled", "gauge",
+                  "1 when self-preservation is switched on.");
+    metric_sample(out, "orquestra_registry_self_preservation_enabled", "",
+                  registry_.options().self_preservation ? 1 : 0);
+    metric_header(out, "orquestra_registry_self_preservation_active", "gauge",
+                  "1 while expired leases are being held by self-preservation.");
+    metric_sample(out, "orquestra_registry_self_preservation_active", "",
+                  s.self_preservation_active ? 1 : 0);
+    metric_header(out, "orquestra_registry_expired_held", "gauge",
+                  "Expired leases held by self-preservation.");
+    metric_sample(out, "orquestra_registry_expired_held", "", static_cast<double>(s.expired_held));
+    metric_header(out, "orquestra_registry_renews_last_minute", "gauge",
+                  "Renewals received in the last 60 seconds.");
+    metric_sample(out, "orquestra_registry_renews_last_minute", "",
+                  static_cast<double>(s.renews_last_minute));
+    metric_header(out, "orquestra_registry_expected_renews_per_minute", "gauge",
+                  "Renewals per minute the registered instances should send.");
+    metric_sample(out, "orquestra_registry_expected_renews_per_minute", "",
+                  static_cast<double>(s.expected_renews_per_minute));
+    metric_header(out, "orquestra_registry_http_requests_total", "counter",
+                  "HTTP requests answered, by status class.");
+    for (std::size_t i = 1; i < status_classes_.size(); ++i) {
+        metric_sample(out, "orquestra_registry_http_requests_total",
+                      fmt::format("code=\"{}xx\"", i),
+                      static_cast<double>(status_classes_[i].load()));
+    }
+    metric_header(out, "orquestra_registry_request_duration_seconds", "histogram",
+                  "Time to handle a request, by operation (excluding network I/O).");
+    for (std::size_t r = 0; r < latency_.size(); ++r) {
+        if (latency_[r].count() == 0) continue;
+        latency_[r].render(out, "orquestra_registry_request_duration_seconds",
+                           fmt::format("operation=\"{}\"", route_name(static_cast<int>(r))));
+    }
+    return out;
+}
+
+std::string EurekaApi::render_status_page() const {
+    auto apps = registry_.all_applications();
+    auto s = registry_.summary();
+    Millis now = registry_.clock().now_ms();
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::steady_clock::now() - started_)
+                      .count();
+    std::string out;
+    out.reserve(4096 + s.instances * 300);
+    out +=
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" "
+        "content=\"5\"><title>Orquestra registry</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+        "table{border-collapse:collapse;margin-top:1em}td,th{border:1px solid #ccc;"
+        "padding:4px 10px;text-align:left}th{background:#f3f3f3}"
+        ".UP{color:#16794a;font-weight:bold}.DOWN,.OUT_OF_SERVICE{color:#b3261e;"
+        "font-weight:bold}.STARTING,.UNKNOWN{color:#8a6d00}</style></head><body>"
+        "<h1>Orquestra registry</h1>";
+    out += fmt::format(
+        "<p>Version {} &middot; up {} s &middot; {} apps &middot; {} instances &middot; "
+        "renewals in the last minute: {} (expected about {}) &middot; self-preservation: {}{}</p>",
+        xml_escape(options_.version), uptime, s.apps, s.instances, s.renews_last_minute,
+        s.expected_renews_per_minute,
+        registry_.options().self_preservation ? "on" : "off",
+        s.self_preservation_active
+            ? fmt::format(" &mdash; <b>ACTIVE, holding {} expired leases</b>", s.expired_held)
+            : "");
+    out += "<table><tr><th>Application</th><th>Instance</th><th>Status</th><th>Zone</th>"
+           "<th>Address</th><th>Last renewal</th></tr>";
+    if (apps.applications.empty()) {
+        out += "<tr><td colspan=\"6\">No instances registered.</td></tr>";
+    }
+    for (const auto& app : apps.applications) {
+        bool first = true;
+        for (const auto& i : app.instances) {
+            const std::string* zone = i.find_metadata("zone");
+            std::string zone_text = zone ? *zone : "";
+            if (zone_text.empty()) {
+                for (const auto& [k, v] : i.data_center_metadata) {
+                    if (k == "availability-zone") zone_text = v;
+                }
+            }
+            out += "<tr>";
+            if (first) {
+                out += fmt::format("<td rowspan=\"{}\">{}</td>", app.instances.size(),
+                                   xml_escape(app.name));
+                first = false;
+            }
+            auto status = to_string(i.status);
+            out += fmt::format(
+                "<td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}:{}</td><td>{}</td></tr>",
+                xml_escape(i.id()), status, status, xml_escape(zone_text.empty() ? "default" : zone_text),
+                xml_escape(i.ip_addr), i.port.port,
+                format_age(now - i.lease.last_renewal_timestamp));
+        }
+    }
+    out += "</table><p>Eureka REST API under <code>/eureka/v2/</code> and <code>/eureka/</code>; "
+           "metrics at <a href=\"/metrics\">/metrics</a>.</p></body></html>";
+    return out;
+}
+
+}  // namespace orquestra::registry

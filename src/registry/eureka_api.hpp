@@ -1,0 +1,69 @@
+#pragma once
+// EurekaApi: the Eureka REST resources (shared/design/EUREKA.md §2) over an InstanceRegistry,
+// plus the registry's status page at "/" and Prometheus metrics at "/metrics".
+//
+// Collection documents (all apps, delta, one app, VIPs) are rendered once per registry
+// generation and per format, then shared by every reader until the next change; a change is
+// therefore visible to the very next read. handle() never blocks and may run on any thread.
+
+#include "core/metrics.hpp"
+#include "http/message.hpp"
+#include "registry/instance_registry.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace orquestra::registry {
+
+struct EurekaApiOptions {
+    // "user:password" when HTTP Basic auth is required; empty for none.
+    std::string auth;
+    std::string version = "0.1.0";
+};
+
+class EurekaApi {
+public:
+    EurekaApi(InstanceRegistry& registry, EurekaApiOptions options);
+
+    boost::asio::awaitable<void> handle(http::Request& req, http::Response& res);
+    // The same, synchronously (the registry never waits on anything).
+    void handle_sync(const http::Request& req, http::Response& res);
+
+    std::string render_metrics() const;
+    std::string render_status_page() const;
+
+private:
+    enum class Route {
+        kRegister, kRenew, kCancel, kAllApps, kDelta, kApp, kInstance, kInstanceById,
+        kStatusOverride, kRemoveOverride, kMetadata, kVip, kSvip, kStatusPage, kMetrics,
+        kServerStatus, kOther, kCount
+    };
+    Route dispatch(const http::Request& req, http::Response& res);
+    Route eureka(const http::Request& req, http::Response& res, std::string_view rest);
+    bool authorized(const http::Request& req) const;
+    // Serves a collection document from the cache, rendering it when stale.
+    void serve_document(const http::Request& req, http::Response& res, const std::string& key,
+                        const std::function<std::optional<std::string>(bool json)>& render);
+
+    struct CacheEntry {
+        std::uint64_t generation = 0;
+        std::shared_ptr<const std::string> plain;
+        std::shared_ptr<const std::string> gzip;
+    };
+
+    InstanceRegistry& registry_;
+    EurekaApiOptions options_;
+    std::mutex cache_mu_;
+    std::unordered_map<std::string, CacheEntry> cache_;
+    std::array<LatencyHistogram, static_cast<std::size_t>(Route::kCount)> latency_;
+    std::array<std::atomic<std::uint64_t>, 6> status_classes_{};  // 1xx..5xx, index by /100
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace orquestra::registry

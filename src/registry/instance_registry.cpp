@@ -1,0 +1,509 @@
+#include "registry/instance_registry.hpp"
+
+#include "core/strings.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace orquestra::registry {
+
+namespace {
+
+Error not_found(std::string_view app, std::string_view id) {
+    return Error{ErrorCode::kNotFound, fmt::format("no instance '{}' of app '{}'", id, app)};
+}
+
+bool vip_matches(std::string_view list, std::string_view vip) {
+    for (auto part : split(list, ',')) {
+        if (iequals(trim(part), vip)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+InstanceRegistry::InstanceRegistry(const Clock& clock, RegistryOptions options)
+    : clock_(clock), options_(options) {}
+
+InstanceRegistry::Lease* InstanceRegistry::find(std::string_view app, std::string_view id) {
+    auto a = apps_.find(app);
+    if (a == apps_.end()) return nullptr;
+    auto l = a->second.find(id);
+    return l == a->second.end() ? nullptr : &l->second;
+}
+
+const InstanceRegistry::Lease* InstanceRegistry::find(std::string_view app,
+                                                      std::string_view id) const {
+    return const_cast<InstanceRegistry*>(this)->find(app, id);
+}
+
+InstanceInfo InstanceRegistry::render(const Lease& lease) const {
+    InstanceInfo info = lease.info;
+    info.lease.registration_timestamp = lease.registration;
+    info.lease.last_renewal_timestamp = lease.last_renewal;
+    info.lease.service_up_timestamp = lease.service_up;
+    info.lease.eviction_timestamp = 0;
+    info.lease.duration_secs = static_cast<int>(lease.duration_ms / 1000);
+    return info;
+}
+
+void InstanceRegistry::record_change(const Lease& lease, ActionType action, Millis now) {
+    DeltaItem item{now, render(lease)};
+    item.info.action_type = action;
+    if (action == ActionType::kDeleted) item.info.lease.eviction_timestamp = now;
+    std::string key = item.info.app + '/' + item.info.instance_id;
+    if (auto old = recent_index_.find(key); old != recent_index_.end()) {
+        recent_.erase(old->second);
+        recent_index_.erase(old);
+    }
+    recent_.push_back(std::move(item));
+    recent_index_.emplace(std::move(key), std::prev(recent_.end()));
+    ++delta_version_;
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+void InstanceRegistry::purge_delta(Millis now) {
+    bool dropped = false;
+    while (!recent_.empty() && recent_.front().at + options_.delta_retention_ms < now) {
+        recent_index_.erase(recent_.front().info.app + '/' + recent_.front().info.instance_id);
+        recent_.pop_front();
+        dropped = true;
+    }
+    if (dropped) {
+        ++delta_version_;
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+}
+
+Result<void> InstanceRegistry::register_instance(std::string_view path_app, InstanceInfo info) {
+    std::string app = to_upper(path_app);
+    if (app.empty()) return Error{ErrorCode::kInvalidArgument, "Missing appName"};
+    if (info.host_name.empty()) return Error{ErrorCode::kInvalidArgument, "Missing hostname"};
+    if (info.ip_addr.empty()) return Error{ErrorCode::kInvalidArgument, "Missing ip address"};
+    if (info.app.empty()) return Error{ErrorCode::kInvalidArgument, "Missing appName"};
+    info.app = to_upper(info.app);
+    if (info.app != app) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("Mismatched appName, expecting {} but was {}", app, info.app)};
+    }
+    if (info.data_center_class.empty() && info.data_center_name.empty()) {
+        return Error{ErrorCode::kInvalidArgument, "Missing dataCenterInfo"};
+    }
+    if (info.data_center_name.empty()) {
+        return Error{ErrorCode::kInvalidArgument, "Missing dataCenterInfo Name"};
+    }
+    if (info.data_center_class.empty()) {
+        info.data_center_class = info.data_center_name == "Amazon"
+                                     ? "com.netflix.appinfo.AmazonInfo"
+                                     : "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo";
+    }
+    if (info.instance_id.empty()) info.instance_id = info.id();
+    if (info.instance_id.size() > 1024 || info.host_name.size() > 1024 || app.size() > 1024) {
+        return Error{ErrorCode::kInvalidArgument, "instance id, host name or app name too long"};
+    }
+    Millis now = clock_.now_ms();
+    std::string id = info.instance_id;
+    {
+        std::lock_guard lock(mu_);
+        auto& leases = apps_[app];
+        auto it = leases.find(id);
+        Lease lease;
+        if (it != leases.end()) {
+            const Lease& existing = it->second;
+            // The server keeps its copy when it is dirtier than the incoming one.
+            if (existing.info.last_dirty_timestamp > info.last_dirty_timestamp &&
+                info.last_dirty_timestamp != 0) {
+                info = existing.info;
+            }
+            lease.service_up = existing.service_up;
+            lease.registration = now;
+        } else {
+            lease.registration = now;
+        }
+        if (info.last_dirty_timestamp == 0) info.last_dirty_timestamp = now;
+        if (info.overridden_status != InstanceStatus::kUnknown &&
+            !overrides_.contains(id)) {
+            overrides_[id] = info.overridden_status;
+        }
+        // DOWN, STARTING and UNKNOWN reported by the client always win; otherwise a stored
+        // override (from PUT .../status) does.
+        if (info.status == InstanceStatus::kUp || info.status == InstanceStatus::kOutOfService) {
+            if (auto o = overrides_.find(id); o != overrides_.end()) {
+                info.status = o->second;
+                info.overridden_status = o->second;
+            }
+        }
+        if (info.status == InstanceStatus::kUp && lease.service_up == 0) lease.service_up = now;
+        info.last_updated_timestamp = now;
+        info.action_type = ActionType::kAdded;
+        lease.last_renewal = now;
+        lease.duration_ms = info.lease.duration_secs > 0
+                                ? static_cast<Millis>(info.lease.duration_secs) * 1000
+                                : options_.default_lease_duration_ms;
+        if (info.lease.renewal_interval_secs <= 0) info.lease.renewal_interval_secs = 30;
+        lease.info = std::move(info);
+        auto& slot = leases[id];
+        slot = std::move(lease);
+        record_change(slot, ActionType::kAdded, now);
+    }
+    counters_.registrations.fetch_add(1, std::memory_order_relaxed);
+    notify(app);
+    return {};
+}
+
+Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view id,
+                                     const RenewRequest& request) {
+    std::string app = to_upper(app_in);
+    Millis now = clock_.now_ms();
+    bool changed = false;
+    {
+        std::lock_guard lock(mu_);
+        Lease* lease = find(app, id);
+        if (lease == nullptr) {
+            counters_.renewals_not_found.fetch_add(1, std::memory_order_relaxed);
+            return not_found(app, id);
+        }
+        InstanceInfo& info = lease->info;
+        // A client whose copy is newer than ours must register again so we learn it.
+        if (request.last_dirty_timestamp && *request.last_dirty_timestamp > info.last_dirty_timestamp) {
+            counters_.renewals_not_found.fetch_add(1, std::memory_order_relaxed);
+            return Error{ErrorCode::kNotFound,
+                         fmt::format("instance '{}' of '{}' has newer data on the client", id, app)};
+        }
+        if (info.status == InstanceStatus::kUnknown) {
+            // Its override was removed without a fallback: make the client register again.
+            counters_.renewals_not_found.fetch_add(1, std::memory_order_relaxed);
+            return Error{ErrorCode::kNotFound,
+                         fmt::format("instance '{}' of '{}' has status UNKNOWN", id, app)};
+        }
+        auto o = overrides_.empty() ? overrides_.end() : overrides_.find(std::string(id));
+        if (o != overrides_.end() && info.status != o->second &&
+            info.status != InstanceStatus::kDown && info.status != InstanceStatus::kStarting) {
+            info.status = o->second;
+            info.overridden_status = o->second;
+            info.last_updated_timestamp = now;
+            record_change(*lease, ActionType::kModified, now);
+            changed = true;
+        }
+        lease->last_renewal = now;
+        Bucket& b = renew_buckets_[static_cast<std::size_t>((now / 1000) % 60)];
+        if (b.second != now / 1000) {
+            b.second = now / 1000;
+            b.count = 0;
+        }
+        ++b.count;
+    }
+    counters_.renewals.fetch_add(1, std::memory_order_relaxed);
+    if (changed) notify(app);
+    return {};
+}
+
+Result<void> InstanceRegistry::cancel(std::string_view app_in, std::string_view id) {
+    std::string app = to_upper(app_in);
+    Millis now = clock_.now_ms();
+    {
+        std::lock_guard lock(mu_);
+        auto a = apps_.find(app);
+        if (a == apps_.end()) return not_found(app, id);
+        auto l = a->second.find(id);
+        if (l == a->second.end()) return not_found(app, id);
+        record_change(l->second, ActionType::kDeleted, now);
+        overrides_.erase(std::string(id));
+        a->second.erase(l);
+        if (a->second.empty()) apps_.erase(a);
+    }
+    counters_.cancels.fetch_add(1, std::memory_order_relaxed);
+    notify(app);
+    return {};
+}
+
+Result<void> InstanceRegistry::set_status_override(std::string_view app_in, std::string_view id,
+                                                   InstanceStatus status,
+                                                   std::optional<Millis> last_dirty_timestamp) {
+    std::string app = to_upper(app_in);
+    Millis now = clock_.now_ms();
+    {
+        std::lock_guard lock(mu_);
+        Lease* lease = find(app, id);
+        if (lease == nullptr) return not_found(app, id);
+        overrides_[std::string(id)] = status;
+        lease->info.overridden_status = status;
+        lease->info.status = status;
+        if (last_dirty_timestamp) lease->info.last_dirty_timestamp = *last_dirty_timestamp;
+        lease->info.last_updated_timestamp = now;
+        lease->last_renewal = now;
+        if (status == InstanceStatus::kUp && lease->service_up == 0) lease->service_up = now;
+        record_change(*lease, ActionType::kModified, now);
+    }
+    counters_.status_updates.fetch_add(1, std::memory_order_relaxed);
+    notify(app);
+    return {};
+}
+
+Result<void> InstanceRegistry::remove_status_override(std::string_view app_in,
+                                                      std::string_view id,
+                                                      std::optional<InstanceStatus> fallback,
+                                                      std::optional<Millis> last_dirty_timestamp) {
+    std::string app = to_upper(app_in);
+    Millis now = clock_.now_ms();
+    {
+        std::lock_guard lock(mu_);
+        Lease* lease = find(app, id);
+        if (lease == nullptr) return not_found(app, id);
+        overrides_.erase(std::string(id));
+        lease->info.overridden_status = InstanceStatus::kUnknown;
+        lease->info.status = fallback.value_or(InstanceStatus::kUnknown);
+        if (last_dirty_timestamp) lease->info.last_dirty_timestamp = *last_dirty_timestamp;
+        lease->info.last_updated_timestamp = now;
+        record_change(*lease, ActionType::kModified, now);
+    }
+    counters_.status_updates.fetch_add(1, std::memory_order_relaxed);
+    notify(app);
+    return {};
+}
+
+Result<void> InstanceRegistry::update_metadata(
+    std::string_view app_in, std::string_view id,
+    const std::vector<std::pair<std::string, std::string>>& kv) {
+    std::string app = to_upper(app_in);
+    Millis now = clock_.now_ms();
+    {
+        std::lock_guard lock(mu_);
+        Lease* lease = find(app, id);
+        if (lease == nullptr) return not_found(app, id);
+        for (const auto& [k, v] : kv) lease->info.set_metadata(k, v);
+        lease->info.last_dirty_timestamp = now;
+        lease->info.last_updated_timestamp = now;
+        lease->last_renewal = now;
+        record_change(*lease, ActionType::kModified, now);
+    }
+    notify(app);
+    return {};
+}
+
+std::size_t InstanceRegistry::evict_expired() {
+    Millis now = clock_.now_ms();
+    std::vector<std::string> changed_apps;
+    std::size_t evicted = 0;
+    {
+        std::lock_guard lock(mu_);
+        purge_delta(now);
+        std::size_t total = 0;
+        std::vector<std::pair<std::string, std::string>> expired;  // app, id
+        std::vector<Millis> expired_for;
+        for (const auto& [app, leases] : apps_) {
+            for (const auto& [id, lease] : leases) {
+                ++total;
+                if (now > lease.expires_at()) {
+                    expired.emplace_back(app, id);
+                    expired_for.push_back(now - lease.expires_at());
+                }
+            }
+        }
+        // Self-preservation: when too many leases lapse at once the registry itself is more
+        // likely cut off than the instances dead, so keep them — in a registry large enough
+        // for the fraction to mean something, and only for a bounded time.
+        double alive = total == 0 ? 1.0
+                                  : static_cast<double>(total - expired.size()) /
+                                        static_cast<double>(total);
+        preservation_active_ = options_.self_preservation &&
+                               total >= options_.self_preservation_min_instances &&
+                               alive < options_.renewal_percent_threshold;
+        expired_held_ = 0;
+        for (std::size_t i = 0; i < expired.size(); ++i) {
+            if (preservation_active_ && expired_for[i] < options_.self_preservation_max_hold_ms) {
+                ++expired_held_;
+                continue;
+            }
+            auto a = apps_.find(expired[i].first);
+            auto l = a->second.find(expired[i].second);
+            record_change(l->second, ActionType::kDeleted, now);
+            overrides_.erase(expired[i].second);
+            a->second.erase(l);
+            if (a->second.empty()) apps_.erase(a);
+            if (changed_apps.empty() || changed_apps.back() != expired[i].first) {
+                changed_apps.push_back(expired[i].first);
+            }
+            ++evicted;
+        }
+        if (expired_held_ == 0) preservation_active_ = false;
+    }
+    counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
+    for (const auto& app : changed_apps) notify(app);
+    return evicted;
+}
+
+std::string InstanceRegistry::hashcode_locked() const {
+    std::size_t counts[5] = {0, 0, 0, 0, 0};
+    for (const auto& [app, leases] : apps_) {
+        for (const auto& [id, lease] : leases) ++counts[static_cast<int>(lease.info.status)];
+    }
+    std::vector<std::pair<std::string_view, std::size_t>> parts;
+    for (int s = 0; s < 5; ++s) {
+        if (counts[s] > 0) parts.emplace_back(to_string(static_cast<InstanceStatus>(s)), counts[s]);
+    }
+    std::sort(parts.begin(), parts.end());
+    std::string out;
+    for (const auto& [name, n] : parts) out += fmt::format("{}_{}_", name, n);
+    return out;
+}
+
+Applications InstanceRegistry::all_applications() const {
+    Applications out;
+    std::lock_guard lock(mu_);
+    out.versions_delta = "1";
+    out.apps_hashcode = hashcode_locked();
+    out.applications.reserve(apps_.size());
+    for (const auto& [name, leases] : apps_) {
+        Application app{name, {}};
+        app.instances.reserve(leases.size());
+        for (const auto& [id, lease] : leases) app.instances.push_back(render(lease));
+        out.applications.push_back(std::move(app));
+    }
+    return out;
+}
+
+Applications InstanceRegistry::delta() const {
+    Applications out;
+    std::lock_guard lock(mu_);
+    out.versions_delta = std::to_string(delta_version_);
+    out.apps_hashcode = hashcode_locked();
+    std::map<std::string, std::size_t> index;
+    for (const auto& item : recent_) {
+        auto [it, inserted] = index.emplace(item.info.app, out.applications.size());
+        if (inserted) out.applications.push_back(Application{item.info.app, {}});
+        out.applications[it->second].instances.push_back(item.info);
+    }
+    return out;
+}
+
+std::optional<Application> InstanceRegistry::application(std::string_view app_in) const {
+    std::string app = to_upper(app_in);
+    std::lock_guard lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end() || a->second.empty()) return std::nullopt;
+    Application out{app, {}};
+    out.instances.reserve(a->second.size());
+    for (const auto& [id, lease] : a->second) out.instances.push_back(render(lease));
+    return out;
+}
+
+Applications InstanceRegistry::by_vip(std::string_view vip, bool secure) const {
+    Applications out;
+    std::lock_guard lock(mu_);
+    out.versions_delta = "-1";
+    std::vector<const InstanceInfo*> chosen;
+    for (const auto& [name, leases] : apps_) {
+        Application app{name, {}};
+        for (const auto& [id, lease] : leases) {
+            const auto& list = secure ? lease.info.secure_vip_address : lease.info.vip_address;
+            if (vip_matches(list, vip)) {
+                app.instances.push_back(render(lease));
+            }
+        }
+        if (!app.instances.empty()) out.applications.push_back(std::move(app));
+    }
+    for (const auto& app : out.applications) {
+        for (const auto& i : app.instances) chosen.push_back(&i);
+    }
+    out.apps_hashcode = reconcile_hashcode(chosen);
+    return out;
+}
+
+std::optional<InstanceInfo> InstanceRegistry::instance(std::string_view app_in,
+                                                       std::string_view id) const {
+    std::string app = to_upper(app_in);
+    std::lock_guard lock(mu_);
+    const Lease* lease = find(app, id);
+    if (lease == nullptr || clock_.now_ms() > lease->expires_at()) return std::nullopt;
+    return render(*lease);
+}
+
+std::optional<InstanceInfo> InstanceRegistry::instance_by_id(std::string_view id) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, leases] : apps_) {
+        auto l = leases.find(id);
+        if (l != leases.end()) return render(l->second);
+    }
+    return std::nullopt;
+}
+
+std::vector<InstanceInfo> InstanceRegistry::up_instances(std::string_view app_in) const {
+    std::string app = to_upper(app_in);
+    std::vector<InstanceInfo> out;
+    std::lock_guard lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end()) return out;
+    Millis now = clock_.now_ms();
+    for (const auto& [id, lease] : a->second) {
+        if (lease.info.status == InstanceStatus::kUp && now <= lease.expires_at()) {
+            out.push_back(render(lease));
+        }
+    }
+    return out;
+}
+
+std::size_t InstanceRegistry::count_up(std::string_view app_in) const {
+    std::string app = to_upper(app_in);
+    std::lock_guard lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end()) return 0;
+    Millis now = clock_.now_ms();
+    std::size_t n = 0;
+    for (const auto& [id, lease] : a->second) {
+        if (lease.info.status == InstanceStatus::kUp && now <= lease.expires_at()) ++n;
+    }
+    return n;
+}
+
+std::uint64_t InstanceRegistry::renews_last_minute_locked(Millis now) const {
+    std::uint64_t n = 0;
+    Millis sec = now / 1000;
+    for (const auto& b : renew_buckets_) {
+        if (b.second > sec - 60 && b.second <= sec) n += b.count;
+    }
+    return n;
+}
+
+RegistrySummary InstanceRegistry::summary() const {
+    RegistrySummary s;
+    Millis now = clock_.now_ms();
+    std::lock_guard lock(mu_);
+    s.apps = apps_.size();
+    double expected = 0;
+    for (const auto& [name, leases] : apps_) {
+        for (const auto& [id, lease] : leases) {
+            ++s.instances;
+            ++s.by_status[std::string(to_string(lease.info.status))];
+            expected += 60.0 / std::max(1, lease.info.lease.renewal_interval_secs);
+        }
+    }
+    s.self_preservation_active = preservation_active_;
+    s.expired_held = expired_held_;
+    s.renews_last_minute = renews_last_minute_locked(now);
+    s.expected_renews_per_minute = static_cast<std::uint64_t>(expected);
+    return s;
+}
+
+void InstanceRegistry::set_self_preservation(bool on) {
+    std::lock_guard lock(mu_);
+    options_.self_preservation = on;
+}
+
+void InstanceRegistry::add_listener(Listener listener) {
+    std::lock_guard lock(listeners_mu_);
+    listeners_.push_back(std::move(listener));
+}
+
+void InstanceRegistry::notify(const std::string& app) {
+    std::vector<Listener> copy;
+    {
+        std::lock_guard lock(listeners_mu_);
+        if (listeners_.empty()) return;
+        copy = listeners_;
+    }
+    for (const auto& l : copy) l(app);
+}
+
+}  // namespace orquestra::registry

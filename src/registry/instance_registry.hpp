@@ -1,0 +1,166 @@
+#pragma once
+// InstanceRegistry: the registry's state — leases, status overrides, the recent-changes log for
+// deltas, eviction and self-preservation. Pure in-memory and thread-safe: every public method
+// takes one mutex for a short, allocation-light critical section and never blocks on I/O.
+// Time comes from the injected Clock, so leases and eviction are tested with a FakeClock.
+//
+// Semantics follow Eureka's server (shared/design/EUREKA.md §5) with deliberate improvements:
+// a lease expires one duration after its last renewal (not two), changes are visible to the
+// next read, and self-preservation never holds the leases of a small registry (see
+// RegistryOptions and README "Self-preservation").
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "registry/model.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace orquestra::registry {
+
+struct RegistryOptions {
+    bool self_preservation = true;
+    // Fraction of leases that must be alive for expired leases to be evicted (Eureka's 0.85).
+    double renewal_percent_threshold = 0.85;
+    // Self-preservation engages only when at least this many leases exist: in a small registry
+    // one dead instance is a large fraction, and it must still be evicted promptly.
+    std::size_t self_preservation_min_instances = 10;
+    // Even under self-preservation, a lease expired for this long is evicted.
+    Millis self_preservation_max_hold_ms = 5 * 60 * 1000;
+    Millis delta_retention_ms = 3 * 60 * 1000;
+    Millis default_lease_duration_ms = 90 * 1000;
+};
+
+struct RenewRequest {
+    std::optional<InstanceStatus> status;
+    std::optional<InstanceStatus> overridden_status;
+    std::optional<Millis> last_dirty_timestamp;
+};
+
+// Counters exported as metrics. Relaxed atomics: they are read for reporting only.
+struct RegistryCounters {
+    std::atomic<std::uint64_t> registrations{0};
+    std::atomic<std::uint64_t> renewals{0};
+    std::atomic<std::uint64_t> renewals_not_found{0};
+    std::atomic<std::uint64_t> cancels{0};
+    std::atomic<std::uint64_t> evictions{0};
+    std::atomic<std::uint64_t> status_updates{0};
+};
+
+struct RegistrySummary {
+    std::size_t instances = 0;
+    std::size_t apps = 0;
+    std::map<std::string, std::size_t> by_status;
+    bool self_preservation_active = false;
+    std::size_t expired_held = 0;
+    std::uint64_t renews_last_minute = 0;
+    std::uint64_t expected_renews_per_minute = 0;
+};
+
+class InstanceRegistry {
+public:
+    InstanceRegistry(const Clock& clock, RegistryOptions options = {});
+
+    // Validates and stores `info` under `path_app`. kInvalidArgument names the missing field.
+    Result<void> register_instance(std::string_view path_app, InstanceInfo info);
+    // kNotFound when there is no such lease or the client must re-register; kConflict is not
+    // used for client renewals (only peers see it).
+    Result<void> renew(std::string_view app, std::string_view id, const RenewRequest& request);
+    Result<void> cancel(std::string_view app, std::string_view id);
+    Result<void> set_status_override(std::string_view app, std::string_view id,
+                                     InstanceStatus status,
+                                     std::optional<Millis> last_dirty_timestamp);
+    Result<void> remove_status_override(std::string_view app, std::string_view id,
+                                        std::optional<InstanceStatus> fallback,
+                                        std::optional<Millis> last_dirty_timestamp);
+    Result<void> update_metadata(std::string_view app, std::string_view id,
+                                 const std::vector<std::pair<std::string, std::string>>& kv);
+
+    // Evicts expired leases (subject to self-preservation) and drops delta entries past their
+    // retention. Call on a timer; returns the number of evicted leases.
+    std::size_t evict_expired();
+
+    // Snapshots for rendering. Each carries the registry-wide hashcode.
+    Applications all_applications() const;
+    Applications delta() const;
+    std::optional<Application> application(std::string_view app) const;
+    Applications by_vip(std::string_view vip, bool secure) const;
+    std::optional<InstanceInfo> instance(std::string_view app, std::string_view id) const;
+    std::optional<InstanceInfo> instance_by_id(std::string_view id) const;
+    // UP instances of an app (what callers choose from), without building documents.
+    std::vector<InstanceInfo> up_instances(std::string_view app) const;
+    std::size_t count_up(std::string_view app) const;
+
+    // Bumped on every change that alters a rendered document; response caches compare it.
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    RegistrySummary summary() const;
+    const RegistryCounters& counters() const { return counters_; }
+    const RegistryOptions& options() const { return options_; }
+    const Clock& clock() const { return clock_; }
+    void set_self_preservation(bool on);
+
+    // Called (outside the lock) with the upper-case app name after any change to that app.
+    using Listener = std::function<void(const std::string& app)>;
+    void add_listener(Listener listener);
+
+private:
+    struct Lease {
+        InstanceInfo info;
+        Millis registration = 0;
+        Millis last_renewal = 0;
+        Millis service_up = 0;
+        Millis duration_ms = 0;
+        Millis expires_at() const { return last_renewal + duration_ms; }
+    };
+    // The recent-changes log keeps the latest change of each instance within the retention
+    // window, oldest first: memory stays bounded by the number of instances that changed,
+    // however often they did (clients apply a delta as upserts and deletes, so the latest
+    // state is all they need).
+    struct DeltaItem {
+        Millis at = 0;
+        InstanceInfo info;
+    };
+    using DeltaList = std::list<DeltaItem>;
+    using AppLeases = std::map<std::string, Lease, std::less<>>;
+
+    Lease* find(std::string_view app, std::string_view id);
+    const Lease* find(std::string_view app, std::string_view id) const;
+    InstanceInfo render(const Lease& lease) const;
+    void record_change(const Lease& lease, ActionType action, Millis now);
+    void purge_delta(Millis now);
+    std::string hashcode_locked() const;
+    void notify(const std::string& app);
+    std::uint64_t renews_last_minute_locked(Millis now) const;
+
+    const Clock& clock_;
+    RegistryOptions options_;
+    mutable std::mutex mu_;
+    std::map<std::string, AppLeases, std::less<>> apps_;
+    std::unordered_map<std::string, InstanceStatus> overrides_;
+    DeltaList recent_;
+    std::unordered_map<std::string, DeltaList::iterator> recent_index_;  // "APP/id"
+    std::uint64_t delta_version_ = 0;
+    std::atomic<std::uint64_t> generation_{1};
+    bool preservation_active_ = false;
+    std::size_t expired_held_ = 0;
+    // Renewals per second over the last minute, a ring indexed by second.
+    struct Bucket {
+        Millis second = 0;
+        std::uint64_t count = 0;
+    };
+    mutable std::vector<Bucket> renew_buckets_ = std::vector<Bucket>(60);
+    RegistryCounters counters_;
+    std::mutex listeners_mu_;
+    std::vector<Listener> listeners_;
+};
+
+}  // namespace orquestra::registry
