@@ -5,13 +5,15 @@
 namespace orquestra::app {
 
 RegistryNode::RegistryNode(boost::asio::io_context& io, const Clock& clock,
-                           RegistryNodeOptions options)
+                           RegistryNodeOptions options, http::IoPool* workers)
     : io_(io),
       options_(std::move(options)),
       registry_(clock, options_.registry),
       api_(registry_, options_.api),
       server_(io, options_.http,
-              [this](http::Request& req, http::Response& res) { return api_.handle(req, res); }),
+              http::SyncHandler(
+                  [this](http::Request& req, http::Response& res) { api_.handle_sync(req, res); }),
+              workers),
       eviction_timer_(io) {}
 
 RegistryNode::~RegistryNode() { stop(); }

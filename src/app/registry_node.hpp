@@ -5,6 +5,7 @@
 // and booted in-process by the integration tests.
 
 #include "core/clock.hpp"
+#include "http/io_pool.hpp"
 #include "http/server.hpp"
 #include "registry/eureka_api.hpp"
 #include "registry/instance_registry.hpp"
@@ -26,7 +27,9 @@ struct RegistryNodeOptions {
 
 class RegistryNode {
 public:
-    RegistryNode(boost::asio::io_context& io, const Clock& clock, RegistryNodeOptions options);
+    // Timers and the listener run on `io`; connections on `workers` when given.
+    RegistryNode(boost::asio::io_context& io, const Clock& clock, RegistryNodeOptions options,
+                 http::IoPool* workers = nullptr);
     ~RegistryNode();
 
     Result<std::uint16_t> start();

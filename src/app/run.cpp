@@ -15,19 +15,21 @@ int thread_count(int requested) {
     return std::max(1u, std::thread::hardware_concurrency());
 }
 
-void run_threads(boost::asio::io_context& io, int n) {
-    std::vector<std::thread> threads;
-    for (int i = 1; i < n; ++i) threads.emplace_back([&io] { io.run(); });
+// Blocks the calling thread until SIGINT or SIGTERM.
+void wait_for_signal() {
+    boost::asio::io_context io(1);
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([](const boost::system::error_code& ec, int sig) {
+        if (!ec) spdlog::info("signal {}: stopping", sig);
+    });
     io.run();
-    for (auto& t : threads) t.join();
 }
 
 }  // namespace
 
 int run_registry(RegistryCommandOptions options) {
-    int threads = thread_count(options.threads);
-    boost::asio::io_context io(threads);
-    RegistryNode node(io, SystemClock::instance(), options.node);
+    http::IoPool pool(thread_count(options.threads));
+    RegistryNode node(pool.first(), SystemClock::instance(), options.node, &pool);
     auto port = node.start();
     if (!port) {
         spdlog::error("{}", port.error().message);
@@ -35,14 +37,10 @@ int run_registry(RegistryCommandOptions options) {
     }
     spdlog::info("registry listening on http://{}:{}/ (Eureka API at /eureka/v2/ and /eureka/)",
                  options.node.http.host, *port);
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        spdlog::info("signal {}: stopping", sig);
-        node.stop();
-        io.stop();
-    });
-    run_threads(io, threads);
+    pool.start();
+    wait_for_signal();
+    node.stop();
+    pool.stop();
     return 0;
 }
 

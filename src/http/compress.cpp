@@ -8,20 +8,41 @@
 
 namespace orquestra::http {
 
-std::string gzip_compress(std::string_view data, int level) {
+namespace {
+
+std::string deflate_pieces(const std::vector<std::string_view>& pieces, int level) {
     z_stream zs{};
     // 15 window bits + 16: write a gzip header and trailer.
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+    std::size_t total = 0;
+    for (auto p : pieces) total += p.size();
     std::string out;
-    out.resize(deflateBound(&zs, static_cast<uLong>(data.size())) + 32);
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    zs.avail_in = static_cast<uInt>(data.size());
+    out.resize(deflateBound(&zs, static_cast<uLong>(total)) + 64);
     zs.next_out = reinterpret_cast<Bytef*>(out.data());
     zs.avail_out = static_cast<uInt>(out.size());
-    deflate(&zs, Z_FINISH);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(pieces[i].data()));
+        zs.avail_in = static_cast<uInt>(pieces[i].size());
+        deflate(&zs, i + 1 == pieces.size() ? Z_FINISH : Z_NO_FLUSH);
+    }
+    if (pieces.empty()) deflate(&zs, Z_FINISH);
     out.resize(zs.total_out);
     deflateEnd(&zs);
     return out;
+}
+
+}  // namespace
+
+std::string gzip_compress(std::string_view data, int level) {
+    return deflate_pieces({data}, level);
+}
+
+std::string gzip_compress_parts(const std::vector<std::shared_ptr<const std::string>>& parts,
+                                int level) {
+    std::vector<std::string_view> pieces;
+    pieces.reserve(parts.size());
+    for (const auto& p : parts) pieces.emplace_back(*p);
+    return deflate_pieces(pieces, level);
 }
 
 bool gzip_decompress(std::string_view data, std::string& out, std::size_t max_out) {

@@ -50,8 +50,9 @@ struct Response {
     std::string content_type;  // empty: no Content-Type header
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
-    // When set, sent instead of `body` (a cached, immutable payload).
-    std::shared_ptr<const std::string> shared_body;
+    // When not empty, the body is these shared, immutable pieces in order (cached documents
+    // assembled without copying); `body` is then ignored.
+    std::vector<std::shared_ptr<const std::string>> parts;
 
     void set(int code, std::string type, std::string text) {
         status = code;
@@ -61,7 +62,12 @@ struct Response {
     void add_header(std::string name, std::string value) {
         headers.emplace_back(std::move(name), std::move(value));
     }
-    std::string_view payload() const { return shared_body ? *shared_body : body; }
+    std::size_t payload_size() const {
+        if (parts.empty()) return body.size();
+        std::size_t n = 0;
+        for (const auto& p : parts) n += p->size();
+        return n;
+    }
 };
 
 std::string_view reason_phrase(int status);

@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include "http/io_pool.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -28,14 +30,16 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
     asio::io_context& io;
     ServerOptions options;
     Handler handler;
+    SyncHandler sync_handler;
+    IoPool* workers = nullptr;
     tcp::acceptor acceptor;
     ServerStats stats;
     std::atomic<bool> stopping{false};
     std::mutex mu;  // guards streams
     std::list<beast::tcp_stream*> streams;
 
-    State(asio::io_context& ctx, ServerOptions opts, Handler h)
-        : io(ctx), options(std::move(opts)), handler(std::move(h)), acceptor(ctx) {}
+    State(asio::io_context& ctx, ServerOptions opts, IoPool* pool)
+        : io(ctx), options(std::move(opts)), workers(pool), acceptor(ctx) {}
 
     asio::awaitable<void> accept_loop();
     asio::awaitable<void> session(tcp::socket socket);
@@ -67,7 +71,7 @@ std::string render_head(const Response& res, bool keep_alive, bool head_only,
     }
     out += "\r\nContent-Length: ";
     (void)head_only;
-    append_number(out, res.payload().size());
+    append_number(out, res.payload_size());
     for (const auto& [name, value] : res.headers) {
         out += "\r\n";
         out += name;
@@ -87,8 +91,17 @@ Response error_response(int status, std::string_view reason) {
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, ServerOptions options, Handler handler)
-    : state_(std::make_shared<State>(io, std::move(options), std::move(handler))) {}
+HttpServer::HttpServer(asio::io_context& io, ServerOptions options, Handler handler,
+                       IoPool* workers)
+    : state_(std::make_shared<State>(io, std::move(options), workers)) {
+    state_->handler = std::move(handler);
+}
+
+HttpServer::HttpServer(asio::io_context& io, ServerOptions options, SyncHandler handler,
+                       IoPool* workers)
+    : state_(std::make_shared<State>(io, std::move(options), workers)) {
+    state_->sync_handler = std::move(handler);
+}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -144,8 +157,11 @@ void HttpServer::stop() {
 asio::awaitable<void> HttpServer::State::accept_loop() {
     auto self = shared_from_this();
     while (!stopping) {
+        asio::any_io_executor target = workers != nullptr
+                                           ? asio::any_io_executor(workers->next().get_executor())
+                                           : asio::any_io_executor(asio::make_strand(io));
         auto [ec, socket] =
-            co_await acceptor.async_accept(asio::make_strand(io), asio::as_tuple(asio::use_awaitable));
+            co_await acceptor.async_accept(target, asio::as_tuple(asio::use_awaitable));
         if (ec) {
             if (stopping || ec == asio::error::operation_aborted) break;
             // Out of descriptors or a transient error: keep serving the others.
@@ -231,16 +247,27 @@ asio::awaitable<void> HttpServer::State::session(tcp::socket socket) {
         bool head_only = req.method() == beast_http::verb::head;
         Response res;
         try {
-            co_await handler(req, res);
+            if (sync_handler) {
+                sync_handler(req, res);
+            } else {
+                co_await handler(req, res);
+            }
         } catch (const std::exception& e) {
             spdlog::error("handler failed on {} {}: {}", req.method_string(), req.target(),
                           e.what());
             res = error_response(500, "internal error");
         }
         std::string head = render_head(res, keep_alive, head_only, options.server_name);
-        std::string_view payload = head_only ? std::string_view() : res.payload();
-        std::array<asio::const_buffer, 2> out{asio::buffer(head),
-                                              asio::buffer(payload.data(), payload.size())};
+        std::vector<asio::const_buffer> out;
+        out.reserve(1 + (head_only ? 0 : std::max<std::size_t>(1, res.parts.size())));
+        out.push_back(asio::buffer(head));
+        if (!head_only) {
+            if (res.parts.empty()) {
+                out.push_back(asio::buffer(res.body));
+            } else {
+                for (const auto& part : res.parts) out.push_back(asio::buffer(*part));
+            }
+        }
         stream.expires_after(std::max(options.request_timeout,
                                       std::chrono::milliseconds(60'000)));
         auto [write_ec, written] =

@@ -24,6 +24,9 @@
 namespace orquestra::http {
 
 using Handler = std::function<boost::asio::awaitable<void>(Request&, Response&)>;
+// A handler that never waits: called directly, without a coroutine frame per request.
+using SyncHandler = std::function<void(Request&, Response&)>;
+class IoPool;
 
 struct ServerOptions {
     std::string host = "127.0.0.1";
@@ -45,7 +48,12 @@ struct ServerStats {
 
 class HttpServer {
 public:
-    HttpServer(boost::asio::io_context& io, ServerOptions options, Handler handler);
+    // Connections run on `io` (on a strand each) or, when `workers` is given, on its contexts
+    // in turn. The listener runs on `io`.
+    HttpServer(boost::asio::io_context& io, ServerOptions options, Handler handler,
+               IoPool* workers = nullptr);
+    HttpServer(boost::asio::io_context& io, ServerOptions options, SyncHandler handler,
+               IoPool* workers = nullptr);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

@@ -31,8 +31,8 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i, bool xml_cha
     }
     if (c >= 0xE0 && c <= 0xEF) {
         if (left < 3 || !is_continuation(byte(1)) || !is_continuation(byte(2))) return 0;
-        if (c == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
-        if (c == 0xED && byte(1) > 0x9F) return 0;   // UTF-16 surrogate
+        if (c == 0xE0 && byte(1) < 0xA0) return 0;  // overlong
+        if (c == 0xED && byte(1) > 0x9F) return 0;  // UTF-16 surrogate
         if (xml_chars && c == 0xEF && byte(1) == 0xBF && byte(2) >= 0xBE) return 0;
         return 3;
     }
@@ -133,14 +133,27 @@ void append_xml_text(std::string& out, std::string_view s) {
         if (c < 0x80) {
             std::string_view replacement;
             switch (c) {
-                case '&': replacement = "&amp;"sv; break;
-                case '<': replacement = "&lt;"sv; break;
-                case '>': replacement = "&gt;"sv; break;
-                case '"': replacement = "&quot;"sv; break;
-                case '\'': replacement = "&apos;"sv; break;
-                case '\r': replacement = "&#13;"sv; break;  // a raw CR would be normalised away
+                case '&':
+                    replacement = "&amp;"sv;
+                    break;
+                case '<':
+                    replacement = "&lt;"sv;
+                    break;
+                case '>':
+                    replacement = "&gt;"sv;
+                    break;
+                case '"':
+                    replacement = "&quot;"sv;
+                    break;
+                case '\'':
+                    replacement = "&apos;"sv;
+                    break;
+                case '\r':
+                    replacement = "&#13;"sv;
+                    break;  // a raw CR would be normalised away
                 case '\t':
-                case '\n': break;
+                case '\n':
+                    break;
                 default:
                     // XML 1.0 cannot carry other control characters, even as references.
                     if (c < 0x20) replacement = kReplacementChar;
@@ -219,7 +232,8 @@ Result<void> port_in_range(long long value, std::string_view field, int& out) {
     if (value < 0 || value > 65535) {
         char buf[24];
         auto res = std::to_chars(buf, buf + sizeof buf, value);
-        return invalid_value(field, "a port number (0-65535)", std::string_view(buf, res.ptr - buf));
+        return invalid_value(field, "a port number (0-65535)",
+                             std::string_view(buf, res.ptr - buf));
     }
     out = static_cast<int>(value);
     return {};

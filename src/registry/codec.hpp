@@ -51,6 +51,8 @@ void write_instance_json(const InstanceInfo& info, std::string& out);  // {"inst
 void write_instance_xml(const InstanceInfo& info, std::string& out);   // <instance>...</instance>
 // {"application":{"name":..,"instance":[...]}}
 void write_application_json(const Application& app, std::string& out);
+// The app object without the {"application": …} wrapper, as it stands in a full document.
+void write_application_object_json(const Application& app, std::string& out);
 void write_application_xml(const Application& app, std::string& out);
 // {"applications":{"versions__delta":"1","apps__hashcode":"..","application":[...]}}
 void write_applications_json(const Applications& apps, std::string& out);

@@ -2,9 +2,9 @@
 // with few allocations), writing by hand straight into the caller's string.
 
 #include "registry/codec.hpp"
-#include "registry/codec_detail.hpp"
 
 #include "core/strings.hpp"
+#include "registry/codec_detail.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
@@ -12,6 +12,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <exception>
 #include <limits>
 #include <new>
@@ -29,14 +30,20 @@ using namespace codec_detail;
 
 std::string_view kind_name(const json::value& v) {
     switch (v.kind()) {
-        case json::kind::null: return "null";
-        case json::kind::bool_: return "a boolean";
+        case json::kind::null:
+            return "null";
+        case json::kind::bool_:
+            return "a boolean";
         case json::kind::int64:
         case json::kind::uint64:
-        case json::kind::double_: return "a number";
-        case json::kind::string: return "a string";
-        case json::kind::array: return "an array";
-        case json::kind::object: return "an object";
+        case json::kind::double_:
+            return "a number";
+        case json::kind::string:
+            return "a string";
+        case json::kind::array:
+            return "an array";
+        case json::kind::object:
+            return "an object";
     }
     return "a value";
 }
@@ -52,8 +59,12 @@ Error wrong_type(std::string_view field, std::string_view expected, const json::
 // Scalars read as text, as Jackson's asText() does; objects and arrays are errors.
 Result<void> read_string(const json::value& v, std::string_view field, std::string& out) {
     switch (v.kind()) {
-        case json::kind::string: out.assign(v.get_string().data(), v.get_string().size()); break;
-        case json::kind::bool_: out.assign(v.get_bool() ? "true"sv : "false"sv); break;
+        case json::kind::string:
+            out.assign(v.get_string().data(), v.get_string().size());
+            break;
+        case json::kind::bool_:
+            out.assign(v.get_bool() ? "true"sv : "false"sv);
+            break;
         case json::kind::int64:
         case json::kind::uint64:
         case json::kind::double_: {
@@ -69,19 +80,23 @@ Result<void> read_string(const json::value& v, std::string_view field, std::stri
             out.assign(buf, res.ptr);
             break;
         }
-        case json::kind::null: break;
-        default: return wrong_type(field, "a string", v);
+        case json::kind::null:
+            break;
+        default:
+            return wrong_type(field, "a string", v);
     }
     return {};
 }
 
 // Integers from numbers (integral doubles included) or decimal strings, range-checked.
-Result<void> read_int64(const json::value& v, std::string_view field, long long min,
-                        long long max, long long& out, bool& present) {
+Result<void> read_int64(const json::value& v, std::string_view field, long long min, long long max,
+                        long long& out, bool& present) {
     present = false;
     long long value = 0;
     switch (v.kind()) {
-        case json::kind::int64: value = v.get_int64(); break;
+        case json::kind::int64:
+            value = v.get_int64();
+            break;
         case json::kind::uint64:
             if (v.get_uint64() > static_cast<std::uint64_t>(max)) {
                 return invalid(field, "number out of range");
@@ -106,8 +121,10 @@ Result<void> read_int64(const json::value& v, std::string_view field, long long 
             value = *parsed;
             break;
         }
-        case json::kind::null: return {};
-        default: return wrong_type(field, "an integer", v);
+        case json::kind::null:
+            return {};
+        default:
+            return wrong_type(field, "an integer", v);
     }
     if (value < min || value > max) return invalid(field, "number out of range");
     out = value;
@@ -144,12 +161,16 @@ Result<void> read_port_number(const json::value& v, std::string_view field, int&
 
 Result<void> read_bool(const json::value& v, std::string_view field, bool& out) {
     switch (v.kind()) {
-        case json::kind::bool_: out = v.get_bool(); return {};
+        case json::kind::bool_:
+            out = v.get_bool();
+            return {};
         case json::kind::string:
             return bool_from_text(std::string_view(v.get_string().data(), v.get_string().size()),
                                   field, out);
-        case json::kind::null: return {};
-        default: return wrong_type(field, "true or false", v);
+        case json::kind::null:
+            return {};
+        default:
+            return wrong_type(field, "true or false", v);
     }
 }
 
@@ -380,7 +401,8 @@ Result<json::value> parse_document(std::string_view body, json::monotonic_resour
 // `{"<wrapper>":{...}}` or the bare object.
 const json::value& unwrap(const json::value& root, std::string_view wrapper) {
     const json::object& obj = root.get_object();
-    if (const json::value* inner = obj.if_contains(json::string_view(wrapper.data(), wrapper.size()));
+    if (const json::value* inner =
+            obj.if_contains(json::string_view(wrapper.data(), wrapper.size()));
         inner != nullptr) {
         return *inner;
     }
@@ -567,6 +589,14 @@ void write_applications_json(const Applications& apps, std::string& out) {
         write_application_object(app, out);
     }
     out.append("]}}"sv);
+}
+
+}  // namespace orquestra::registry
+
+namespace orquestra::registry {
+
+void write_application_object_json(const Application& app, std::string& out) {
+    write_application_object(app, out);
 }
 
 }  // namespace orquestra::registry

@@ -4,13 +4,12 @@
 // and nothing more; the readers below only descend into the elements they know.
 
 #include "registry/codec.hpp"
-#include "registry/codec_detail.hpp"
 
 #include "core/strings.hpp"
+#include "registry/codec_detail.hpp"
 
 #include <pugixml.hpp>
 
-#include <cstring>
 #include <exception>
 #include <new>
 
@@ -55,8 +54,7 @@ Result<std::string_view> text_of(const pugi::xml_node& element, std::string_view
     return single;
 }
 
-Result<void> read_string(const pugi::xml_node& element, std::string_view field,
-                         std::string& out) {
+Result<void> read_string(const pugi::xml_node& element, std::string_view field, std::string& out) {
     std::string scratch;
     auto text = text_of(element, field, scratch);
     if (!text) return text.error();
@@ -105,8 +103,7 @@ Result<void> read_port(const pugi::xml_node& element, std::string_view field, Po
 }
 
 // <metadata><key>value</key>...</metadata>; the class="…EmptyMap" attribute is ignored.
-Result<void> read_metadata(const pugi::xml_node& element, std::string_view field,
-                           Metadata& out) {
+Result<void> read_metadata(const pugi::xml_node& element, std::string_view field, Metadata& out) {
     out.clear();
     std::string scratch;
     for (pugi::xml_node child = element.first_child(); child; child = child.next_sibling()) {
@@ -163,8 +160,7 @@ Result<void> read_lease(const pugi::xml_node& element, LeaseInfo& lease) {
             r = read_integer(child, "leaseInfo.registrationTimestamp",
                              lease.registration_timestamp);
         } else if (name == "lastRenewalTimestamp" || name == "renewalTimestamp") {
-            r = read_integer(child, "leaseInfo.lastRenewalTimestamp",
-                             lease.last_renewal_timestamp);
+            r = read_integer(child, "leaseInfo.lastRenewalTimestamp", lease.last_renewal_timestamp);
         } else if (name == "evictionTimestamp") {
             r = read_integer(child, "leaseInfo.evictionTimestamp", lease.eviction_timestamp);
         } else if (name == "serviceUpTimestamp") {
@@ -479,8 +475,7 @@ void write_application_xml(const Application& app, std::string& out) {
 }
 
 void write_applications_xml(const Applications& apps, std::string& out) {
-    element(out, "<applications><versions__delta>"sv, apps.versions_delta,
-            "</versions__delta>"sv);
+    element(out, "<applications><versions__delta>"sv, apps.versions_delta, "</versions__delta>"sv);
     element(out, "<apps__hashcode>"sv, apps.apps_hashcode, "</apps__hashcode>"sv);
     for (const Application& app : apps.applications) write_application_element(app, out);
     out.append("</applications>"sv);

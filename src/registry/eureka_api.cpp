@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace orquestra::registry {
 
@@ -165,13 +166,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
     if (seg[0] == "apps") {
         if (seg.size() == 1) {
             if (method != verb::get && method != verb::head) return bad_method();
-            serve_document(req, res, "A", [this](bool json) -> std::optional<std::string> {
-                auto apps = registry_.all_applications();
-                std::string out;
-                out.reserve(1024 + apps.applications.size() * 1200);
-                json ? write_applications_json(apps, out) : write_applications_xml(apps, out);
-                return out;
-            });
+            serve_all(req, res);
             return Route::kAllApps;
         }
         if (seg.size() == 2 && seg[1] == "delta" && method == verb::get) {
@@ -213,20 +208,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
             }
             if (method != verb::get && method != verb::head) return bad_method();
             std::string upper = to_upper(app);
-            bool found = true;
-            serve_document(req, res, "P" + upper,
-                           [this, &upper, &found](bool json) -> std::optional<std::string> {
-                               auto a = registry_.application(upper);
-                               if (!a) {
-                                   found = false;
-                                   return std::nullopt;
-                               }
-                               std::string out;
-                               json ? write_application_json(*a, out)
-                                    : write_application_xml(*a, out);
-                               return out;
-                           });
-            if (!found) reply(res, 404, fmt::format("no app {}", upper));
+            if (!serve_app(req, res, upper)) reply(res, 404, fmt::format("no app {}", upper));
             return Route::kApp;
         }
         const std::string& id = seg[2];
@@ -382,7 +364,149 @@ void EurekaApi::serve_document(
     }
     res.status = 200;
     res.content_type = json ? kJson : kXml;
-    res.shared_body = std::move(body);
+    res.parts.push_back(std::move(body));
+    if (gzip) res.add_header("Content-Encoding", "gzip");
+    res.add_header("Vary", "Accept, Accept-Encoding");
+}
+
+std::shared_ptr<const std::string> EurekaApi::app_fragment_locked(const std::string& app,
+                                                                  std::uint64_t generation,
+                                                                  bool json) {
+    auto& entry = apps_cache_[app];
+    if (entry.generation != generation || generation == 0) {
+        auto snapshot = registry_.application_at(app);
+        if (!snapshot) {
+            apps_cache_.erase(app);
+            return nullptr;
+        }
+        entry = AppFragment{snapshot->second, nullptr, nullptr};
+        // Render both formats lazily, but from this one snapshot.
+        std::string text;
+        text.reserve(snapshot->first.instances.size() * 1600 + 64);
+        if (json) {
+            write_application_object_json(snapshot->first, text);
+            entry.json = std::make_shared<const std::string>(std::move(text));
+        } else {
+            write_application_xml(snapshot->first, text);
+            entry.xml = std::make_shared<const std::string>(std::move(text));
+        }
+        return json ? entry.json : entry.xml;
+    }
+    auto& slot = json ? entry.json : entry.xml;
+    if (!slot) {
+        auto snapshot = registry_.application_at(app);
+        if (!snapshot) {
+            apps_cache_.erase(app);
+            return nullptr;
+        }
+        std::string text;
+        text.reserve(snapshot->first.instances.size() * 1600 + 64);
+        json ? write_application_object_json(snapshot->first, text)
+             : write_application_xml(snapshot->first, text);
+        if (snapshot->second != entry.generation) {
+            // The app changed since the other format was rendered: start over from this one.
+            entry = AppFragment{snapshot->second, nullptr, nullptr};
+        }
+        auto& fresh = json ? entry.json : entry.xml;
+        fresh = std::make_shared<const std::string>(std::move(text));
+        return fresh;
+    }
+    return slot;
+}
+
+bool EurekaApi::serve_app(const http::Request& req, http::Response& res, const std::string& app) {
+    bool json = wants_json(req);
+    std::shared_ptr<const std::string> fragment;
+    {
+        std::lock_guard lock(cache_mu_);
+        // A cached rendering is valid while the app's generation is unchanged.
+        auto generation = registry_.app_generation(app);
+        if (!generation) {
+            apps_cache_.erase(app);
+            return false;
+        }
+        fragment = app_fragment_locked(app, *generation, json);
+    }
+    if (!fragment) return false;
+    std::vector<std::shared_ptr<const std::string>> parts;
+    if (json) {
+        static const auto kOpen = std::make_shared<const std::string>("{\"application\":");
+        static const auto kClose = std::make_shared<const std::string>("}");
+        parts = {kOpen, std::move(fragment), kClose};
+    } else {
+        parts = {std::move(fragment)};
+    }
+    finish_document(res, json, false, std::move(parts));
+    return true;
+}
+
+void EurekaApi::serve_all(const http::Request& req, http::Response& res) {
+    bool json = wants_json(req);
+    bool gzip = http::accepts_gzip(req.header(http::beast_http::field::accept_encoding));
+    std::vector<std::shared_ptr<const std::string>> parts;
+    std::shared_ptr<const std::string> gzipped;
+    {
+        std::lock_guard lock(cache_mu_);
+        FullDocument& doc = json ? full_json_ : full_xml_;
+        std::uint64_t current = registry_.generation();
+        if (doc.generation != current || doc.parts.empty()) {
+            auto view = registry_.view();
+            FullDocument fresh;
+            fresh.generation = view.generation;
+            std::string head;
+            if (json) {
+                head = fmt::format(
+                    "{{\"applications\":{{\"versions__delta\":\"1\",\"apps__hashcode\":\"{}\","
+                    "\"application\":[",
+                    view.hashcode);
+            } else {
+                head = fmt::format(
+                    "<applications><versions__delta>1</versions__delta><apps__hashcode>{}"
+                    "</apps__hashcode>",
+                    view.hashcode);
+            }
+            fresh.parts.push_back(std::make_shared<const std::string>(std::move(head)));
+            bool first = true;
+            for (const auto& app : view.apps) {
+                auto fragment = app_fragment_locked(app.name, app.generation, json);
+                if (!fragment) continue;
+                if (json && !first) fresh.parts.push_back(comma_);
+                first = false;
+                fresh.parts.push_back(std::move(fragment));
+            }
+            fresh.parts.push_back(std::make_shared<const std::string>(
+                json ? "]}}" : "</applications>"));
+            // Drop renderings of apps that are gone.
+            if (apps_cache_.size() > view.apps.size()) {
+                std::unordered_set<std::string_view> present;
+                for (const auto& app : view.apps) present.insert(app.name);
+                std::erase_if(apps_cache_,
+                              [&present](const auto& kv) { return !present.contains(kv.first); });
+            }
+            doc = std::move(fresh);
+        }
+        if (gzip) {
+            if (!doc.gzip) {
+                doc.gzip = std::make_shared<const std::string>(
+                    http::gzip_compress_parts(doc.parts, 1));
+            }
+            gzipped = doc.gzip;
+        } else {
+            parts = doc.parts;
+        }
+    }
+    if (gzip) {
+        finish_document(res, json, true, {std::move(gzipped)});
+    } else {
+        finish_document(res, json, false, std::move(parts));
+    }
+}
+
+void EurekaApi::finish_document(http::Response& res, bool json, bool gzip,
+                                std::vector<std::shared_ptr<const std::string>> parts) {
+    res.status = 200;
+    res.content_type = json ? kJson : kXml;
+    res.parts = std::move(parts);
     if (gzip) res.add_header("Content-Encoding", "gzip");
     res.add_header("Vary", "Accept, Accept-Encoding");
 }

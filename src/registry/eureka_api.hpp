@@ -13,6 +13,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,13 +49,32 @@ private:
     Route dispatch(const http::Request& req, http::Response& res);
     Route eureka(const http::Request& req, http::Response& res, std::string_view rest);
     bool authorized(const http::Request& req) const;
-    // Serves a collection document from the cache, rendering it when stale.
+    // Serves a whole-document cache entry (delta, VIPs), rendering it when stale.
     void serve_document(const http::Request& req, http::Response& res, const std::string& key,
                         const std::function<std::optional<std::string>(bool json)>& render);
+    // The full registry and one app are assembled from per-app renderings that are redone
+    // only for apps that changed.
+    void serve_all(const http::Request& req, http::Response& res);
+    bool serve_app(const http::Request& req, http::Response& res, const std::string& app);
+    // The cached rendering of one app (cache_mu_ held). Null when the app has no instances.
+    std::shared_ptr<const std::string> app_fragment_locked(const std::string& app,
+                                                           std::uint64_t generation, bool json);
+    static void finish_document(http::Response& res, bool json, bool gzip,
+                                std::vector<std::shared_ptr<const std::string>> parts);
 
     struct CacheEntry {
         std::uint64_t generation = 0;
         std::shared_ptr<const std::string> plain;
+        std::shared_ptr<const std::string> gzip;
+    };
+    struct AppFragment {
+        std::uint64_t generation = 0;
+        std::shared_ptr<const std::string> json;
+        std::shared_ptr<const std::string> xml;
+    };
+    struct FullDocument {
+        std::uint64_t generation = 0;
+        std::vector<std::shared_ptr<const std::string>> parts;
         std::shared_ptr<const std::string> gzip;
     };
 
@@ -61,6 +82,9 @@ private:
     EurekaApiOptions options_;
     std::mutex cache_mu_;
     std::unordered_map<std::string, CacheEntry> cache_;
+    std::unordered_map<std::string, AppFragment> apps_cache_;
+    FullDocument full_json_, full_xml_;
+    const std::shared_ptr<const std::string> comma_ = std::make_shared<const std::string>(",");
     std::array<LatencyHistogram, static_cast<std::size_t>(Route::kCount)> latency_;
     std::array<std::atomic<std::uint64_t>, 6> status_classes_{};  // 1xx..5xx, index by /100
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

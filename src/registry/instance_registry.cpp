@@ -21,6 +21,8 @@ bool vip_matches(std::string_view list, std::string_view vip) {
     return false;
 }
 
+std::size_t status_index(InstanceStatus s) { return static_cast<std::size_t>(s); }
+
 }  // namespace
 
 InstanceRegistry::InstanceRegistry(const Clock& clock, RegistryOptions options)
@@ -29,8 +31,8 @@ InstanceRegistry::InstanceRegistry(const Clock& clock, RegistryOptions options)
 InstanceRegistry::Lease* InstanceRegistry::find(std::string_view app, std::string_view id) {
     auto a = apps_.find(app);
     if (a == apps_.end()) return nullptr;
-    auto l = a->second.find(id);
-    return l == a->second.end() ? nullptr : &l->second;
+    auto l = a->second.leases.find(id);
+    return l == a->second.leases.end() ? nullptr : &l->second;
 }
 
 const InstanceRegistry::Lease* InstanceRegistry::find(std::string_view app,
@@ -38,21 +40,39 @@ const InstanceRegistry::Lease* InstanceRegistry::find(std::string_view app,
     return const_cast<InstanceRegistry*>(this)->find(app, id);
 }
 
+LeaseInfo InstanceRegistry::lease_info(const Lease& lease) const {
+    LeaseInfo l = lease.info->lease;
+    l.registration_timestamp = lease.registration;
+    l.last_renewal_timestamp = lease.last_renewal;
+    l.service_up_timestamp = lease.service_up;
+    l.eviction_timestamp = 0;
+    l.duration_secs = static_cast<int>(lease.duration_ms / 1000);
+    return l;
+}
+
 InstanceInfo InstanceRegistry::render(const Lease& lease) const {
-    InstanceInfo info = lease.info;
-    info.lease.registration_timestamp = lease.registration;
-    info.lease.last_renewal_timestamp = lease.last_renewal;
-    info.lease.service_up_timestamp = lease.service_up;
-    info.lease.eviction_timestamp = 0;
-    info.lease.duration_secs = static_cast<int>(lease.duration_ms / 1000);
+    InstanceInfo info = *lease.info;
+    info.lease = lease_info(lease);
     return info;
 }
 
-void InstanceRegistry::record_change(const Lease& lease, ActionType action, Millis now) {
-    DeltaItem item{now, render(lease)};
-    item.info.action_type = action;
-    if (action == ActionType::kDeleted) item.info.lease.eviction_timestamp = now;
-    std::string key = item.info.app + '/' + item.info.instance_id;
+template <class F>
+void InstanceRegistry::modify(Lease& lease, F&& mutate) {
+    auto copy = std::make_shared<InstanceInfo>(*lease.info);
+    InstanceStatus before = copy->status;
+    mutate(*copy);
+    if (copy->status != before) {
+        --status_counts_[status_index(before)];
+        ++status_counts_[status_index(copy->status)];
+    }
+    lease.info = std::move(copy);
+}
+
+void InstanceRegistry::record_change(AppEntry& app, const Lease& lease, ActionType action,
+                                     Millis now) {
+    DeltaItem item{now, lease.info, action, lease_info(lease)};
+    if (action == ActionType::kDeleted) item.lease.eviction_timestamp = now;
+    std::string key = lease.info->app + '/' + lease.info->instance_id;
     if (auto old = recent_index_.find(key); old != recent_index_.end()) {
         recent_.erase(old->second);
         recent_index_.erase(old);
@@ -60,13 +80,14 @@ void InstanceRegistry::record_change(const Lease& lease, ActionType action, Mill
     recent_.push_back(std::move(item));
     recent_index_.emplace(std::move(key), std::prev(recent_.end()));
     ++delta_version_;
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+    app.generation = generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
 }
 
 void InstanceRegistry::purge_delta(Millis now) {
     bool dropped = false;
     while (!recent_.empty() && recent_.front().at + options_.delta_retention_ms < now) {
-        recent_index_.erase(recent_.front().info.app + '/' + recent_.front().info.instance_id);
+        const auto& info = *recent_.front().info;
+        recent_index_.erase(info.app + '/' + info.instance_id);
         recent_.pop_front();
         dropped = true;
     }
@@ -106,24 +127,22 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
     std::string id = info.instance_id;
     {
         std::lock_guard lock(mu_);
-        auto& leases = apps_[app];
-        auto it = leases.find(id);
+        auto& entry = apps_[app];
+        auto it = entry.leases.find(id);
         Lease lease;
-        if (it != leases.end()) {
+        lease.registration = now;
+        if (it != entry.leases.end()) {
             const Lease& existing = it->second;
             // The server keeps its copy when it is dirtier than the incoming one.
-            if (existing.info.last_dirty_timestamp > info.last_dirty_timestamp &&
+            if (existing.info->last_dirty_timestamp > info.last_dirty_timestamp &&
                 info.last_dirty_timestamp != 0) {
-                info = existing.info;
+                info = *existing.info;
             }
             lease.service_up = existing.service_up;
-            lease.registration = now;
-        } else {
-            lease.registration = now;
+            --status_counts_[status_index(existing.info->status)];
         }
         if (info.last_dirty_timestamp == 0) info.last_dirty_timestamp = now;
-        if (info.overridden_status != InstanceStatus::kUnknown &&
-            !overrides_.contains(id)) {
+        if (info.overridden_status != InstanceStatus::kUnknown && !overrides_.contains(id)) {
             overrides_[id] = info.overridden_status;
         }
         // DOWN, STARTING and UNKNOWN reported by the client always win; otherwise a stored
@@ -142,10 +161,11 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
                                 ? static_cast<Millis>(info.lease.duration_secs) * 1000
                                 : options_.default_lease_duration_ms;
         if (info.lease.renewal_interval_secs <= 0) info.lease.renewal_interval_secs = 30;
-        lease.info = std::move(info);
-        auto& slot = leases[id];
+        ++status_counts_[status_index(info.status)];
+        lease.info = std::make_shared<const InstanceInfo>(std::move(info));
+        auto& slot = entry.leases[id];
         slot = std::move(lease);
-        record_change(slot, ActionType::kAdded, now);
+        record_change(entry, slot, ActionType::kAdded, now);
     }
     counters_.registrations.fetch_add(1, std::memory_order_relaxed);
     notify(app);
@@ -159,14 +179,20 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
     bool changed = false;
     {
         std::lock_guard lock(mu_);
-        Lease* lease = find(app, id);
+        auto a = apps_.find(app);
+        Lease* lease = nullptr;
+        if (a != apps_.end()) {
+            auto l = a->second.leases.find(id);
+            if (l != a->second.leases.end()) lease = &l->second;
+        }
         if (lease == nullptr) {
             counters_.renewals_not_found.fetch_add(1, std::memory_order_relaxed);
             return not_found(app, id);
         }
-        InstanceInfo& info = lease->info;
+        const InstanceInfo& info = *lease->info;
         // A client whose copy is newer than ours must register again so we learn it.
-        if (request.last_dirty_timestamp && *request.last_dirty_timestamp > info.last_dirty_timestamp) {
+        if (request.last_dirty_timestamp &&
+            *request.last_dirty_timestamp > info.last_dirty_timestamp) {
             counters_.renewals_not_found.fetch_add(1, std::memory_order_relaxed);
             return Error{ErrorCode::kNotFound,
                          fmt::format("instance '{}' of '{}' has newer data on the client", id, app)};
@@ -180,10 +206,13 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
         auto o = overrides_.empty() ? overrides_.end() : overrides_.find(std::string(id));
         if (o != overrides_.end() && info.status != o->second &&
             info.status != InstanceStatus::kDown && info.status != InstanceStatus::kStarting) {
-            info.status = o->second;
-            info.overridden_status = o->second;
-            info.last_updated_timestamp = now;
-            record_change(*lease, ActionType::kModified, now);
+            InstanceStatus s = o->second;
+            modify(*lease, [s, now](InstanceInfo& i) {
+                i.status = s;
+                i.overridden_status = s;
+                i.last_updated_timestamp = now;
+            });
+            record_change(a->second, *lease, ActionType::kModified, now);
             changed = true;
         }
         lease->last_renewal = now;
@@ -206,12 +235,13 @@ Result<void> InstanceRegistry::cancel(std::string_view app_in, std::string_view 
         std::lock_guard lock(mu_);
         auto a = apps_.find(app);
         if (a == apps_.end()) return not_found(app, id);
-        auto l = a->second.find(id);
-        if (l == a->second.end()) return not_found(app, id);
-        record_change(l->second, ActionType::kDeleted, now);
+        auto l = a->second.leases.find(id);
+        if (l == a->second.leases.end()) return not_found(app, id);
+        record_change(a->second, l->second, ActionType::kDeleted, now);
+        --status_counts_[status_index(l->second.info->status)];
         overrides_.erase(std::string(id));
-        a->second.erase(l);
-        if (a->second.empty()) apps_.erase(a);
+        a->second.leases.erase(l);
+        if (a->second.leases.empty()) apps_.erase(a);
     }
     counters_.cancels.fetch_add(1, std::memory_order_relaxed);
     notify(app);
@@ -225,16 +255,19 @@ Result<void> InstanceRegistry::set_status_override(std::string_view app_in, std:
     Millis now = clock_.now_ms();
     {
         std::lock_guard lock(mu_);
+        auto a = apps_.find(app);
         Lease* lease = find(app, id);
         if (lease == nullptr) return not_found(app, id);
         overrides_[std::string(id)] = status;
-        lease->info.overridden_status = status;
-        lease->info.status = status;
-        if (last_dirty_timestamp) lease->info.last_dirty_timestamp = *last_dirty_timestamp;
-        lease->info.last_updated_timestamp = now;
+        modify(*lease, [&](InstanceInfo& i) {
+            i.overridden_status = status;
+            i.status = status;
+            if (last_dirty_timestamp) i.last_dirty_timestamp = *last_dirty_timestamp;
+            i.last_updated_timestamp = now;
+        });
         lease->last_renewal = now;
         if (status == InstanceStatus::kUp && lease->service_up == 0) lease->service_up = now;
-        record_change(*lease, ActionType::kModified, now);
+        record_change(a->second, *lease, ActionType::kModified, now);
     }
     counters_.status_updates.fetch_add(1, std::memory_order_relaxed);
     notify(app);
@@ -249,14 +282,17 @@ Result<void> InstanceRegistry::remove_status_override(std::string_view app_in,
     Millis now = clock_.now_ms();
     {
         std::lock_guard lock(mu_);
+        auto a = apps_.find(app);
         Lease* lease = find(app, id);
         if (lease == nullptr) return not_found(app, id);
         overrides_.erase(std::string(id));
-        lease->info.overridden_status = InstanceStatus::kUnknown;
-        lease->info.status = fallback.value_or(InstanceStatus::kUnknown);
-        if (last_dirty_timestamp) lease->info.last_dirty_timestamp = *last_dirty_timestamp;
-        lease->info.last_updated_timestamp = now;
-        record_change(*lease, ActionType::kModified, now);
+        modify(*lease, [&](InstanceInfo& i) {
+            i.overridden_status = InstanceStatus::kUnknown;
+            i.status = fallback.value_or(InstanceStatus::kUnknown);
+            if (last_dirty_timestamp) i.last_dirty_timestamp = *last_dirty_timestamp;
+            i.last_updated_timestamp = now;
+        });
+        record_change(a->second, *lease, ActionType::kModified, now);
     }
     counters_.status_updates.fetch_add(1, std::memory_order_relaxed);
     notify(app);
@@ -270,13 +306,16 @@ Result<void> InstanceRegistry::update_metadata(
     Millis now = clock_.now_ms();
     {
         std::lock_guard lock(mu_);
+        auto a = apps_.find(app);
         Lease* lease = find(app, id);
         if (lease == nullptr) return not_found(app, id);
-        for (const auto& [k, v] : kv) lease->info.set_metadata(k, v);
-        lease->info.last_dirty_timestamp = now;
-        lease->info.last_updated_timestamp = now;
+        modify(*lease, [&](InstanceInfo& i) {
+            for (const auto& [k, v] : kv) i.set_metadata(k, v);
+            i.last_dirty_timestamp = now;
+            i.last_updated_timestamp = now;
+        });
         lease->last_renewal = now;
-        record_change(*lease, ActionType::kModified, now);
+        record_change(a->second, *lease, ActionType::kModified, now);
     }
     notify(app);
     return {};
@@ -290,14 +329,16 @@ std::size_t InstanceRegistry::evict_expired() {
         std::lock_guard lock(mu_);
         purge_delta(now);
         std::size_t total = 0;
-        std::vector<std::pair<std::string, std::string>> expired;  // app, id
-        std::vector<Millis> expired_for;
-        for (const auto& [app, leases] : apps_) {
-            for (const auto& [id, lease] : leases) {
-                ++total;
+        struct Expired {
+            std::string app, id;
+            Millis expired_for;
+        };
+        std::vector<Expired> expired;
+        for (const auto& [app, entry] : apps_) {
+            total += entry.leases.size();
+            for (const auto& [id, lease] : entry.leases) {
                 if (now > lease.expires_at()) {
-                    expired.emplace_back(app, id);
-                    expired_for.push_back(now - lease.expires_at());
+                    expired.push_back({app, id, now - lease.expires_at()});
                 }
             }
         }
@@ -311,19 +352,20 @@ std::size_t InstanceRegistry::evict_expired() {
                                total >= options_.self_preservation_min_instances &&
                                alive < options_.renewal_percent_threshold;
         expired_held_ = 0;
-        for (std::size_t i = 0; i < expired.size(); ++i) {
-            if (preservation_active_ && expired_for[i] < options_.self_preservation_max_hold_ms) {
+        for (const auto& e : expired) {
+            if (preservation_active_ && e.expired_for < options_.self_preservation_max_hold_ms) {
                 ++expired_held_;
                 continue;
             }
-            auto a = apps_.find(expired[i].first);
-            auto l = a->second.find(expired[i].second);
-            record_change(l->second, ActionType::kDeleted, now);
-            overrides_.erase(expired[i].second);
-            a->second.erase(l);
-            if (a->second.empty()) apps_.erase(a);
-            if (changed_apps.empty() || changed_apps.back() != expired[i].first) {
-                changed_apps.push_back(expired[i].first);
+            auto a = apps_.find(e.app);
+            auto l = a->second.leases.find(e.id);
+            record_change(a->second, l->second, ActionType::kDeleted, now);
+            --status_counts_[status_index(l->second.info->status)];
+            overrides_.erase(e.id);
+            a->second.leases.erase(l);
+            if (a->second.leases.empty()) apps_.erase(a);
+            if (std::find(changed_apps.begin(), changed_apps.end(), e.app) == changed_apps.end()) {
+                changed_apps.push_back(e.app);
             }
             ++evicted;
         }
@@ -335,18 +377,55 @@ std::size_t InstanceRegistry::evict_expired() {
 }
 
 std::string InstanceRegistry::hashcode_locked() const {
-    std::size_t counts[5] = {0, 0, 0, 0, 0};
-    for (const auto& [app, leases] : apps_) {
-        for (const auto& [id, lease] : leases) ++counts[static_cast<int>(lease.info.status)];
-    }
     std::vector<std::pair<std::string_view, std::size_t>> parts;
-    for (int s = 0; s < 5; ++s) {
-        if (counts[s] > 0) parts.emplace_back(to_string(static_cast<InstanceStatus>(s)), counts[s]);
+    for (std::size_t s = 0; s < status_counts_.size(); ++s) {
+        if (status_counts_[s] > 0) {
+            parts.emplace_back(to_string(static_cast<InstanceStatus>(s)), status_counts_[s]);
+        }
     }
     std::sort(parts.begin(), parts.end());
     std::string out;
     for (const auto& [name, n] : parts) out += fmt::format("{}_{}_", name, n);
     return out;
+}
+
+Application InstanceRegistry::render_app(const std::string& name, const AppEntry& entry) const {
+    Application app{name, {}};
+    app.instances.reserve(entry.leases.size());
+    for (const auto& [id, lease] : entry.leases) app.instances.push_back(render(lease));
+    std::sort(app.instances.begin(), app.instances.end(),
+              [](const InstanceInfo& a, const InstanceInfo& b) {
+                  return a.instance_id < b.instance_id;
+              });
+    return app;
+}
+
+InstanceRegistry::View InstanceRegistry::view() const {
+    View v;
+    std::lock_guard lock(mu_);
+    v.generation = generation_.load(std::memory_order_acquire);
+    v.hashcode = hashcode_locked();
+    v.apps.reserve(apps_.size());
+    for (const auto& [name, entry] : apps_) v.apps.push_back({name, entry.generation});
+    std::sort(v.apps.begin(), v.apps.end(),
+              [](const AppVersion& a, const AppVersion& b) { return a.name < b.name; });
+    return v;
+}
+
+std::optional<std::pair<Application, std::uint64_t>> InstanceRegistry::application_at(
+    std::string_view app_in) const {
+    std::string app = to_upper(app_in);
+    std::lock_guard lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end() || a->second.leases.empty()) return std::nullopt;
+    return std::make_pair(render_app(app, a->second), a->second.generation);
+}
+
+std::optional<std::uint64_t> InstanceRegistry::app_generation(std::string_view app) const {
+    std::lock_guard lock(mu_);
+    auto a = apps_.find(app);
+    if (a == apps_.end() || a->second.leases.empty()) return std::nullopt;
+    return a->second.generation;
 }
 
 Applications InstanceRegistry::all_applications() const {
@@ -355,12 +434,9 @@ Applications InstanceRegistry::all_applications() const {
     out.versions_delta = "1";
     out.apps_hashcode = hashcode_locked();
     out.applications.reserve(apps_.size());
-    for (const auto& [name, leases] : apps_) {
-        Application app{name, {}};
-        app.instances.reserve(leases.size());
-        for (const auto& [id, lease] : leases) app.instances.push_back(render(lease));
-        out.applications.push_back(std::move(app));
-    }
+    for (const auto& [name, entry] : apps_) out.applications.push_back(render_app(name, entry));
+    std::sort(out.applications.begin(), out.applications.end(),
+              [](const Application& a, const Application& b) { return a.name < b.name; });
     return out;
 }
 
@@ -369,24 +445,22 @@ Applications InstanceRegistry::delta() const {
     std::lock_guard lock(mu_);
     out.versions_delta = std::to_string(delta_version_);
     out.apps_hashcode = hashcode_locked();
-    std::map<std::string, std::size_t> index;
+    std::unordered_map<std::string_view, std::size_t> index;
     for (const auto& item : recent_) {
-        auto [it, inserted] = index.emplace(item.info.app, out.applications.size());
-        if (inserted) out.applications.push_back(Application{item.info.app, {}});
-        out.applications[it->second].instances.push_back(item.info);
+        auto [it, inserted] = index.emplace(item.info->app, out.applications.size());
+        if (inserted) out.applications.push_back(Application{item.info->app, {}});
+        InstanceInfo info = *item.info;
+        info.action_type = item.action;
+        info.lease = item.lease;
+        out.applications[it->second].instances.push_back(std::move(info));
     }
     return out;
 }
 
 std::optional<Application> InstanceRegistry::application(std::string_view app_in) const {
-    std::string app = to_upper(app_in);
-    std::lock_guard lock(mu_);
-    auto a = apps_.find(app);
-    if (a == apps_.end() || a->second.empty()) return std::nullopt;
-    Application out{app, {}};
-    out.instances.reserve(a->second.size());
-    for (const auto& [id, lease] : a->second) out.instances.push_back(render(lease));
-    return out;
+    auto a = application_at(app_in);
+    if (!a) return std::nullopt;
+    return std::move(a->first);
 }
 
 Applications InstanceRegistry::by_vip(std::string_view vip, bool secure) const {
@@ -394,16 +468,16 @@ Applications InstanceRegistry::by_vip(std::string_view vip, bool secure) const {
     std::lock_guard lock(mu_);
     out.versions_delta = "-1";
     std::vector<const InstanceInfo*> chosen;
-    for (const auto& [name, leases] : apps_) {
+    for (const auto& [name, entry] : apps_) {
         Application app{name, {}};
-        for (const auto& [id, lease] : leases) {
-            const auto& list = secure ? lease.info.secure_vip_address : lease.info.vip_address;
-            if (vip_matches(list, vip)) {
-                app.instances.push_back(render(lease));
-            }
+        for (const auto& [id, lease] : entry.leases) {
+            const auto& list = secure ? lease.info->secure_vip_address : lease.info->vip_address;
+            if (vip_matches(list, vip)) app.instances.push_back(render(lease));
         }
         if (!app.instances.empty()) out.applications.push_back(std::move(app));
     }
+    std::sort(out.applications.begin(), out.applications.end(),
+              [](const Application& a, const Application& b) { return a.name < b.name; });
     for (const auto& app : out.applications) {
         for (const auto& i : app.instances) chosen.push_back(&i);
     }
@@ -422,9 +496,9 @@ std::optional<InstanceInfo> InstanceRegistry::instance(std::string_view app_in,
 
 std::optional<InstanceInfo> InstanceRegistry::instance_by_id(std::string_view id) const {
     std::lock_guard lock(mu_);
-    for (const auto& [name, leases] : apps_) {
-        auto l = leases.find(id);
-        if (l != leases.end()) return render(l->second);
+    for (const auto& [name, entry] : apps_) {
+        auto l = entry.leases.find(id);
+        if (l != entry.leases.end()) return render(l->second);
     }
     return std::nullopt;
 }
@@ -436,11 +510,14 @@ std::vector<InstanceInfo> InstanceRegistry::up_instances(std::string_view app_in
     auto a = apps_.find(app);
     if (a == apps_.end()) return out;
     Millis now = clock_.now_ms();
-    for (const auto& [id, lease] : a->second) {
-        if (lease.info.status == InstanceStatus::kUp && now <= lease.expires_at()) {
+    for (const auto& [id, lease] : a->second.leases) {
+        if (lease.info->status == InstanceStatus::kUp && now <= lease.expires_at()) {
             out.push_back(render(lease));
         }
     }
+    std::sort(out.begin(), out.end(), [](const InstanceInfo& x, const InstanceInfo& y) {
+        return x.instance_id < y.instance_id;
+    });
     return out;
 }
 
@@ -451,8 +528,8 @@ std::size_t InstanceRegistry::count_up(std::string_view app_in) const {
     if (a == apps_.end()) return 0;
     Millis now = clock_.now_ms();
     std::size_t n = 0;
-    for (const auto& [id, lease] : a->second) {
-        if (lease.info.status == InstanceStatus::kUp && now <= lease.expires_at()) ++n;
+    for (const auto& [id, lease] : a->second.leases) {
+        if (lease.info->status == InstanceStatus::kUp && now <= lease.expires_at()) ++n;
     }
     return n;
 }
@@ -472,11 +549,16 @@ RegistrySummary InstanceRegistry::summary() const {
     std::lock_guard lock(mu_);
     s.apps = apps_.size();
     double expected = 0;
-    for (const auto& [name, leases] : apps_) {
-        for (const auto& [id, lease] : leases) {
+    for (const auto& [name, entry] : apps_) {
+        for (const auto& [id, lease] : entry.leases) {
             ++s.instances;
-            ++s.by_status[std::string(to_string(lease.info.status))];
-            expected += 60.0 / std::max(1, lease.info.lease.renewal_interval_secs);
+            expected += 60.0 / std::max(1, lease.info->lease.renewal_interval_secs);
+        }
+    }
+    for (std::size_t i = 0; i < status_counts_.size(); ++i) {
+        if (status_counts_[i] > 0) {
+            s.by_status[std::string(to_string(static_cast<InstanceStatus>(i)))] =
+                status_counts_[i];
         }
     }
     s.self_preservation_active = preservation_active_;

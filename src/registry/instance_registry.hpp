@@ -13,11 +13,13 @@
 #include "core/error.hpp"
 #include "registry/model.hpp"
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <list>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -89,6 +91,24 @@ public:
     // retention. Call on a timer; returns the number of evicted leases.
     std::size_t evict_expired();
 
+    // What a full-registry document is made of: each app with the generation of its last
+    // change (so per-app renderings can be cached), and the registry-wide hashcode.
+    struct AppVersion {
+        std::string name;
+        std::uint64_t generation = 0;
+    };
+    struct View {
+        std::uint64_t generation = 0;
+        std::string hashcode;
+        std::vector<AppVersion> apps;  // sorted by name
+    };
+    View view() const;
+    // One app with the generation it was read at; nullopt when it has no instances.
+    std::optional<std::pair<Application, std::uint64_t>> application_at(std::string_view app) const;
+    // The generation of an app's last change; nullopt when it has no instances. `app` must be
+    // upper-case.
+    std::optional<std::uint64_t> app_generation(std::string_view app) const;
+
     // Snapshots for rendering. Each carries the registry-wide hashcode.
     Applications all_applications() const;
     Applications delta() const;
@@ -113,13 +133,25 @@ public:
     void add_listener(Listener listener);
 
 private:
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    // The instance's data is immutable and shared with the recent-changes log; a change
+    // replaces it (copy on write), so the log costs a pointer, not a copy.
     struct Lease {
-        InstanceInfo info;
+        std::shared_ptr<const InstanceInfo> info;
         Millis registration = 0;
         Millis last_renewal = 0;
         Millis service_up = 0;
         Millis duration_ms = 0;
         Millis expires_at() const { return last_renewal + duration_ms; }
+    };
+    struct AppEntry {
+        std::unordered_map<std::string, Lease, StringHash, std::equal_to<>> leases;
+        std::uint64_t generation = 0;  // the registry generation of the app's last change
     };
     // The recent-changes log keeps the latest change of each instance within the retention
     // window, oldest first: memory stays bounded by the number of instances that changed,
@@ -127,25 +159,32 @@ private:
     // state is all they need).
     struct DeltaItem {
         Millis at = 0;
-        InstanceInfo info;
+        std::shared_ptr<const InstanceInfo> info;
+        ActionType action = ActionType::kAdded;
+        LeaseInfo lease;
     };
     using DeltaList = std::list<DeltaItem>;
-    using AppLeases = std::map<std::string, Lease, std::less<>>;
 
     Lease* find(std::string_view app, std::string_view id);
     const Lease* find(std::string_view app, std::string_view id) const;
     InstanceInfo render(const Lease& lease) const;
-    void record_change(const Lease& lease, ActionType action, Millis now);
+    LeaseInfo lease_info(const Lease& lease) const;
+    // Applies `mutate` to a copy of the lease's data and stores it.
+    template <class F>
+    void modify(Lease& lease, F&& mutate);
+    void record_change(AppEntry& app, const Lease& lease, ActionType action, Millis now);
     void purge_delta(Millis now);
     std::string hashcode_locked() const;
+    Application render_app(const std::string& name, const AppEntry& entry) const;
     void notify(const std::string& app);
     std::uint64_t renews_last_minute_locked(Millis now) const;
 
     const Clock& clock_;
     RegistryOptions options_;
     mutable std::mutex mu_;
-    std::map<std::string, AppLeases, std::less<>> apps_;
+    std::unordered_map<std::string, AppEntry, StringHash, std::equal_to<>> apps_;
     std::unordered_map<std::string, InstanceStatus> overrides_;
+    std::array<std::size_t, 5> status_counts_{};  // instances by status, for the hashcode
     DeltaList recent_;
     std::unordered_map<std::string, DeltaList::iterator> recent_index_;  // "APP/id"
     std::uint64_t delta_version_ = 0;

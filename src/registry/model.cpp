@@ -20,20 +20,28 @@ constexpr std::string_view kAmazonClass = "com.netflix.appinfo.AmazonInfo";
 
 std::string_view to_string(InstanceStatus s) {
     switch (s) {
-        case InstanceStatus::kUp: return "UP";
-        case InstanceStatus::kDown: return "DOWN";
-        case InstanceStatus::kStarting: return "STARTING";
-        case InstanceStatus::kOutOfService: return "OUT_OF_SERVICE";
-        case InstanceStatus::kUnknown: return "UNKNOWN";
+        case InstanceStatus::kUp:
+            return "UP";
+        case InstanceStatus::kDown:
+            return "DOWN";
+        case InstanceStatus::kStarting:
+            return "STARTING";
+        case InstanceStatus::kOutOfService:
+            return "OUT_OF_SERVICE";
+        case InstanceStatus::kUnknown:
+            return "UNKNOWN";
     }
     return "UNKNOWN";
 }
 
 std::string_view to_string(ActionType a) {
     switch (a) {
-        case ActionType::kAdded: return "ADDED";
-        case ActionType::kModified: return "MODIFIED";
-        case ActionType::kDeleted: return "DELETED";
+        case ActionType::kAdded:
+            return "ADDED";
+        case ActionType::kModified:
+            return "MODIFIED";
+        case ActionType::kDeleted:
+            return "DELETED";
     }
     return "ADDED";
 }

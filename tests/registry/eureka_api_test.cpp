@@ -39,7 +39,9 @@ protected:
         api_ = std::make_unique<EurekaApi>(registry_, api_options);
         server_ = std::make_unique<http::HttpServer>(
             threads_.io(), http_options,
-            [this](http::Request& req, http::Response& res) { return api_->handle(req, res); });
+            http::Handler([this](http::Request& req, http::Response& res) {
+                return api_->handle(req, res);
+            }));
         auto port = server_->start();
         ASSERT_TRUE(port);
         port_ = *port;

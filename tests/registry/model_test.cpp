@@ -111,9 +111,7 @@ TEST(ModelTest, SetMetadataReplacesInPlaceAndAppendsNewKeys) {
     EXPECT_EQ(info.metadata, expected);
 }
 
-TEST(ModelTest, ReconcileHashcodeOfNothingIsEmpty) {
-    EXPECT_EQ(reconcile_hashcode({}), "");
-}
+TEST(ModelTest, ReconcileHashcodeOfNothingIsEmpty) { EXPECT_EQ(reconcile_hashcode({}), ""); }
 
 TEST(ModelTest, ReconcileHashcodeCountsByStatus) {
     std::vector<InstanceInfo> instances = {
@@ -124,8 +122,8 @@ TEST(ModelTest, ReconcileHashcodeCountsByStatus) {
 
 TEST(ModelTest, ReconcileHashcodeSortsStatusNamesLexically) {
     std::vector<InstanceInfo> instances = {
-        with_status(InstanceStatus::kUp),          with_status(InstanceStatus::kUnknown),
-        with_status(InstanceStatus::kStarting),    with_status(InstanceStatus::kOutOfService),
+        with_status(InstanceStatus::kUp),           with_status(InstanceStatus::kUnknown),
+        with_status(InstanceStatus::kStarting),     with_status(InstanceStatus::kOutOfService),
         with_status(InstanceStatus::kOutOfService), with_status(InstanceStatus::kDown)};
     EXPECT_EQ(hashcode_of(instances), "DOWN_1_OUT_OF_SERVICE_2_STARTING_1_UNKNOWN_1_UP_1_");
 }
