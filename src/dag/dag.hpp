@@ -1,0 +1,136 @@
+#pragma once
+// The DAG model: what a DAG file says, validated and typed. Built by the loader (loader.hpp),
+// then read-only: share it as std::shared_ptr<const Dag> across threads freely.
+// The YAML format is described in src/dag/README.md.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "dag/params.hpp"
+#include "dag/schedule.hpp"
+#include "dag/template.hpp"
+
+namespace orquestra::dag {
+
+// Limits that keep one bad file from hurting the process.
+inline constexpr std::size_t kMaxDagFileBytes = 1024 * 1024;
+inline constexpr std::size_t kMaxTasks = 10'000;
+inline constexpr std::size_t kMaxIdLength = 250;
+
+// dag_id and task_id: ^[A-Za-z0-9_.-]{1,250}$
+bool is_valid_id(std::string_view id);
+
+enum class TriggerRule {
+    kAllSuccess,  // default: every upstream succeeded
+    kAllFailed,
+    kAllDone,
+    kOneSuccess,
+    kOneFailed,
+    kNoneFailed,
+    kNoneSkipped,
+    kAlways,
+};
+// Airflow's spelling: "all_success", "none_failed", ...
+std::string_view to_string(TriggerRule rule);
+std::optional<TriggerRule> parse_trigger_rule(std::string_view text);
+
+// An HTTP call to a registered service (by name, resolved at call time) or to a fixed URL.
+struct HttpSpec {
+    std::optional<std::string> service;  // exactly one of service and url
+    std::optional<std::string> url;      // absolute http(s) URL; the path is appended to it
+    std::string method = "GET";          // upper case
+    Template path;                       // "/" by default with a service, "" with a url
+    std::map<std::string, Template> query;
+    std::map<std::string, Template> headers;
+    std::optional<TemplateTree> json;  // at most one of json and body
+    std::optional<Template> body;
+    Millis timeout = 30'000;
+    std::vector<int> expected_status;  // empty: any 2xx
+};
+
+// A subprocess. Values reach it only through environment variables: `script` is not a
+// template, so nothing is ever pasted into a shell line.
+struct CommandSpec {
+    std::vector<Template> argv;         // exactly one of argv (non-empty) and script
+    std::optional<std::string> script;  // run as /bin/sh -c <script>
+    std::map<std::string, Template> env;
+    Millis timeout = 600'000;
+    std::optional<std::string> cwd;
+};
+
+// A sensor: succeeds once the registry lists at least min_instances UP instances of service.
+struct WaitForServiceSpec {
+    std::string service;
+    int min_instances = 1;
+    Millis timeout = 300'000;
+    Millis poke_interval = 5'000;
+};
+
+using TaskKind = std::variant<HttpSpec, CommandSpec, WaitForServiceSpec>;
+
+// Task defaults for the whole DAG; each task may override any of them.
+struct DefaultArgs {
+    std::string owner = "airflow";
+    int retries = 0;
+    Millis retry_delay = 300'000;
+    bool retry_exponential_backoff = false;
+    std::optional<Millis> max_retry_delay;
+    std::optional<Millis> execution_timeout;
+};
+
+struct Task {
+    std::string task_id;
+    std::vector<std::string> upstream;    // in file order, without repeats
+    std::vector<std::string> downstream;  // filled by the loader, in task order
+    TriggerRule trigger_rule = TriggerRule::kAllSuccess;
+    std::optional<Template> condition;  // YAML `when`: skipped when it renders falsy
+    int retries = 0;
+    Millis retry_delay = 300'000;
+    bool retry_exponential_backoff = false;
+    std::optional<Millis> max_retry_delay;
+    std::optional<Millis> execution_timeout;
+    std::string owner;
+    TaskKind kind;
+    std::string doc;
+    int line = 0;  // of the task's key in the file, 1-based
+
+    // "http", "command" or "wait_for_service"
+    std::string_view kind_name() const;
+};
+
+struct Dag {
+    std::string dag_id;
+    std::string description;
+    std::string doc;
+    std::string fileloc;
+    Schedule schedule;
+    std::optional<Millis> start_date;
+    std::optional<Millis> end_date;
+    bool catchup = false;
+    int max_active_runs = 16;
+    int max_active_tasks = 16;
+    std::vector<std::string> tags;
+    bool is_paused_upon_creation = true;
+    std::vector<Param> params;  // in file order
+    DefaultArgs default_args;
+    std::vector<Task> tasks;  // topologically sorted; file order among independent tasks
+    int dag_id_line = 0;      // of the dag_id key, 1-based
+
+    // nullptr when there is no such task.
+    const Task* find_task(std::string_view task_id) const;
+    // The ids of the tasks that list task_id as upstream; empty for an unknown id.
+    std::vector<std::string> downstream_of(std::string_view task_id) const;
+    // Rebuilds the index find_task() uses; call after changing `tasks` by hand.
+    void reindex();
+
+  private:
+    std::unordered_map<std::string, std::size_t> task_index_;
+};
+
+}  // namespace orquestra::dag

@@ -1,0 +1,963 @@
+// The DAG file loader. Inside this file a validation failure throws the private LoadError
+// (a line and a reason); parse_dag_detailed() catches it, and every yaml-cpp and standard
+// exception, at the edge and returns it as a value. Nothing escapes the module.
+
+#include "dag/loader.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <queue>
+#include <span>
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/strings.hpp"
+#include "dag/time_text.hpp"
+
+namespace orquestra::dag {
+
+namespace json = boost::json;
+
+namespace {
+
+struct LoadError {
+    int line = 0;
+    std::string reason;
+};
+
+[[noreturn]] void fail(int line, std::string reason) { throw LoadError{line, std::move(reason)}; }
+
+int line_of(const YAML::Node& n, int fallback) {
+    if (!n.IsDefined()) return fallback;
+    const YAML::Mark m = n.Mark();
+    return m.is_null() ? fallback : m.line + 1;
+}
+
+std::string_view type_name(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Map:
+            return "mapping";
+        case YAML::NodeType::Sequence:
+            return "list";
+        case YAML::NodeType::Scalar:
+            return "scalar";
+        case YAML::NodeType::Null:
+            return "null";
+        case YAML::NodeType::Undefined:
+            break;
+    }
+    return "nothing";
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t substitute = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::string join(std::span<const std::string_view> items) {
+    std::string out;
+    for (std::string_view s : items) {
+        if (!out.empty()) out += ", ";
+        out += s;
+    }
+    return out;
+}
+
+// "; did you mean 'schedule'?" for a near miss, else the list of valid keys.
+std::string hint(std::string_view key, std::span<const std::string_view> known) {
+    std::string_view best;
+    std::size_t best_distance = 3;
+    for (std::string_view k : known) {
+        std::size_t d = edit_distance(key, k);
+        if (d < best_distance) {
+            best_distance = d;
+            best = k;
+        }
+    }
+    if (!best.empty()) return fmt::format("; did you mean '{}'?", best);
+    return fmt::format(" (valid keys: {})", join(known));
+}
+
+constexpr std::array<std::string_view, 14> kDagKeys = {"dag_id",
+                                                       "description",
+                                                       "doc",
+                                                       "schedule",
+                                                       "start_date",
+                                                       "end_date",
+                                                       "catchup",
+                                                       "max_active_runs",
+                                                       "max_active_tasks",
+                                                       "tags",
+                                                       "is_paused_upon_creation",
+                                                       "params",
+                                                       "default_args",
+                                                       "tasks"};
+constexpr std::array<std::string_view, 6> kDefaultArgsKeys = {
+    "owner",           "retries",          "retry_delay", "retry_exponential_backoff",
+    "max_retry_delay", "execution_timeout"};
+constexpr std::array<std::string_view, 13> kTaskKeys = {"upstream",
+                                                        "trigger_rule",
+                                                        "when",
+                                                        "retries",
+                                                        "retry_delay",
+                                                        "retry_exponential_backoff",
+                                                        "max_retry_delay",
+                                                        "execution_timeout",
+                                                        "owner",
+                                                        "doc",
+                                                        "http",
+                                                        "command",
+                                                        "wait_for_service"};
+constexpr std::array<std::string_view, 3> kTaskKinds = {"http", "command", "wait_for_service"};
+constexpr std::array<std::string_view, 10> kHttpKeys = {
+    "service", "url",  "method", "path",    "query",
+    "headers", "json", "body",   "timeout", "expected_status"};
+constexpr std::array<std::string_view, 5> kCommandKeys = {"argv", "script", "env", "timeout",
+                                                          "cwd"};
+constexpr std::array<std::string_view, 4> kWaitKeys = {"service", "min_instances", "timeout",
+                                                       "poke_interval"};
+constexpr std::array<std::string_view, 7> kMethods = {"GET",    "POST", "PUT",    "PATCH",
+                                                      "DELETE", "HEAD", "OPTIONS"};
+
+// Upper bound on YAML nodes turned into JSON, so that aliases ("billion laughs") cannot blow
+// a 1 MiB file up into gigabytes. Without aliases a document holds fewer values than twice its
+// bytes ("{a,b}" is the densest form), so the bound only ever stops alias expansion.
+std::size_t max_json_nodes(std::size_t text_bytes) {
+    return std::max<std::size_t>(10'000, 2 * text_bytes);
+}
+constexpr int kMaxJsonDepth = 64;
+
+struct Entry {
+    std::string key;
+    YAML::Node value;
+    int line = 0;        // of the key
+    int value_line = 0;  // of the value (the key's line for an empty value)
+    bool is_null() const { return value.IsNull(); }
+};
+
+// The entries of a YAML mapping, with duplicate and (optionally) unknown keys refused. yaml-cpp
+// keeps both entries of a duplicated key and looks up only the first, so we check ourselves.
+class MapView {
+  public:
+    // A null node reads as an empty mapping. `known` empty accepts any key.
+    MapView(const YAML::Node& node, std::string_view what, int line,
+            std::span<const std::string_view> known = {}, std::string_view item = "key") {
+        if (!node.IsDefined() || node.IsNull()) return;
+        if (!node.IsMap()) {
+            fail(line_of(node, line),
+                 fmt::format("{} must be a mapping, got a {}", what, type_name(node)));
+        }
+        std::unordered_map<std::string, int> seen;
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            // yaml-cpp's iterator yields a temporary pair: copy the node handles out of it.
+            const YAML::Node k = it->first;
+            int key_line = line_of(k, line);
+            if (!k.IsScalar()) fail(key_line, fmt::format("keys in {} must be strings", what));
+            const std::string key = k.Scalar();
+            if (auto [pos, inserted] = seen.emplace(key, key_line); !inserted) {
+                fail(key_line, fmt::format("duplicate {} '{}' in {} (first at line {})", item, key,
+                                           what, pos->second));
+            }
+            if (!known.empty() && std::find(known.begin(), known.end(), key) == known.end()) {
+                fail(key_line,
+                     fmt::format("unknown key '{}' in {}{}", key, what, hint(key, known)));
+            }
+            Entry e;
+            e.key = key;
+            e.value = it->second;
+            e.line = key_line;
+            e.value_line = e.value.IsNull() ? key_line : line_of(e.value, key_line);
+            entries_.push_back(std::move(e));
+        }
+    }
+
+    // The entry for `key`; nullptr when absent or null (an empty value counts as absent).
+    const Entry* find(std::string_view key) const {
+        const Entry* e = find_any(key);
+        return e != nullptr && !e->is_null() ? e : nullptr;
+    }
+    const Entry* find_any(std::string_view key) const {
+        for (const Entry& e : entries_) {
+            if (e.key == key) return &e;
+        }
+        return nullptr;
+    }
+    const std::vector<Entry>& entries() const { return entries_; }
+
+  private:
+    std::vector<Entry> entries_;
+};
+
+bool is_env_name(std::string_view s) {
+    if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_';
+    });
+}
+
+bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
+// YAML 1.2 core-schema resolution of a plain (unquoted) scalar.
+json::value resolve_plain(const std::string& s) {
+    if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+    if (s == "true" || s == "True" || s == "TRUE") return true;
+    if (s == "false" || s == "False" || s == "FALSE") return false;
+    std::string_view digits = s;
+    if (digits.front() == '+' || digits.front() == '-') digits.remove_prefix(1);
+    bool has_digit =
+        std::any_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!has_digit) return json::string(s);
+    if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        std::string_view text = s.front() == '+' ? std::string_view(s).substr(1) : s;
+        std::int64_t i = 0;
+        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), i);
+        if (ec == std::errc{} && p == text.data() + text.size()) return i;
+        std::uint64_t u = 0;
+        auto [pu, ecu] = std::from_chars(text.data(), text.data() + text.size(), u);
+        if (ecu == std::errc{} && pu == text.data() + text.size()) return u;
+    }
+    bool float_chars = (is_ascii_digit(digits.front()) || digits.front() == '.') &&
+                       std::all_of(digits.begin(), digits.end(), [](char c) {
+                           return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' ||
+                                  c == '+' || c == '-';
+                       });
+    if (float_chars) {
+        std::string_view text = s.front() == '+' ? std::string_view(s).substr(1) : s;
+        double d = 0;
+        auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+        if (ec == std::errc{} && p == text.data() + text.size() && std::isfinite(d)) return d;
+    }
+    return json::string(s);
+}
+
+class Loader {
+  public:
+    Loader(std::string_view fileloc, std::size_t text_bytes)
+        : fileloc_(fileloc), max_json_nodes_(max_json_nodes(text_bytes)) {}
+
+    Dag build(const YAML::Node& root);
+
+  private:
+    // ---- scalars ----
+    static const std::string& scalar(const Entry& e, std::string_view what) {
+        if (!e.value.IsScalar()) {
+            fail(e.value_line,
+                 fmt::format("{} must be a string, got a {}", what, type_name(e.value)));
+        }
+        return e.value.Scalar();
+    }
+    static bool as_bool(const Entry& e, std::string_view what) {
+        if (e.value.IsScalar()) {
+            json::value v = resolve_plain(e.value.Scalar());
+            if (v.is_bool()) return v.get_bool();
+        }
+        fail(e.value_line, fmt::format("{} must be true or false", what));
+    }
+    static std::int64_t as_int(const Entry& e, std::string_view what, std::int64_t min,
+                               std::int64_t max) {
+        std::optional<long long> n;
+        if (e.value.IsScalar()) n = parse_int(trim(e.value.Scalar()));
+        if (!n) fail(e.value_line, fmt::format("{} must be an integer", what));
+        if (*n < min || *n > max) {
+            fail(e.value_line,
+                 fmt::format("{} must be between {} and {}, got {}", what, min, max, *n));
+        }
+        return *n;
+    }
+    static Millis as_duration(const Entry& e, std::string_view what, bool allow_zero) {
+        Result<Millis> d = parse_duration(scalar(e, what));
+        if (!d) fail(e.value_line, fmt::format("{}: {}", what, d.error().message));
+        if (*d == 0 && !allow_zero)
+            fail(e.value_line, fmt::format("{} must be longer than zero", what));
+        return *d;
+    }
+    static Millis as_datetime(const Entry& e, std::string_view what) {
+        Result<Millis> t = parse_datetime(scalar(e, what));
+        if (!t) fail(e.value_line, fmt::format("{}: {}", what, t.error().message));
+        return *t;
+    }
+    // A list of strings, or a single string. Returns each item with its line.
+    static std::vector<std::pair<std::string, int>> as_string_list(const Entry& e,
+                                                                   std::string_view what) {
+        std::vector<std::pair<std::string, int>> out;
+        if (e.value.IsScalar()) {
+            out.emplace_back(e.value.Scalar(), e.value_line);
+            return out;
+        }
+        if (!e.value.IsSequence()) {
+            fail(e.value_line,
+                 fmt::format("{} must be a list of strings, got a {}", what, type_name(e.value)));
+        }
+        for (const YAML::Node& item : e.value) {
+            int line = line_of(item, e.value_line);
+            if (!item.IsScalar()) {
+                fail(line, fmt::format("{} must be a list of strings, got a {} in it", what,
+                                       type_name(item)));
+            }
+            out.emplace_back(item.Scalar(), line);
+        }
+        return out;
+    }
+
+    // ---- JSON and templates ----
+    json::value to_json(const YAML::Node& n, int depth, int fallback_line) {
+        int line = line_of(n, fallback_line);
+        if (++json_nodes_ > max_json_nodes_) {
+            fail(line,
+                 fmt::format("more than {} values (are aliases expanding?)", max_json_nodes_));
+        }
+        if (depth > kMaxJsonDepth)
+            fail(line, fmt::format("nested deeper than {} levels", kMaxJsonDepth));
+        switch (n.Type()) {
+            case YAML::NodeType::Scalar: {
+                const std::string& tag = n.Tag();
+                if (tag == "!" || tag == "tag:yaml.org,2002:str") return json::string(n.Scalar());
+                return resolve_plain(n.Scalar());
+            }
+            case YAML::NodeType::Sequence: {
+                json::array arr;
+                for (const YAML::Node& item : n) arr.push_back(to_json(item, depth + 1, line));
+                return arr;
+            }
+            case YAML::NodeType::Map: {
+                json::object obj;
+                for (auto it = n.begin(); it != n.end(); ++it) {
+                    const YAML::Node k = it->first;  // copied out of a temporary pair
+                    int key_line = line_of(k, line);
+                    if (!k.IsScalar()) fail(key_line, "keys of a mapping must be strings");
+                    const std::string key = k.Scalar();
+                    if (obj.contains(key)) fail(key_line, fmt::format("duplicate key '{}'", key));
+                    obj[key] = to_json(it->second, depth + 1, key_line);
+                }
+                return obj;
+            }
+            case YAML::NodeType::Null:
+            case YAML::NodeType::Undefined:
+                break;
+        }
+        return nullptr;
+    }
+
+    static void check_names(const std::vector<std::string>& roots, int line,
+                            std::string_view where) {
+        const std::vector<std::string>& known = context_names();
+        for (const std::string& r : roots) {
+            if (std::find(known.begin(), known.end(), r) == known.end()) {
+                std::vector<std::string_view> names(known.begin(), known.end());
+                fail(line,
+                     fmt::format("bad template in {}: unknown name '{}' (templates can use {})",
+                                 where, r, join(names)));
+            }
+        }
+    }
+
+    static Template compile_template(std::string_view text, int line, std::string_view where) {
+        Result<Template> t = Template::compile(text);
+        if (!t) fail(line, fmt::format("bad template in {}: {}", where, t.error().message));
+        check_names(t->root_names(), line, where);
+        return std::move(*t);
+    }
+
+    static Template template_of(const Entry& e, std::string_view where) {
+        return compile_template(scalar(e, where), e.value_line, where);
+    }
+
+    std::map<std::string, Template> template_map(const Entry& e, std::string_view where,
+                                                 bool env_names) {
+        std::map<std::string, Template> out;
+        MapView m(e.value, where, e.value_line);
+        for (const Entry& item : m.entries()) {
+            std::string item_where = fmt::format("{}.{}", where, item.key);
+            if (item.key.empty()) fail(item.line, fmt::format("empty name in {}", where));
+            if (env_names && !is_env_name(item.key)) {
+                fail(item.line,
+                     fmt::format("bad environment variable name '{}' in {}", item.key, where));
+            }
+            if (!item.value.IsScalar() && !item.is_null()) {
+                fail(item.value_line, fmt::format("{} must be a string, got a {}", item_where,
+                                                  type_name(item.value)));
+            }
+            std::string text = item.is_null() ? std::string() : item.value.Scalar();
+            out.emplace(item.key, compile_template(text, item.value_line, item_where));
+        }
+        return out;
+    }
+
+    // ---- sections ----
+    DefaultArgs parse_default_args(const Entry* e);
+    std::vector<Param> parse_params(const Entry& e);
+    HttpSpec parse_http(const Entry& e, const std::string& where);
+    CommandSpec parse_command(const Entry& e, const std::string& where);
+    WaitForServiceSpec parse_wait(const Entry& e, const std::string& where);
+    Task parse_task(const Entry& e, const DefaultArgs& defaults, std::vector<int>& upstream_lines);
+    static void sort_tasks(Dag& dag, std::vector<std::vector<int>>& upstream_lines);
+
+    std::string fileloc_;
+    std::size_t max_json_nodes_;
+    std::size_t json_nodes_ = 0;
+};
+
+DefaultArgs Loader::parse_default_args(const Entry* e) {
+    DefaultArgs d;
+    if (e == nullptr) return d;
+    MapView m(e->value, "default_args", e->line, kDefaultArgsKeys);
+    if (const Entry* x = m.find("owner")) d.owner = scalar(*x, "default_args.owner");
+    if (const Entry* x = m.find("retries")) {
+        d.retries = static_cast<int>(as_int(*x, "default_args.retries", 0, 1000));
+    }
+    if (const Entry* x = m.find("retry_delay"))
+        d.retry_delay = as_duration(*x, "default_args.retry_delay", true);
+    if (const Entry* x = m.find("retry_exponential_backoff")) {
+        d.retry_exponential_backoff = as_bool(*x, "default_args.retry_exponential_backoff");
+    }
+    if (const Entry* x = m.find("max_retry_delay")) {
+        d.max_retry_delay = as_duration(*x, "default_args.max_retry_delay", false);
+    }
+    if (const Entry* x = m.find("execution_timeout")) {
+        d.execution_timeout = as_duration(*x, "default_args.execution_timeout", false);
+    }
+    return d;
+}
+
+std::vector<Param> Loader::parse_params(const Entry& e) {
+    std::vector<Param> out;
+    MapView m(e.value, "params", e.line, {}, "param");
+    for (const Entry& p : m.entries()) {
+        if (!is_valid_id(p.key)) {
+            fail(p.line,
+                 fmt::format("bad param name '{}': use 1 to 250 letters, digits, '_', '.' or '-'",
+                             p.key));
+        }
+        json::object schema;
+        std::optional<json::value> default_value;
+        if (p.value.IsMap()) {
+            // A mapping is a JSON Schema with an optional "default".
+            schema = to_json(p.value, 0, p.value_line).as_object();
+            if (json::value* d = schema.if_contains("default")) {
+                default_value = std::move(*d);
+                schema.erase("default");
+            }
+        } else {
+            // Anything else is the default value of a param without a schema.
+            default_value = to_json(p.value, 0, p.value_line);
+        }
+        Result<Param> param = make_param(p.key, std::move(schema), std::move(default_value));
+        if (!param) fail(p.line, param.error().message);
+        out.push_back(std::move(*param));
+    }
+    return out;
+}
+
+HttpSpec Loader::parse_http(const Entry& e, const std::string& where) {
+    HttpSpec h;
+    std::string what = where + " http";
+    MapView m(e.value, what, e.line, kHttpKeys);
+    const Entry* service = m.find("service");
+    const Entry* url = m.find("url");
+    if ((service == nullptr) == (url == nullptr)) {
+        fail(e.line,
+             fmt::format("{} needs exactly one of service (a registry name) and url", what));
+    }
+    if (service != nullptr) {
+        h.service = scalar(*service, what + ".service");
+        if (!is_valid_id(*h.service)) {
+            fail(service->value_line, fmt::format("bad service name '{}' in {}", *h.service, what));
+        }
+    } else {
+        h.url = scalar(*url, what + ".url");
+        auto parsed = boost::urls::parse_absolute_uri(*h.url);
+        if (!parsed || (parsed->scheme() != "http" && parsed->scheme() != "https") ||
+            parsed->encoded_host().empty()) {
+            fail(url->value_line,
+                 fmt::format("{}.url must be an absolute http or https URL, got '{}'", what,
+                             *h.url));
+        }
+    }
+    if (const Entry* x = m.find("method")) {
+        h.method = to_upper(scalar(*x, what + ".method"));
+        if (std::find(kMethods.begin(), kMethods.end(), h.method) == kMethods.end()) {
+            fail(x->value_line,
+                 fmt::format("unknown HTTP method '{}' in {}", x->value.Scalar(), what));
+        }
+    }
+    if (const Entry* x = m.find("path")) {
+        const std::string& text = scalar(*x, what + ".path");
+        if (!text.empty() && text.front() != '/' && text.rfind("{{", 0) != 0) {
+            fail(x->value_line, fmt::format("{}.path must start with '/', got '{}'", what, text));
+        }
+        h.path = template_of(*x, what + ".path");
+    } else {
+        h.path = compile_template(h.service ? "/" : "", e.line, what + ".path");
+    }
+    if (const Entry* x = m.find("query")) h.query = template_map(*x, what + ".query", false);
+    if (const Entry* x = m.find("headers")) h.headers = template_map(*x, what + ".headers", false);
+    const Entry* json_entry = m.find("json");
+    const Entry* body = m.find("body");
+    if (json_entry != nullptr && body != nullptr) {
+        fail(body->line, fmt::format("{} has both json and body; use one", what));
+    }
+    if (json_entry != nullptr) {
+        json::value tree = to_json(json_entry->value, 0, json_entry->value_line);
+        Result<TemplateTree> t = TemplateTree::compile(tree);
+        if (!t) {
+            fail(json_entry->value_line,
+                 fmt::format("bad template in {}.json: {}", what, t.error().message));
+        }
+        check_names(t->root_names(), json_entry->value_line, what + ".json");
+        h.json = std::move(*t);
+    }
+    if (body != nullptr) h.body = template_of(*body, what + ".body");
+    if (const Entry* x = m.find("timeout")) h.timeout = as_duration(*x, what + ".timeout", false);
+    if (const Entry* x = m.find("expected_status")) {
+        std::vector<YAML::Node> items;
+        if (x->value.IsSequence()) {
+            for (const YAML::Node& n : x->value) items.push_back(n);
+        } else {
+            items.push_back(x->value);
+        }
+        for (const YAML::Node& n : items) {
+            std::optional<long long> code;
+            if (n.IsScalar()) code = parse_int(n.Scalar());
+            if (!code || *code < 100 || *code > 599) {
+                fail(line_of(n, x->value_line),
+                     fmt::format("{}.expected_status must hold HTTP status codes (100-599)", what));
+            }
+            h.expected_status.push_back(static_cast<int>(*code));
+        }
+    }
+    return h;
+}
+
+CommandSpec Loader::parse_command(const Entry& e, const std::string& where) {
+    CommandSpec c;
+    std::string what = where + " command";
+    auto set_script = [&](const Entry& x) {
+        const std::string& text = scalar(x, what + ".script");
+        // The script runs as written. Text that reads as a template using the run's values
+        // ("{{ params.x }}") is refused, since the author surely expected it to be filled in;
+        // other braces ("docker inspect --format '{{.State}}'") are left alone.
+        Result<Template> looks_like = Template::compile(text);
+        const std::vector<std::string>& known = context_names();
+        if (looks_like && std::any_of(looks_like->root_names().begin(),
+                                      looks_like->root_names().end(), [&](const std::string& n) {
+                                          return std::find(known.begin(), known.end(), n) !=
+                                                 known.end();
+                                      })) {
+            fail(x.value_line,
+                 fmt::format("{}.script is not a template: pass values through env (env: {{NAME: "
+                             "\"{{{{ params.x }}}}\"}}) and read \"$NAME\" in the script",
+                             what));
+        }
+        if (trim(text).empty()) fail(x.value_line, fmt::format("{}.script is empty", what));
+        c.script = text;
+    };
+    auto set_argv = [&](const Entry& x) {
+        if (!x.value.IsSequence() || x.value.size() == 0) {
+            fail(x.value_line, fmt::format("{}.argv must be a non-empty list", what));
+        }
+        std::size_t i = 0;
+        for (const YAML::Node& item : x.value) {
+            int line = line_of(item, x.value_line);
+            std::string item_where = fmt::format("{}.argv[{}]", what, i++);
+            if (!item.IsScalar()) fail(line, fmt::format("{} must be a string", item_where));
+            c.argv.push_back(compile_template(item.Scalar(), line, item_where));
+        }
+    };
+    // Shorthands: a list is argv, a string is a script.
+    if (e.value.IsSequence()) {
+        set_argv(e);
+        return c;
+    }
+    if (e.value.IsScalar()) {
+        set_script(e);
+        return c;
+    }
+    MapView m(e.value, what, e.line, kCommandKeys);
+    const Entry* argv = m.find("argv");
+    const Entry* script = m.find("script");
+    if ((argv == nullptr) == (script == nullptr)) {
+        fail(e.line, fmt::format("{} needs exactly one of argv and script", what));
+    }
+    if (argv != nullptr) set_argv(*argv);
+    if (script != nullptr) set_script(*script);
+    if (const Entry* x = m.find("env")) c.env = template_map(*x, what + ".env", true);
+    if (const Entry* x = m.find("timeout")) c.timeout = as_duration(*x, what + ".timeout", false);
+    if (const Entry* x = m.find("cwd")) {
+        c.cwd = scalar(*x, what + ".cwd");
+        if (c.cwd->empty()) fail(x->value_line, fmt::format("{}.cwd is empty", what));
+    }
+    return c;
+}
+
+WaitForServiceSpec Loader::parse_wait(const Entry& e, const std::string& where) {
+    WaitForServiceSpec w;
+    std::string what = where + " wait_for_service";
+    const Entry* service = &e;  // shorthand: wait_for_service: <name>
+    std::optional<MapView> m;
+    if (!e.value.IsScalar()) {
+        m.emplace(e.value, what, e.line, kWaitKeys);
+        service = m->find("service");
+        if (service == nullptr) fail(e.line, fmt::format("{} needs a service", what));
+    }
+    w.service = scalar(*service, what + ".service");
+    if (!is_valid_id(w.service)) {
+        fail(service->value_line, fmt::format("bad service name '{}' in {}", w.service, what));
+    }
+    if (m) {
+        if (const Entry* x = m->find("min_instances")) {
+            w.min_instances = static_cast<int>(as_int(*x, what + ".min_instances", 1, 10'000));
+        }
+        if (const Entry* x = m->find("timeout"))
+            w.timeout = as_duration(*x, what + ".timeout", false);
+        if (const Entry* x = m->find("poke_interval")) {
+            w.poke_interval = as_duration(*x, what + ".poke_interval", false);
+        }
+    }
+    return w;
+}
+
+Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
+                        std::vector<int>& upstream_lines) {
+    Task t;
+    t.task_id = e.key;
+    t.line = e.line;
+    if (!is_valid_id(t.task_id)) {
+        fail(e.line, fmt::format("bad task id '{}': use 1 to 250 letters, digits, '_', '.' or '-'",
+                                 t.task_id));
+    }
+    std::string where = fmt::format("task '{}'", t.task_id);
+    MapView m(e.value, where, e.line, kTaskKeys);
+
+    if (const Entry* x = m.find("upstream")) {
+        for (auto& [id, line] : as_string_list(*x, where + " upstream")) {
+            if (std::find(t.upstream.begin(), t.upstream.end(), id) != t.upstream.end()) continue;
+            t.upstream.push_back(std::move(id));
+            upstream_lines.push_back(line);
+        }
+    }
+    if (const Entry* x = m.find("trigger_rule")) {
+        std::optional<TriggerRule> rule = parse_trigger_rule(scalar(*x, where + " trigger_rule"));
+        if (!rule) {
+            fail(x->value_line,
+                 fmt::format("unknown trigger_rule '{}' in {} (use all_success, all_failed, "
+                             "all_done, one_success, one_failed, none_failed, none_skipped or "
+                             "always)",
+                             x->value.Scalar(), where));
+        }
+        t.trigger_rule = *rule;
+    }
+    if (const Entry* x = m.find("when")) {
+        // `when` is an expression; the braces are optional.
+        std::string text = scalar(*x, where + " when");
+        if (text.find("{{") == std::string::npos) text = "{{ " + text + " }}";
+        t.condition = compile_template(text, x->value_line, where + " when");
+        if (!t.condition->is_single_expression()) {
+            // Text around an expression would make a string, and a non-empty string is true.
+            fail(x->value_line,
+                 fmt::format("{} when must be one expression, not text: '{}'", where, text));
+        }
+    }
+    t.retries = defaults.retries;
+    t.retry_delay = defaults.retry_delay;
+    t.retry_exponential_backoff = defaults.retry_exponential_backoff;
+    t.max_retry_delay = defaults.max_retry_delay;
+    t.execution_timeout = defaults.execution_timeout;
+    t.owner = defaults.owner;
+    if (const Entry* x = m.find("retries")) {
+        t.retries = static_cast<int>(as_int(*x, where + " retries", 0, 1000));
+    }
+    if (const Entry* x = m.find("retry_delay"))
+        t.retry_delay = as_duration(*x, where + " retry_delay", true);
+    if (const Entry* x = m.find("retry_exponential_backoff")) {
+        t.retry_exponential_backoff = as_bool(*x, where + " retry_exponential_backoff");
+    }
+    if (const Entry* x = m.find("max_retry_delay")) {
+        t.max_retry_delay = as_duration(*x, where + " max_retry_delay", false);
+    }
+    if (const Entry* x = m.find("execution_timeout")) {
+        t.execution_timeout = as_duration(*x, where + " execution_timeout", false);
+    }
+    if (const Entry* x = m.find("owner")) t.owner = scalar(*x, where + " owner");
+    if (const Entry* x = m.find("doc")) t.doc = scalar(*x, where + " doc");
+
+    const Entry* kind = nullptr;
+    for (std::string_view k : kTaskKinds) {
+        const Entry* x = m.find_any(k);
+        if (x == nullptr) continue;
+        if (kind != nullptr) {
+            fail(x->line, fmt::format("{} has both '{}' and '{}'; a task does one thing", where,
+                                      kind->key, x->key));
+        }
+        kind = x;
+    }
+    if (kind == nullptr) {
+        fail(e.line, fmt::format("{} needs one of http, command or wait_for_service", where));
+    }
+    if (kind->is_null()) fail(kind->line, fmt::format("{} {} is empty", where, kind->key));
+    if (kind->key == "http")
+        t.kind = parse_http(*kind, where);
+    else if (kind->key == "command")
+        t.kind = parse_command(*kind, where);
+    else
+        t.kind = parse_wait(*kind, where);
+    return t;
+}
+
+// Orders tasks so that each comes after its upstream tasks, keeping file order among tasks that
+// are ready together, and fills `downstream`. Fails on an unknown upstream or a cycle.
+void Loader::sort_tasks(Dag& dag, std::vector<std::vector<int>>& upstream_lines) {
+    std::size_t n = dag.tasks.size();
+    std::unordered_map<std::string_view, std::size_t> index;
+    for (std::size_t i = 0; i < n; ++i) index.emplace(dag.tasks[i].task_id, i);
+    std::vector<std::vector<std::size_t>> up(n), down(n);
+    std::vector<std::size_t> waiting(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+        const Task& t = dag.tasks[i];
+        for (std::size_t j = 0; j < t.upstream.size(); ++j) {
+            auto it = index.find(t.upstream[j]);
+            if (it == index.end()) {
+                fail(upstream_lines[i][j],
+                     fmt::format("task '{}' has unknown upstream '{}'", t.task_id, t.upstream[j]));
+            }
+            up[i].push_back(it->second);
+            down[it->second].push_back(i);
+            ++waiting[i];
+        }
+    }
+    std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (waiting[i] == 0) ready.push(i);
+    }
+    std::vector<std::size_t> order;
+    order.reserve(n);
+    while (!ready.empty()) {
+        std::size_t i = ready.top();
+        ready.pop();
+        order.push_back(i);
+        for (std::size_t d : down[i]) {
+            if (--waiting[d] == 0) ready.push(d);
+        }
+    }
+    if (order.size() < n) {
+        // Every task left waits on another task left; walking upstream must close a loop.
+        std::size_t start = 0;
+        while (waiting[start] == 0) ++start;
+        std::vector<std::size_t> path;
+        std::unordered_map<std::size_t, std::size_t> position;
+        std::size_t cur = start;
+        while (!position.contains(cur)) {
+            position.emplace(cur, path.size());
+            path.push_back(cur);
+            for (std::size_t u : up[cur]) {
+                if (waiting[u] != 0) {
+                    cur = u;
+                    break;
+                }
+            }
+        }
+        std::vector<std::size_t> cycle(path.begin() + static_cast<std::ptrdiff_t>(position[cur]),
+                                       path.end());
+        std::reverse(cycle.begin(), cycle.end());  // now each task runs before the next
+        std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
+        std::string text;
+        for (std::size_t i : cycle) text += dag.tasks[i].task_id + " -> ";
+        text += dag.tasks[cycle.front()].task_id;
+        fail(dag.tasks[cycle.front()].line, fmt::format("cycle between tasks: {}", text));
+    }
+    std::vector<Task> sorted;
+    sorted.reserve(n);
+    for (std::size_t i : order) sorted.push_back(std::move(dag.tasks[i]));
+    dag.tasks = std::move(sorted);
+    std::unordered_map<std::string, std::size_t> position_of;
+    for (std::size_t i = 0; i < n; ++i) position_of.emplace(dag.tasks[i].task_id, i);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (const std::string& u : dag.tasks[i].upstream) {
+            dag.tasks[position_of.at(u)].downstream.push_back(dag.tasks[i].task_id);
+        }
+    }
+    dag.reindex();
+}
+
+Dag Loader::build(const YAML::Node& root) {
+    if (!root.IsDefined() || root.IsNull()) {
+        fail(1, "the file is empty; a DAG file is a mapping with dag_id and tasks");
+    }
+    if (!root.IsMap()) {
+        fail(line_of(root, 1), fmt::format("the top level must be a mapping with dag_id and "
+                                           "tasks, got a {}",
+                                           type_name(root)));
+    }
+    MapView top(root, "the DAG", 1, kDagKeys);
+    Dag dag;
+    dag.fileloc = fileloc_;
+
+    const Entry* id = top.find("dag_id");
+    if (id == nullptr) fail(line_of(root, 1), "missing dag_id");
+    dag.dag_id = scalar(*id, "dag_id");
+    dag.dag_id_line = id->line;
+    if (!is_valid_id(dag.dag_id)) {
+        fail(id->value_line, fmt::format("bad dag_id '{}': use 1 to 250 letters, digits, '_', "
+                                         "'.' or '-'",
+                                         dag.dag_id));
+    }
+    if (const Entry* x = top.find("description")) dag.description = scalar(*x, "description");
+    if (const Entry* x = top.find("doc")) dag.doc = scalar(*x, "doc");
+    if (const Entry* x = top.find("start_date")) dag.start_date = as_datetime(*x, "start_date");
+    if (const Entry* x = top.find("end_date")) {
+        dag.end_date = as_datetime(*x, "end_date");
+        if (dag.start_date && *dag.end_date < *dag.start_date) {
+            fail(x->value_line, "end_date is before start_date");
+        }
+    }
+    if (const Entry* x = top.find("schedule")) {
+        Result<Schedule> s = parse_schedule(scalar(*x, "schedule"));
+        if (!s) fail(x->value_line, s.error().message);
+        dag.schedule = std::move(*s);
+        if (dag.schedule.kind() != ScheduleKind::kNone && !dag.start_date) {
+            fail(x->value_line,
+                 fmt::format("schedule '{}' needs a start_date", dag.schedule.text()));
+        }
+    }
+    if (dag.start_date) dag.schedule.set_anchor(*dag.start_date);
+    if (const Entry* x = top.find("catchup")) dag.catchup = as_bool(*x, "catchup");
+    if (const Entry* x = top.find("is_paused_upon_creation")) {
+        dag.is_paused_upon_creation = as_bool(*x, "is_paused_upon_creation");
+    }
+    if (const Entry* x = top.find("max_active_runs")) {
+        dag.max_active_runs = static_cast<int>(as_int(*x, "max_active_runs", 1, 100'000));
+    }
+    if (const Entry* x = top.find("max_active_tasks")) {
+        dag.max_active_tasks = static_cast<int>(as_int(*x, "max_active_tasks", 1, 100'000));
+    }
+    if (const Entry* x = top.find("tags")) {
+        for (auto& [tag, line] : as_string_list(*x, "tags")) {
+            if (tag.empty() || tag.size() > 100) {
+                fail(line, "tags must be 1 to 100 characters long");
+            }
+            if (std::find(dag.tags.begin(), dag.tags.end(), tag) == dag.tags.end()) {
+                dag.tags.push_back(std::move(tag));
+            }
+        }
+    }
+    if (const Entry* x = top.find("params")) dag.params = parse_params(*x);
+    dag.default_args = parse_default_args(top.find("default_args"));
+
+    if (const Entry* x = top.find("tasks")) {
+        MapView tasks(x->value, "tasks", x->line, {}, "task");
+        if (tasks.entries().size() > kMaxTasks) {
+            fail(x->line,
+                 fmt::format("{} tasks; the limit is {}", tasks.entries().size(), kMaxTasks));
+        }
+        std::vector<std::vector<int>> upstream_lines;
+        dag.tasks.reserve(tasks.entries().size());
+        for (const Entry& e : tasks.entries()) {
+            upstream_lines.emplace_back();
+            dag.tasks.push_back(parse_task(e, dag.default_args, upstream_lines.back()));
+        }
+        sort_tasks(dag, upstream_lines);
+    }
+    return dag;
+}
+
+}  // namespace
+
+void throw_exception_from_error(const LoadFailure& failure, const boost::source_location&) {
+    throw std::runtime_error(failure.reason);
+}
+
+Error to_error(const LoadFailure& failure, std::string_view fileloc) {
+    std::string_view file = fileloc.empty() ? std::string_view("<dag>") : fileloc;
+    if (failure.line > 0) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("{}:{}: {}", file, failure.line, failure.reason)};
+    }
+    return Error{ErrorCode::kInvalidArgument, fmt::format("{}: {}", file, failure.reason)};
+}
+
+LoadResult parse_dag_detailed(std::string_view yaml_text, std::string_view fileloc) {
+    if (yaml_text.size() > kMaxDagFileBytes) {
+        return LoadFailure{0, fmt::format("the file is {} bytes; the limit is {} (1 MiB)",
+                                          yaml_text.size(), kMaxDagFileBytes)};
+    }
+    try {
+        std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
+        if (docs.size() > 1) {
+            fail(line_of(docs[1], 1), "a DAG file holds one YAML document; found another");
+        }
+        Loader loader(fileloc, yaml_text.size());
+        return loader.build(docs.empty() ? YAML::Node() : docs.front());
+    } catch (const LoadError& e) {
+        return LoadFailure{e.line, e.reason};
+    } catch (const YAML::Exception& e) {
+        int line = e.mark.is_null() ? 0 : e.mark.line + 1;
+        return LoadFailure{line, fmt::format("YAML syntax error: {}", e.msg)};
+    } catch (const std::bad_alloc&) {
+        return LoadFailure{0, "out of memory while loading"};
+    } catch (const std::exception& e) {
+        return LoadFailure{0, fmt::format("unexpected error while loading: {}", e.what())};
+    }
+}
+
+boost::system::result<std::string, LoadFailure> read_dag_text(const std::filesystem::path& path) {
+    std::error_code ec;
+    std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (ec) return LoadFailure{0, fmt::format("cannot read the file: {}", ec.message())};
+    if (size > kMaxDagFileBytes) {
+        return LoadFailure{0, fmt::format("the file is {} bytes; the limit is {} (1 MiB)", size,
+                                          kMaxDagFileBytes)};
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return LoadFailure{0, "cannot open the file"};
+    // Read to the end rather than trusting the size seen above: the file may be changing.
+    std::string text;
+    text.reserve(static_cast<std::size_t>(size));
+    std::array<char, 64 * 1024> buffer{};
+    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
+        text.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+        if (text.size() > kMaxDagFileBytes) {
+            return LoadFailure{0,
+                               fmt::format("the file is larger than the limit of {} bytes (1 MiB)",
+                                           kMaxDagFileBytes)};
+        }
+    }
+    if (in.bad()) return LoadFailure{0, "cannot read the file"};
+    return text;
+}
+
+LoadResult load_dag_file_detailed(const std::filesystem::path& path) {
+    auto text = read_dag_text(path);
+    if (!text) return text.error();
+    return parse_dag_detailed(*text, path.string());
+}
+
+Result<Dag> parse_dag(std::string_view yaml_text, std::string_view fileloc) {
+    LoadResult r = parse_dag_detailed(yaml_text, fileloc);
+    if (!r) return to_error(r.error(), fileloc);
+    return std::move(*r);
+}
+
+Result<Dag> load_dag_file(const std::filesystem::path& path) {
+    LoadResult r = load_dag_file_detailed(path);
+    if (!r) return to_error(r.error(), path.string());
+    return std::move(*r);
+}
+
+}  // namespace orquestra::dag

@@ -1,0 +1,111 @@
+#pragma once
+// Templates: `{{ expression }}` inside strings of a DAG file, compiled once when the file loads
+// (so syntax errors are import errors) and rendered per task attempt against a context object.
+//
+// The expression language is a small, side-effect-free subset of Jinja (see src/dag/README.md):
+// literals, names, `a.b`, `a['k']`, `a[0]`, `in`/`not in`, comparisons, and/or/not, parentheses
+// and the filters default, tojson, string, int, float, lower, upper, length.
+//
+// Typing: a template that is exactly one `{{ expr }}` (surrounding whitespace allowed) renders
+// to the expression's JSON value, so "{{ params.usuario_id }}" gives the integer 1. Any other
+// template renders to a string; values inside text use to_text() (strings raw, everything else
+// as JSON text, so null is "null").
+//
+// Compiled templates are immutable and share their syntax tree, so copies are cheap and
+// render() may be called from any number of threads at once.
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace orquestra::dag {
+
+// Longest text allowed between one pair of braces, and deepest nesting of an expression.
+inline constexpr std::size_t kMaxExpressionLength = 4096;
+inline constexpr int kMaxExpressionDepth = 64;
+
+class Template {
+  public:
+    // The empty constant string.
+    Template();
+
+    // Fails with kInvalidArgument naming the problem and its offset in `text`: an unclosed
+    // "{{", an empty or malformed expression, an unknown filter, a `{% %}` block, an expression
+    // longer than kMaxExpressionLength or nested deeper than kMaxExpressionDepth.
+    static Result<Template> compile(std::string_view text);
+
+    // Fails with kInvalidArgument on an undefined name or missing key ("undefined:
+    // tasks.obter_usuario.output.grupoz") and on type errors ("'in' needs a list, string or
+    // object on the right, got null").
+    Result<boost::json::value> render(const boost::json::object& context) const;
+    // render(), then to_text() of the value: for paths, headers and argv.
+    Result<std::string> render_text(const boost::json::object& context) const;
+
+    const std::string& source() const;
+    // True when the text holds no expression at all.
+    bool is_constant() const;
+    // True when the text is exactly one {{ expression }} (whitespace around allowed), so that
+    // render() keeps the expression's type.
+    bool is_single_expression() const;
+    // The context names the expressions read at top level (e.g. "params", "tasks"), each once.
+    const std::vector<std::string>& root_names() const;
+
+  private:
+    struct Compiled;
+    explicit Template(std::shared_ptr<const Compiled> compiled);
+    std::shared_ptr<const Compiled> compiled_;
+};
+
+// A JSON tree (object, array or scalar) whose strings may hold templates, e.g. an HTTP task's
+// `json:` body. Object keys are not templated. Immutable; cheap to copy; thread-safe to render.
+class TemplateTree {
+  public:
+    // The JSON null tree.
+    TemplateTree();
+    // Fails like Template::compile, prefixed with where the string is ("usuario_id: ...",
+    // "items[2]: ..."). Nesting deeper than 64 levels is refused.
+    static Result<TemplateTree> compile(const boost::json::value& tree);
+    Result<boost::json::value> render(const boost::json::object& context) const;
+    const boost::json::value& source() const;
+    const std::vector<std::string>& root_names() const;
+
+  private:
+    struct Node;
+    struct Compiled;
+    explicit TemplateTree(std::shared_ptr<const Compiled> compiled);
+    std::shared_ptr<const Compiled> compiled_;
+};
+
+// Compile and render in one step, for one-off use (tests, the API's dry runs).
+Result<boost::json::value> render_tree(const boost::json::value& tree,
+                                       const boost::json::object& context);
+
+// What a task attempt's templates may read. make_context() lays it out as:
+//   params      the resolved params (params.hpp)
+//   dag_run     {dag_id, run_id, conf, logical_date, data_interval_start, data_interval_end}
+//   run_id, ds ("2024-01-01"), ds_nodash ("20240101"), ts ("2024-01-01T00:00:00+00:00"),
+//   logical_date, data_interval_start, data_interval_end   (datetimes as ISO 8601 text)
+//   tasks       {<task_id>: {output: <value>}} for the tasks whose output is known
+struct RenderInputs {
+    std::string dag_id;
+    std::string run_id;
+    boost::json::object params;
+    boost::json::object conf;
+    Millis logical_date = 0;
+    std::optional<Millis> data_interval_start;  // defaults to logical_date
+    std::optional<Millis> data_interval_end;    // defaults to logical_date
+    boost::json::object task_outputs;           // task_id -> output
+};
+boost::json::object make_context(const RenderInputs& inputs);
+
+// The top-level names make_context() provides; the loader rejects templates using others.
+const std::vector<std::string>& context_names();
+
+}  // namespace orquestra::dag

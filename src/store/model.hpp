@@ -1,0 +1,110 @@
+#pragma once
+// Records of the workflow state as the store keeps them: DAGs (their switches, not their
+// definitions, which live in DAG files), runs, task instances, the tries of each task
+// instance, and import errors. States and names follow Airflow's.
+
+#include "core/clock.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace orquestra::store {
+
+enum class RunState { kQueued, kRunning, kSuccess, kFailed };
+enum class RunType { kManual, kScheduled, kBackfill };
+enum class TaskState {
+    kNone,  // created with the run, not yet considered
+    kScheduled,
+    kQueued,
+    kRunning,
+    kSuccess,
+    kFailed,
+    kUpForRetry,
+    kUpstreamFailed,
+    kSkipped,
+    kRemoved,
+};
+
+std::string_view to_string(RunState s);
+std::string_view to_string(RunType t);
+std::string_view to_string(TaskState s);  // kNone → "none"; the API writes it as JSON null
+std::optional<RunState> parse_run_state(std::string_view s);
+std::optional<RunType> parse_run_type(std::string_view s);
+std::optional<TaskState> parse_task_state(std::string_view s);
+// success, failed, skipped, upstream_failed, removed.
+bool is_finished(TaskState s);
+
+struct DagRecord {
+    std::string dag_id;
+    bool is_paused = true;
+    bool is_active = true;  // false once its file is gone
+    std::string fileloc;
+    Millis last_parsed = 0;
+    // Logical date of the newest run the schedule created (catch-up resumes after it).
+    std::optional<Millis> last_scheduled_logical_date;
+};
+
+struct DagRun {
+    std::int64_t id = 0;  // assigned by the store
+    std::string dag_id;
+    std::string run_id;
+    RunType run_type = RunType::kManual;
+    RunState state = RunState::kQueued;
+    Millis logical_date = 0;
+    std::optional<Millis> data_interval_start;
+    std::optional<Millis> data_interval_end;
+    Millis queued_at = 0;
+    std::optional<Millis> start_date;
+    std::optional<Millis> end_date;
+    std::string conf_json = "{}";  // the resolved params and conf, as JSON text
+    std::string note;
+    bool external_trigger = true;
+    std::optional<Millis> last_scheduling_decision;
+};
+
+struct TaskInstance {
+    std::string dag_id;
+    std::string run_id;
+    std::string task_id;
+    TaskState state = TaskState::kNone;
+    int try_number = 0;  // tries started so far
+    int max_tries = 1;   // retries + 1
+    std::optional<Millis> start_date;
+    std::optional<Millis> end_date;
+    std::optional<Millis> queued_when;
+    std::optional<Millis> next_try_at;  // when up_for_retry
+    std::string operator_name;          // http, command, wait_for_service
+    std::string hostname;               // the machine that ran the last try
+    std::string served_by;              // the service instance that answered the last try
+    std::optional<std::string> output_json;  // the task's output (XCom return_value)
+    std::string note;
+    int pid = 0;
+    // The scheduler process that owns a running try; a try whose owner is gone is recovered.
+    std::string owner;
+};
+
+struct TaskTry {
+    std::string dag_id;
+    std::string run_id;
+    std::string task_id;
+    int try_number = 1;
+    TaskState state = TaskState::kRunning;
+    Millis start_date = 0;
+    std::optional<Millis> end_date;
+    std::string hostname;
+    std::string served_by;
+    std::string error;
+    std::optional<std::string> output_json;  // stored with the try (XCom return_value)
+};
+
+struct ImportError {
+    std::int64_t id = 0;
+    std::string filename;
+    std::string message;
+    Millis timestamp = 0;
+};
+
+}  // namespace orquestra::store

@@ -1,0 +1,1021 @@
+#include "store/sqlite_store.hpp"
+
+#include "core/clock.hpp"
+#include "store/migrations.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sqlite3.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace orquestra::store {
+
+namespace {
+
+constexpr int kMaxPageLimit = 1000;
+
+ErrorCode code_of(int rc) {
+    switch (rc & 0xff) {
+        case SQLITE_CONSTRAINT: return ErrorCode::kConflict;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+        case SQLITE_FULL:
+        case SQLITE_IOERR:
+        case SQLITE_CANTOPEN:
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_PROTOCOL:
+        case SQLITE_NOLFS: return ErrorCode::kUnavailable;
+        case SQLITE_TOOBIG: return ErrorCode::kTooLarge;
+        default: return ErrorCode::kInternal;
+    }
+}
+
+// Must be called right after the failing call, before anything else touches the connection
+// (sqlite3_errmsg describes the connection's most recent call).
+Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
+    const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    return Error{code_of(rc), fmt::format("{}: {}", what, message)};
+}
+
+Error with_subject(Error error, std::string_view subject) {
+    error.message = fmt::format("{}: {}", subject, error.message);
+    return error;
+}
+
+// One execution of a prepared statement: binds parameters in order, steps, reads columns.
+// A cached statement is reset, and its bindings cleared, when the Query ends; a statement
+// prepared for one use is finalized. Text is bound without a copy, so it must outlive the Query.
+class Query {
+public:
+    Query(sqlite3* db, sqlite3_stmt* stmt, std::string_view what, bool owned)
+        : db_(db), stmt_(stmt), what_(what), owned_(owned) {}
+    Query(Query&& other) noexcept
+        : db_(other.db_),
+          stmt_(std::exchange(other.stmt_, nullptr)),
+          what_(other.what_),
+          owned_(other.owned_),
+          next_(other.next_),
+          bind_rc_(other.bind_rc_) {}
+    Query(const Query&) = delete;
+    Query& operator=(const Query&) = delete;
+    Query& operator=(Query&&) = delete;
+    ~Query() {
+        if (stmt_ == nullptr) return;
+        if (owned_) {
+            sqlite3_finalize(stmt_);
+        } else {
+            sqlite3_reset(stmt_);
+            sqlite3_clear_bindings(stmt_);
+        }
+    }
+
+    Query& bind(std::int64_t v) { return check(sqlite3_bind_int64(stmt_, next_++, v)); }
+    Query& bind(int v) { return bind(std::int64_t{v}); }
+    Query& bind(bool v) { return bind(std::int64_t{v ? 1 : 0}); }
+    Query& bind(std::string_view v) {
+        // A null data pointer would bind SQL NULL; an empty view must stay ''.
+        const char* data = v.data() != nullptr ? v.data() : "";
+        return check(sqlite3_bind_text64(stmt_, next_++, data, v.size(), nullptr, SQLITE_UTF8));
+    }
+    Query& bind(const std::string& v) { return bind(std::string_view(v)); }
+    Query& bind(const char* v) { return bind(std::string_view(v)); }
+    Query& bind(const std::optional<std::int64_t>& v) {
+        return v ? bind(*v) : check(sqlite3_bind_null(stmt_, next_++));
+    }
+    Query& bind(const std::optional<std::string>& v) {
+        return v ? bind(std::string_view(*v)) : check(sqlite3_bind_null(stmt_, next_++));
+    }
+
+    // Steps once: true when a row is ready, false when the statement is done.
+    Result<bool> step() {
+        if (bind_rc_ != SQLITE_OK) return sqlite_error(db_, bind_rc_, what_);
+        if (next_ - 1 != sqlite3_bind_parameter_count(stmt_)) {
+            return Error{ErrorCode::kInternal,
+                         fmt::format("{}: {} parameters bound, {} expected", what_, next_ - 1,
+                                     sqlite3_bind_parameter_count(stmt_))};
+        }
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        return sqlite_error(db_, rc, what_);
+    }
+
+    // Executes a statement that returns no rows.
+    Result<void> run() {
+        auto row = step();
+        if (!row) return row.error();
+        return {};
+    }
+
+    std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
+    bool boolean(int col) const { return int64(col) != 0; }
+    std::optional<std::int64_t> opt_int64(int col) const {
+        if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+        return int64(col);
+    }
+    std::string text(int col) const {
+        const auto* data = sqlite3_column_text(stmt_, col);
+        if (data == nullptr) return {};
+        const int size = sqlite3_column_bytes(stmt_, col);  // after column_text, as documented
+        return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(size));
+    }
+    std::optional<std::string> opt_text(int col) const {
+        if (sqlite3_column_type(stmt_, col) == SQLITE_NULL) return std::nullopt;
+        return text(col);
+    }
+
+private:
+    Query& check(int rc) {
+        if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+        return *this;
+    }
+
+    sqlite3* db_;
+    sqlite3_stmt* stmt_;
+    std::string_view what_;
+    bool owned_;
+    int next_ = 1;
+    int bind_rc_ = SQLITE_OK;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Columns. Each table's column list is written once; its INSERT/UPSERT/SELECT texts are built
+// from it, and the bind_* / read_* functions below follow the same order.
+
+constexpr std::array<std::string_view, 6> kDagColumns = {
+    "dag_id", "is_paused", "is_active", "fileloc", "last_parsed", "last_scheduled_logical_date"};
+
+// Without "id", which the store assigns; SELECTs read "id" first.
+constexpr std::array<std::string_view, 14> kRunColumns = {
+    "dag_id",           "run_id",
+    "run_type",         "state",
+    "logical_date",     "data_interval_start",
+    "data_interval_end", "queued_at",
+    "start_date",       "end_date",
+    "conf",             "note",
+    "external_trigger", "last_scheduling_decision"};
+
+constexpr std::array<std::string_view, 17> kTaskColumns = {
+    "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
+    "start_date", "end_date", "queued_when", "next_try_at", "operator",   "hostname",
+    "served_by",  "output",   "note",        "pid",         "owner"};
+
+constexpr std::array<std::string_view, 11> kTryColumns = {
+    "dag_id",   "run_id",   "task_id",   "try_number", "state", "start_date",
+    "end_date", "hostname", "served_by", "error",      "output"};
+
+std::string column_list(std::span<const std::string_view> columns) {
+    return fmt::format("{}", fmt::join(columns, ", "));
+}
+
+std::string insert_sql(std::string_view table, std::span<const std::string_view> columns) {
+    std::string placeholders;
+    for (std::size_t i = 0; i < columns.size(); ++i) placeholders += i == 0 ? "?" : ", ?";
+    return fmt::format("INSERT INTO {} ({}) VALUES ({})", table, column_list(columns),
+                       placeholders);
+}
+
+// INSERT that updates every non-key column when a row with the same key (the first key_count
+// columns) exists; the row keeps its rowid (and so a run its id).
+std::string upsert_sql(std::string_view table, std::span<const std::string_view> columns,
+                       std::size_t key_count) {
+    std::string updates;
+    for (std::size_t i = key_count; i < columns.size(); ++i) {
+        if (!updates.empty()) updates += ", ";
+        updates += fmt::format("{0} = excluded.{0}", columns[i]);
+    }
+    return fmt::format("{} ON CONFLICT ({}) DO UPDATE SET {}", insert_sql(table, columns),
+                       column_list(columns.first(key_count)), updates);
+}
+
+std::string run_select() {
+    return fmt::format("SELECT id, {} FROM dag_runs", column_list(kRunColumns));
+}
+
+std::string task_select() {
+    return fmt::format("SELECT {} FROM task_instances", column_list(kTaskColumns));
+}
+
+void bind_dag(Query& q, const DagRecord& d) {
+    q.bind(d.dag_id).bind(d.is_paused).bind(d.is_active).bind(d.fileloc).bind(d.last_parsed);
+    q.bind(d.last_scheduled_logical_date);
+}
+
+DagRecord read_dag(const Query& q) {
+    DagRecord d;
+    d.dag_id = q.text(0);
+    d.is_paused = q.boolean(1);
+    d.is_active = q.boolean(2);
+    d.fileloc = q.text(3);
+    d.last_parsed = q.int64(4);
+    d.last_scheduled_logical_date = q.opt_int64(5);
+    return d;
+}
+
+void bind_run(Query& q, const DagRun& r) {
+    q.bind(r.dag_id).bind(r.run_id).bind(to_string(r.run_type)).bind(to_string(r.state));
+    q.bind(r.logical_date).bind(r.data_interval_start).bind(r.data_interval_end);
+    q.bind(r.queued_at).bind(r.start_date).bind(r.end_date).bind(r.conf_json).bind(r.note);
+    q.bind(r.external_trigger).bind(r.last_scheduling_decision);
+}
+
+Error bad_column(std::string_view table, std::string_view column, std::string_view value) {
+    return Error{ErrorCode::kInternal,
+                 fmt::format("{} holds an unknown {} '{}'", table, column, value)};
+}
+
+Result<DagRun> read_run(const Query& q) {
+    DagRun r;
+    r.id = q.int64(0);
+    r.dag_id = q.text(1);
+    r.run_id = q.text(2);
+    const std::string run_type = q.text(3);
+    const std::string state = q.text(4);
+    auto parsed_type = parse_run_type(run_type);
+    if (!parsed_type) return bad_column("dag_runs", "run_type", run_type);
+    auto parsed_state = parse_run_state(state);
+    if (!parsed_state) return bad_column("dag_runs", "state", state);
+    r.run_type = *parsed_type;
+    r.state = *parsed_state;
+    r.logical_date = q.int64(5);
+    r.data_interval_start = q.opt_int64(6);
+    r.data_interval_end = q.opt_int64(7);
+    r.queued_at = q.int64(8);
+    r.start_date = q.opt_int64(9);
+    r.end_date = q.opt_int64(10);
+    r.conf_json = q.text(11);
+    r.note = q.text(12);
+    r.external_trigger = q.boolean(13);
+    r.last_scheduling_decision = q.opt_int64(14);
+    return r;
+}
+
+// dag_id and run_id are passed apart: create_run writes the run's ids.
+void bind_task(Query& q, const TaskInstance& t, std::string_view dag_id, std::string_view run_id) {
+    q.bind(dag_id).bind(run_id).bind(t.task_id).bind(to_string(t.state));
+    q.bind(t.try_number).bind(t.max_tries).bind(t.start_date).bind(t.end_date);
+    q.bind(t.queued_when).bind(t.next_try_at).bind(t.operator_name).bind(t.hostname);
+    q.bind(t.served_by).bind(t.output_json).bind(t.note).bind(t.pid).bind(t.owner);
+}
+
+Result<TaskInstance> read_task(const Query& q) {
+    TaskInstance t;
+    t.dag_id = q.text(0);
+    t.run_id = q.text(1);
+    t.task_id = q.text(2);
+    const std::string state = q.text(3);
+    auto parsed_state = parse_task_state(state);
+    if (!parsed_state) return bad_column("task_instances", "state", state);
+    t.state = *parsed_state;
+    t.try_number = static_cast<int>(q.int64(4));
+    t.max_tries = static_cast<int>(q.int64(5));
+    t.start_date = q.opt_int64(6);
+    t.end_date = q.opt_int64(7);
+    t.queued_when = q.opt_int64(8);
+    t.next_try_at = q.opt_int64(9);
+    t.operator_name = q.text(10);
+    t.hostname = q.text(11);
+    t.served_by = q.text(12);
+    t.output_json = q.opt_text(13);
+    t.note = q.text(14);
+    t.pid = static_cast<int>(q.int64(15));
+    t.owner = q.text(16);
+    return t;
+}
+
+void bind_try(Query& q, const TaskTry& t) {
+    q.bind(t.dag_id).bind(t.run_id).bind(t.task_id).bind(t.try_number);
+    q.bind(to_string(t.state)).bind(t.start_date).bind(t.end_date).bind(t.hostname);
+    q.bind(t.served_by).bind(t.error).bind(t.output_json);
+}
+
+Result<TaskTry> read_try(const Query& q) {
+    TaskTry t;
+    t.dag_id = q.text(0);
+    t.run_id = q.text(1);
+    t.task_id = q.text(2);
+    t.try_number = static_cast<int>(q.int64(3));
+    const std::string state = q.text(4);
+    auto parsed_state = parse_task_state(state);
+    if (!parsed_state) return bad_column("task_tries", "state", state);
+    t.state = *parsed_state;
+    t.start_date = q.int64(5);
+    t.end_date = q.opt_int64(6);
+    t.hostname = q.text(7);
+    t.served_by = q.text(8);
+    t.error = q.text(9);
+    t.output_json = q.opt_text(10);
+    return t;
+}
+
+ImportError read_import_error(const Query& q) {
+    ImportError e;
+    e.id = q.int64(0);
+    e.filename = q.text(1);
+    e.message = q.text(2);
+    e.timestamp = q.int64(3);
+    return e;
+}
+
+// Steps through every row, converting each with read (returning T or Result<T>).
+template <class T, class Read>
+Result<std::vector<T>> read_all(Query& q, Read read) {
+    std::vector<T> items;
+    for (;;) {
+        auto row = q.step();
+        if (!row) return row.error();
+        if (!*row) return items;
+        if constexpr (std::is_same_v<std::invoke_result_t<Read, const Query&>, T>) {
+            items.push_back(read(q));
+        } else {
+            auto item = read(q);
+            if (!item) return item.error();
+            items.push_back(std::move(*item));
+        }
+    }
+}
+
+template <class T, class Read>
+Result<std::optional<T>> read_optional(Query& q, Read read) {
+    auto rows = read_all<T>(q, read);
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<T>{};
+    return std::optional<T>(std::move(rows->front()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cached statements.
+
+enum class Sql : std::size_t {
+    kBeginImmediate,
+    kBeginDeferred,
+    kCommit,
+    kRollback,
+    kMigrationsTableExists,
+    kSchemaVersion,
+    kRecordMigration,
+    kUpsertDag,
+    kGetDag,
+    kListDags,
+    kInsertRun,
+    kUpsertRun,
+    kGetRun,
+    kUnfinishedRuns,
+    kDeleteRun,
+    kInsertTask,
+    kUpsertTask,
+    kGetTask,
+    kTasksOfRun,
+    kUpsertTry,
+    kTriesOfTask,
+    kDeleteImportErrors,
+    kInsertImportError,
+    kListImportErrors,
+    kCount,
+};
+
+constexpr std::size_t kSqlCount = static_cast<std::size_t>(Sql::kCount);
+
+struct StatementText {
+    std::string_view what;  // names the statement in error messages
+    std::string sql;
+};
+
+StatementText statement_text(Sql id) {
+    switch (id) {
+        case Sql::kBeginImmediate: return {"begin", "BEGIN IMMEDIATE"};
+        case Sql::kBeginDeferred: return {"begin", "BEGIN DEFERRED"};
+        case Sql::kCommit: return {"commit", "COMMIT"};
+        case Sql::kRollback: return {"rollback", "ROLLBACK"};
+        case Sql::kMigrationsTableExists:
+            return {"read schema version",
+                    "SELECT COUNT(*) FROM sqlite_schema "
+                    "WHERE type = 'table' AND name = 'schema_migrations'"};
+        case Sql::kSchemaVersion:
+            return {"read schema version",
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"};
+        case Sql::kRecordMigration:
+            return {"record migration",
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"};
+        case Sql::kUpsertDag: return {"upsert DAG", upsert_sql("dags", kDagColumns, 1)};
+        case Sql::kGetDag:
+            return {"get DAG", fmt::format("SELECT {} FROM dags WHERE dag_id = ?",
+                                           column_list(kDagColumns))};
+        case Sql::kListDags:
+            return {"list DAGs",
+                    fmt::format("SELECT {} FROM dags ORDER BY dag_id", column_list(kDagColumns))};
+        case Sql::kInsertRun:
+            return {"insert DAG run", insert_sql("dag_runs", kRunColumns) +
+                                          " ON CONFLICT (dag_id, run_id) DO NOTHING RETURNING id"};
+        case Sql::kUpsertRun: return {"upsert DAG run", upsert_sql("dag_runs", kRunColumns, 2)};
+        case Sql::kGetRun:
+            return {"get DAG run", run_select() + " WHERE dag_id = ? AND run_id = ?"};
+        case Sql::kUnfinishedRuns:
+            return {"list unfinished runs",
+                    run_select() + " WHERE state IN ('queued', 'running') ORDER BY id"};
+        case Sql::kDeleteRun:
+            return {"delete DAG run", "DELETE FROM dag_runs WHERE dag_id = ? AND run_id = ?"};
+        case Sql::kInsertTask:
+            return {"insert task instance", insert_sql("task_instances", kTaskColumns)};
+        case Sql::kUpsertTask:
+            return {"upsert task instance", upsert_sql("task_instances", kTaskColumns, 3)};
+        case Sql::kGetTask:
+            return {"get task instance",
+                    task_select() + " WHERE dag_id = ? AND run_id = ? AND task_id = ?"};
+        case Sql::kTasksOfRun:
+            return {"list task instances",
+                    task_select() + " WHERE dag_id = ? AND run_id = ? ORDER BY task_id"};
+        case Sql::kUpsertTry: return {"upsert task try", upsert_sql("task_tries", kTryColumns, 4)};
+        case Sql::kTriesOfTask:
+            return {"list task tries",
+                    fmt::format("SELECT {} FROM task_tries WHERE dag_id = ? AND run_id = ? AND "
+                                "task_id = ? ORDER BY try_number",
+                                column_list(kTryColumns))};
+        case Sql::kDeleteImportErrors:
+            return {"delete import errors", "DELETE FROM import_errors"};
+        case Sql::kInsertImportError:
+            return {"insert import error",
+                    "INSERT INTO import_errors (filename, message, timestamp) VALUES (?, ?, ?)"};
+        case Sql::kListImportErrors:
+            return {"list import errors",
+                    "SELECT id, filename, message, timestamp FROM import_errors ORDER BY id"};
+        case Sql::kCount: break;
+    }
+    return {"unknown statement", ""};
+}
+
+const StatementText& statement(Sql id) {
+    static const std::array<StatementText, kSqlCount> texts = [] {
+        std::array<StatementText, kSqlCount> all;
+        for (std::size_t i = 0; i < kSqlCount; ++i) all[i] = statement_text(static_cast<Sql>(i));
+        return all;
+    }();
+    return texts[static_cast<std::size_t>(id)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters of the list queries, whose SQL depends on the filter: built from fixed fragments only,
+// every value travels as a bound parameter.
+
+struct Where {
+    std::string sql;  // "" or " WHERE a AND b ..."
+    std::vector<std::variant<std::int64_t, std::string_view>> args;
+
+    void add(std::string_view clause) {
+        sql += sql.empty() ? " WHERE " : " AND ";
+        sql += clause;
+    }
+    void add_if(std::string_view clause, const std::optional<std::int64_t>& value) {
+        if (!value) return;
+        add(clause);
+        args.emplace_back(*value);
+    }
+    void add_if(std::string_view clause, const std::optional<std::string>& value) {
+        if (!value) return;
+        add(clause);
+        args.emplace_back(std::string_view(*value));
+    }
+    template <class State>
+    void add_states(const std::vector<State>& states) {
+        if (states.empty()) return;
+        std::string clause = "state IN (";
+        for (std::size_t i = 0; i < states.size(); ++i) {
+            clause += i == 0 ? "?" : ", ?";
+            args.emplace_back(to_string(states[i]));  // static storage
+        }
+        add(clause + ")");
+    }
+    void bind(Query& q) const {
+        for (const auto& arg : args) std::visit([&q](const auto& v) { q.bind(v); }, arg);
+    }
+};
+
+std::optional<Error> check_page(int limit, int offset) {
+    if (limit < 0 || limit > kMaxPageLimit) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("limit must be between 0 and {}, not {}", kMaxPageLimit, limit)};
+    }
+    if (offset < 0) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("offset must not be negative, not {}", offset)};
+    }
+    return std::nullopt;
+}
+
+struct OrderName {
+    std::string_view name;
+    std::string_view column;
+};
+
+constexpr std::array<OrderName, 9> kRunOrderNames = {{
+    {"id", "id"},
+    {"dag_id", "dag_id"},
+    {"run_id", "run_id"},
+    {"state", "state"},
+    {"logical_date", "logical_date"},
+    {"execution_date", "logical_date"},  // Airflow's older name
+    {"start_date", "start_date"},
+    {"end_date", "end_date"},
+    {"queued_at", "queued_at"},
+}};
+
+// "ORDER BY <column> <dir>, id <dir>" for an order_by name, or kInvalidArgument.
+Result<std::string> run_order_clause(std::string_view order_by) {
+    if (order_by.empty()) order_by = "id";
+    const bool descending = order_by.front() == '-';
+    const std::string_view name = descending ? order_by.substr(1) : order_by;
+    const std::string_view direction = descending ? "DESC" : "ASC";
+    for (const OrderName& entry : kRunOrderNames) {
+        if (entry.name != name) continue;
+        if (entry.column == "id") return fmt::format(" ORDER BY id {}", direction);
+        return fmt::format(" ORDER BY {} {}, id {}", entry.column, direction, direction);
+    }
+    std::vector<std::string_view> names;
+    for (const OrderName& entry : kRunOrderNames) names.push_back(entry.name);
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("cannot order DAG runs by '{}': expected one of {}, optionally "
+                             "preceded by '-'",
+                             order_by, fmt::join(names, ", "))};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+// The connection and its cached statements. Not thread-safe: SqliteStore's mutex guards it.
+class SqliteConnection {
+public:
+    explicit SqliteConnection(sqlite3* db) : db_(db) { statements_.fill(nullptr); }
+    ~SqliteConnection() {
+        for (sqlite3_stmt* stmt : statements_) sqlite3_finalize(stmt);
+        sqlite3_close(db_);
+    }
+    SqliteConnection(const SqliteConnection&) = delete;
+    SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+    sqlite3* db() const { return db_; }
+
+    // A statement prepared once and kept for the connection's lifetime.
+    Result<Query> cached(Sql id) {
+        const StatementText& text = statement(id);
+        sqlite3_stmt*& stmt = statements_[static_cast<std::size_t>(id)];
+        if (stmt == nullptr) {
+            const int rc = sqlite3_prepare_v3(db_, text.sql.c_str(),
+                                              static_cast<int>(text.sql.size() + 1),
+                                              SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+            if (rc != SQLITE_OK) {
+                sqlite3_finalize(stmt);
+                stmt = nullptr;
+                return sqlite_error(db_, rc, text.what);
+            }
+        }
+        return Query(db_, stmt, text.what, false);
+    }
+
+    // A statement whose text varies (the list queries), finalized after use.
+    Result<Query> once(std::string_view what, const std::string& sql) {
+        sqlite3_stmt* stmt = nullptr;
+        const int rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1), 0,
+                                          &stmt, nullptr);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(stmt);
+            return sqlite_error(db_, rc, what);
+        }
+        return Query(db_, stmt, what, true);
+    }
+
+    Result<void> run(Sql id) {
+        auto query = cached(id);
+        if (!query) return query.error();
+        return query->run();
+    }
+
+    // Runs a script of statements without parameters (migrations, PRAGMAs).
+    Result<void> exec(std::string_view what, std::string_view sql) {
+        const std::string text(sql);
+        const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) return sqlite_error(db_, rc, what);
+        return {};
+    }
+
+    // Runs body (returning a Result) in a transaction: committed when body succeeds, rolled
+    // back whole when body or the commit fails. Write transactions begin IMMEDIATE so that they
+    // take the write lock up front and wait (busy_timeout) rather than fail on upgrade.
+    template <class Body>
+    std::invoke_result_t<Body&> transaction(Sql begin, Body&& body) {
+        if (auto started = run(begin); !started) return started.error();
+        auto result = body();
+        if (!result) {
+            rollback();
+            return result;
+        }
+        if (auto committed = run(Sql::kCommit); !committed) {
+            rollback();
+            return committed.error();
+        }
+        return result;
+    }
+
+private:
+    void rollback() {
+        // Some errors (a full disk, an I/O error) have already rolled the transaction back.
+        if (sqlite3_get_autocommit(db_) != 0) return;
+        if (!run(Sql::kRollback)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
+    sqlite3* db_;
+    std::array<sqlite3_stmt*, kSqlCount> statements_;
+};
+
+namespace {
+
+// Needs the table to exist; callers check or create it first.
+Result<int> applied_version(SqliteConnection& c) {
+    auto q = c.cached(Sql::kSchemaVersion);
+    if (!q) return q.error();
+    auto row = q->step();
+    if (!row) return row.error();
+    return static_cast<int>(q->int64(0));
+}
+
+Result<bool> migrations_table_exists(SqliteConnection& c) {
+    auto q = c.cached(Sql::kMigrationsTableExists);
+    if (!q) return q.error();
+    auto row = q->step();
+    if (!row) return row.error();
+    return q->int64(0) > 0;
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(std::unique_ptr<SqliteConnection> connection)
+    : db_(std::move(connection)) {}
+
+SqliteStore::~SqliteStore() = default;
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& file,
+                                                       SqliteOptions options) {
+    if (file.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(file.parent_path(), ec);
+        if (ec) {
+            return Error{ErrorCode::kUnavailable,
+                         fmt::format("cannot create directory {}: {}",
+                                     file.parent_path().string(), ec.message())};
+        }
+    }
+    const std::string what = fmt::format("open {}", file.string());
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(
+        file.c_str(), &raw,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+        nullptr);
+    // Owns raw from here, so it is closed on every path (even when the open failed).
+    auto connection = std::make_unique<SqliteConnection>(raw);
+    if (rc != SQLITE_OK) return sqlite_error(raw, rc, what);
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+
+    // WAL: readers never block the writer, and a commit appends to the log without an fsync
+    // under synchronous=NORMAL (the log is synced at checkpoints).
+    {
+        auto q = connection->once(what, "PRAGMA journal_mode = WAL");
+        if (!q) return q.error();
+        auto row = q->step();
+        if (!row) return row.error();
+        if (!*row || q->text(0) != "wal") {
+            return Error{ErrorCode::kUnavailable,
+                         fmt::format("{}: cannot switch the journal to WAL mode", what)};
+        }
+    }
+    const std::string pragmas =
+        fmt::format("PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+                    options.synchronous_full ? "FULL" : "NORMAL");
+    if (auto set = connection->exec(what, pragmas); !set) return set.error();
+    {
+        // foreign_keys is silently ignored by a build without them, and deletes must cascade.
+        auto q = connection->once(what, "PRAGMA foreign_keys");
+        if (!q) return q.error();
+        auto row = q->step();
+        if (!row) return row.error();
+        if (!*row || q->int64(0) != 1) {
+            return Error{ErrorCode::kInternal,
+                         fmt::format("{}: this SQLite does not enforce foreign keys", what)};
+        }
+    }
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(connection)));
+}
+
+Result<void> SqliteStore::migrate() {
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    auto created = c.exec("create schema_migrations",
+                          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                          "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    if (!created) return created;
+    auto current = applied_version(c);
+    if (!current) return current.error();
+    if (*current > latest_schema_version()) {
+        return Error{ErrorCode::kUnavailable,
+                     fmt::format("the database has schema version {}, newer than this program's "
+                                 "{}: upgrade orquestra",
+                                 *current, latest_schema_version())};
+    }
+    for (const Migration& migration : sqlite_migrations()) {
+        // The version is read again inside the write transaction: another process may have
+        // applied the migration meanwhile.
+        auto applied = c.transaction(Sql::kBeginImmediate, [&]() -> Result<void> {
+            auto version = applied_version(c);
+            if (!version) return version.error();
+            if (*version >= migration.version) return {};
+            if (auto r = c.exec(migration.name, migration.sql); !r) return r;
+            auto q = c.cached(Sql::kRecordMigration);
+            if (!q) return q.error();
+            q->bind(migration.version).bind(SystemClock::instance().now_ms());
+            return q->run();
+        });
+        if (!applied) {
+            return with_subject(applied.error(),
+                                fmt::format("migration {} ({})", migration.version,
+                                            migration.name));
+        }
+    }
+    return {};
+}
+
+Result<int> SqliteStore::schema_version() {
+    std::lock_guard lock(mu_);
+    auto exists = migrations_table_exists(*db_);
+    if (!exists) return exists.error();
+    if (!*exists) return 0;
+    return applied_version(*db_);
+}
+
+Result<void> SqliteStore::upsert_dag(const DagRecord& dag) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kUpsertDag);
+    if (!q) return q.error();
+    bind_dag(*q, dag);
+    return q->run();
+}
+
+Result<std::optional<DagRecord>> SqliteStore::get_dag(const std::string& dag_id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetDag);
+    if (!q) return q.error();
+    q->bind(dag_id);
+    return read_optional<DagRecord>(*q, read_dag);
+}
+
+Result<std::vector<DagRecord>> SqliteStore::list_dags() {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kListDags);
+    if (!q) return q.error();
+    return read_all<DagRecord>(*q, read_dag);
+}
+
+Result<DagRun> SqliteStore::create_run(const DagRun& run, const std::vector<TaskInstance>& tasks) {
+    for (const TaskInstance& task : tasks) {
+        if ((!task.dag_id.empty() && task.dag_id != run.dag_id) ||
+            (!task.run_id.empty() && task.run_id != run.run_id)) {
+            return Error{ErrorCode::kInvalidArgument,
+                         fmt::format("task instance '{}' names run '{}' of DAG '{}', not run '{}' "
+                                     "of DAG '{}'",
+                                     task.task_id, task.run_id, task.dag_id, run.run_id,
+                                     run.dag_id)};
+        }
+    }
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    return c.transaction(Sql::kBeginImmediate, [&]() -> Result<DagRun> {
+        DagRun created = run;
+        {
+            auto q = c.cached(Sql::kInsertRun);
+            if (!q) return q.error();
+            bind_run(*q, run);
+            auto row = q->step();
+            if (!row) return row.error();
+            if (!*row) {
+                return Error{ErrorCode::kConflict,
+                             fmt::format("DAG run '{}' already exists for DAG '{}'", run.run_id,
+                                         run.dag_id)};
+            }
+            created.id = q->int64(0);
+        }
+        for (const TaskInstance& task : tasks) {
+            auto q = c.cached(Sql::kInsertTask);
+            if (!q) return q.error();
+            bind_task(*q, task, run.dag_id, run.run_id);
+            if (auto r = q->run(); !r) {
+                return with_subject(r.error(), fmt::format("task '{}'", task.task_id));
+            }
+        }
+        return created;
+    });
+}
+
+Result<std::optional<DagRun>> SqliteStore::get_run(const std::string& dag_id,
+                                                   const std::string& run_id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetRun);
+    if (!q) return q.error();
+    q->bind(dag_id).bind(run_id);
+    return read_optional<DagRun>(*q, read_run);
+}
+
+Result<Page<DagRun>> SqliteStore::list_runs(const RunFilter& filter) {
+    if (auto bad = check_page(filter.limit, filter.offset)) return *bad;
+    auto order = run_order_clause(filter.order_by);
+    if (!order) return order.error();
+
+    Where where;
+    where.add_if("dag_id = ?", filter.dag_id);
+    where.add_states(filter.states);
+    where.add_if("logical_date >= ?", filter.logical_date_gte);
+    where.add_if("logical_date <= ?", filter.logical_date_lte);
+    where.add_if("start_date >= ?", filter.start_date_gte);
+    where.add_if("start_date <= ?", filter.start_date_lte);
+    where.add_if("end_date >= ?", filter.end_date_gte);
+    where.add_if("end_date <= ?", filter.end_date_lte);
+
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    // One read transaction: the total and the page come from the same snapshot.
+    return c.transaction(Sql::kBeginDeferred, [&]() -> Result<Page<DagRun>> {
+        Page<DagRun> page;
+        {
+            auto q = c.once("count DAG runs", "SELECT COUNT(*) FROM dag_runs" + where.sql);
+            if (!q) return q.error();
+            where.bind(*q);
+            auto row = q->step();
+            if (!row) return row.error();
+            page.total = q->int64(0);
+        }
+        auto q = c.once("list DAG runs",
+                        run_select() + where.sql + *order + " LIMIT ? OFFSET ?");
+        if (!q) return q.error();
+        where.bind(*q);
+        q->bind(filter.limit).bind(filter.offset);
+        auto items = read_all<DagRun>(*q, read_run);
+        if (!items) return items.error();
+        page.items = std::move(*items);
+        return page;
+    });
+}
+
+Result<std::vector<DagRun>> SqliteStore::unfinished_runs() {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kUnfinishedRuns);
+    if (!q) return q.error();
+    return read_all<DagRun>(*q, read_run);
+}
+
+Result<void> SqliteStore::delete_run(const std::string& dag_id, const std::string& run_id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kDeleteRun);
+    if (!q) return q.error();
+    q->bind(dag_id).bind(run_id);
+    if (auto r = q->run(); !r) return r;
+    // Counts the run row only, not the task instances and tries removed by the cascade.
+    if (sqlite3_changes(db_->db()) == 0) {
+        return Error{ErrorCode::kNotFound,
+                     fmt::format("DAG run '{}' not found for DAG '{}'", run_id, dag_id)};
+    }
+    return {};
+}
+
+Result<std::vector<TaskInstance>> SqliteStore::task_instances(const std::string& dag_id,
+                                                              const std::string& run_id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kTasksOfRun);
+    if (!q) return q.error();
+    q->bind(dag_id).bind(run_id);
+    return read_all<TaskInstance>(*q, read_task);
+}
+
+Result<std::optional<TaskInstance>> SqliteStore::get_task_instance(const std::string& dag_id,
+                                                                   const std::string& run_id,
+                                                                   const std::string& task_id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetTask);
+    if (!q) return q.error();
+    q->bind(dag_id).bind(run_id).bind(task_id);
+    return read_optional<TaskInstance>(*q, read_task);
+}
+
+Result<Page<TaskInstance>> SqliteStore::list_task_instances(const TaskFilter& filter) {
+    if (auto bad = check_page(filter.limit, filter.offset)) return *bad;
+
+    Where where;
+    where.add_if("dag_id = ?", filter.dag_id);
+    where.add_if("run_id = ?", filter.run_id);
+    where.add_states(filter.states);
+
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    return c.transaction(Sql::kBeginDeferred, [&]() -> Result<Page<TaskInstance>> {
+        Page<TaskInstance> page;
+        {
+            auto q =
+                c.once("count task instances", "SELECT COUNT(*) FROM task_instances" + where.sql);
+            if (!q) return q.error();
+            where.bind(*q);
+            auto row = q->step();
+            if (!row) return row.error();
+            page.total = q->int64(0);
+        }
+        auto q = c.once("list task instances",
+                        task_select() + where.sql +
+                            " ORDER BY dag_id, run_id, task_id LIMIT ? OFFSET ?");
+        if (!q) return q.error();
+        where.bind(*q);
+        q->bind(filter.limit).bind(filter.offset);
+        auto items = read_all<TaskInstance>(*q, read_task);
+        if (!items) return items.error();
+        page.items = std::move(*items);
+        return page;
+    });
+}
+
+Result<std::vector<TaskTry>> SqliteStore::tries(const std::string& dag_id,
+                                                const std::string& run_id,
+                                                const std::string& task_id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kTriesOfTask);
+    if (!q) return q.error();
+    q->bind(dag_id).bind(run_id).bind(task_id);
+    return read_all<TaskTry>(*q, read_try);
+}
+
+Result<void> SqliteStore::commit(const Changes& changes) {
+    if (changes.empty()) return {};
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    return c.transaction(Sql::kBeginImmediate, [&]() -> Result<void> {
+        // Parents before children: the foreign keys are checked statement by statement.
+        for (const DagRun& run : changes.runs) {
+            auto q = c.cached(Sql::kUpsertRun);
+            if (!q) return q.error();
+            bind_run(*q, run);
+            if (auto r = q->run(); !r) {
+                return with_subject(r.error(), fmt::format("DAG run '{}' of DAG '{}'",
+                                                           run.run_id, run.dag_id));
+            }
+        }
+        for (const TaskInstance& task : changes.tasks) {
+            auto q = c.cached(Sql::kUpsertTask);
+            if (!q) return q.error();
+            bind_task(*q, task, task.dag_id, task.run_id);
+            if (auto r = q->run(); !r) {
+                return with_subject(r.error(), fmt::format("task instance {}/{}/{}", task.dag_id,
+                                                           task.run_id, task.task_id));
+            }
+        }
+        for (const TaskTry& attempt : changes.tries) {
+            auto q = c.cached(Sql::kUpsertTry);
+            if (!q) return q.error();
+            bind_try(*q, attempt);
+            if (auto r = q->run(); !r) {
+                return with_subject(r.error(),
+                                    fmt::format("try {} of task instance {}/{}/{}",
+                                                attempt.try_number, attempt.dag_id,
+                                                attempt.run_id, attempt.task_id));
+            }
+        }
+        return {};
+    });
+}
+
+Result<void> SqliteStore::replace_import_errors(const std::vector<ImportError>& errors) {
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    return c.transaction(Sql::kBeginImmediate, [&]() -> Result<void> {
+        if (auto r = c.run(Sql::kDeleteImportErrors); !r) return r;
+        for (const ImportError& error : errors) {
+            auto q = c.cached(Sql::kInsertImportError);
+            if (!q) return q.error();
+            q->bind(error.filename).bind(error.message).bind(error.timestamp);
+            if (auto r = q->run(); !r) return r;
+        }
+        return {};
+    });
+}
+
+Result<std::vector<ImportError>> SqliteStore::import_errors() {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kListImportErrors);
+    if (!q) return q.error();
+    return read_all<ImportError>(*q, read_import_error);
+}
+
+}  // namespace orquestra::store

@@ -1,0 +1,96 @@
+#pragma once
+// Store: the durable workflow state. Every call is synchronous and may block on disk, so the
+// event loop reaches it only through a thread pool. Implementations: SqliteStore (one process,
+// WAL) and, later, a PostgreSQL store shared by several schedulers.
+//
+// Writes go through commit(): one transaction for a whole batch of changes, so the scheduler
+// groups the changes of one decision (a task finished, its run moved, its downstream tasks
+// queued) into one commit — durable before any of them is acted upon.
+//
+// Thread safety: implementations are safe to call from several threads at once.
+
+#include "core/error.hpp"
+#include "store/model.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace orquestra::store {
+
+struct Changes {
+    std::vector<DagRun> runs;               // upserted by (dag_id, run_id)
+    std::vector<TaskInstance> tasks;        // upserted by (dag_id, run_id, task_id)
+    std::vector<TaskTry> tries;             // upserted by (dag_id, run_id, task_id, try_number)
+    bool empty() const { return runs.empty() && tasks.empty() && tries.empty(); }
+};
+
+struct RunFilter {
+    std::optional<std::string> dag_id;  // nullopt: every DAG ("~")
+    std::vector<RunState> states;       // empty: any
+    std::optional<Millis> logical_date_gte, logical_date_lte;
+    std::optional<Millis> start_date_gte, start_date_lte;
+    std::optional<Millis> end_date_gte, end_date_lte;
+    // A column of DagRun and an optional leading '-' for descending; default "id".
+    std::string order_by = "id";
+    int limit = 100;
+    int offset = 0;
+};
+
+struct TaskFilter {
+    std::optional<std::string> dag_id;
+    std::optional<std::string> run_id;
+    std::vector<TaskState> states;
+    int limit = 100;
+    int offset = 0;
+};
+
+template <class T>
+struct Page {
+    std::vector<T> items;
+    std::int64_t total = 0;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Creates or upgrades the schema. Idempotent.
+    virtual Result<void> migrate() = 0;
+    virtual Result<int> schema_version() = 0;
+
+    // DAG switches.
+    virtual Result<void> upsert_dag(const DagRecord& dag) = 0;
+    virtual Result<std::optional<DagRecord>> get_dag(const std::string& dag_id) = 0;
+    virtual Result<std::vector<DagRecord>> list_dags() = 0;
+
+    // Creates a run and its task instances in one transaction. kConflict when the run id
+    // already exists for the DAG. Returns the run with its id.
+    virtual Result<DagRun> create_run(const DagRun& run,
+                                      const std::vector<TaskInstance>& tasks) = 0;
+    virtual Result<std::optional<DagRun>> get_run(const std::string& dag_id,
+                                                  const std::string& run_id) = 0;
+    virtual Result<Page<DagRun>> list_runs(const RunFilter& filter) = 0;
+    // Runs in queued or running state, oldest first (what the scheduler works on).
+    virtual Result<std::vector<DagRun>> unfinished_runs() = 0;
+    virtual Result<void> delete_run(const std::string& dag_id, const std::string& run_id) = 0;
+
+    virtual Result<std::vector<TaskInstance>> task_instances(const std::string& dag_id,
+                                                             const std::string& run_id) = 0;
+    virtual Result<std::optional<TaskInstance>> get_task_instance(const std::string& dag_id,
+                                                                  const std::string& run_id,
+                                                                  const std::string& task_id) = 0;
+    virtual Result<Page<TaskInstance>> list_task_instances(const TaskFilter& filter) = 0;
+    virtual Result<std::vector<TaskTry>> tries(const std::string& dag_id,
+                                               const std::string& run_id,
+                                               const std::string& task_id) = 0;
+
+    // One transaction for every change in the batch.
+    virtual Result<void> commit(const Changes& changes) = 0;
+
+    // Import errors are replaced wholesale by the DAG folder scanner.
+    virtual Result<void> replace_import_errors(const std::vector<ImportError>& errors) = 0;
+    virtual Result<std::vector<ImportError>> import_errors() = 0;
+};
+
+}  // namespace orquestra::store
