@@ -1,0 +1,87 @@
+#pragma once
+// TaskRunner: runs one try of a task whose templates the scheduler has already rendered, and
+// reports how it ended. The scheduler owns states, retries and durability; a runner only does
+// the work and says what happened.
+//
+// run() returns at once; `done` is called exactly once, from any thread.
+
+#include "core/clock.hpp"
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace orquestra::executor {
+
+struct RenderedHttp {
+    std::optional<std::string> service;
+    std::optional<std::string> url;
+    std::string method = "GET";
+    std::string path;  // with the query string appended
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::optional<std::string> body;  // rendered JSON text or raw body
+    std::string content_type;
+    std::vector<int> expected_status;  // empty: any 2xx
+};
+
+struct RenderedCommand {
+    std::vector<std::string> argv;
+    std::optional<std::string> script;
+    std::vector<std::pair<std::string, std::string>> env;
+    std::optional<std::string> cwd;
+};
+
+struct RenderedWait {
+    std::string service;
+    int min_instances = 1;
+};
+
+struct Attempt {
+    std::string dag_id;
+    std::string run_id;
+    std::string task_id;
+    int try_number = 1;
+    std::chrono::milliseconds timeout{30'000};
+    std::variant<RenderedHttp, RenderedCommand, RenderedWait> work;
+};
+
+struct AttemptResult {
+    bool success = false;
+    std::optional<std::string> output_json;  // the task's output (XCom return_value)
+    std::string error;                        // why it failed
+    std::string served_by;                    // the service instance that answered
+    std::vector<std::string> log;             // lines for the try's log, in order
+};
+
+class TaskRunner {
+public:
+    virtual ~TaskRunner() = default;
+    virtual void run(Attempt attempt, std::function<void(AttemptResult)> done) = 0;
+};
+
+// A service instance as task runners see it: the registry's UP instances.
+struct ServiceInstance {
+    std::string id;
+    std::string host;
+    std::uint16_t port = 0;
+    std::string zone;
+};
+
+// Where runners find services by name. Implemented over the in-process registry and over
+// the discovery client.
+class ServiceDirectory {
+public:
+    virtual ~ServiceDirectory() = default;
+    virtual std::vector<ServiceInstance> up_instances(const std::string& service) = 0;
+    // Calls `on_change(service)` after any change to a service's instances (any thread).
+    virtual void subscribe(std::function<void(const std::string& service)> on_change) = 0;
+};
+
+}  // namespace orquestra::executor

@@ -1,0 +1,831 @@
+#include "scheduler/engine.hpp"
+
+#include "core/strings.hpp"
+#include "dag/json_text.hpp"
+#include "dag/params.hpp"
+#include "dag/schedule.hpp"
+#include "dag/time_text.hpp"
+#include "scheduler/decide.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <regex>
+
+namespace orquestra::scheduler {
+
+namespace json = boost::json;
+using store::TaskState;
+using store::RunState;
+
+namespace {
+
+bool valid_run_id(std::string_view id) {
+    if (id.empty() || id.size() > 250) return false;
+    for (char c : id) {
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '~' || c == ':' || c == '+' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+std::string random_owner() {
+    std::random_device rd;
+    return fmt::format("{}-{:08x}", ::getpid(), rd());
+}
+
+std::string local_hostname() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+    return buf;
+}
+
+// A path segment for the log tree: ids are [A-Za-z0-9_.~:+-], so only ':' and '+' need care
+// on some filesystems; they are kept as they are (Linux allows them).
+std::string safe_segment(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) {
+        if (c == '/' || c == '\0') c = '_';
+    }
+    if (out == "." || out == "..") out = "_";
+    return out;
+}
+
+Result<executor::Attempt> render_attempt(const dag::Task& task, const json::object& ctx) {
+    executor::Attempt attempt;
+    Millis timeout = 0;
+    if (const auto* spec = std::get_if<dag::HttpSpec>(&task.kind)) {
+        executor::RenderedHttp http;
+        http.service = spec->service;
+        http.url = spec->url;
+        http.method = spec->method;
+        auto path = spec->path.render_text(ctx);
+        if (!path) return Error{path.error().code, "path: " + path.error().message};
+        http.path = *path;
+        char sep = http.path.find('?') == std::string::npos ? '?' : '&';
+        for (const auto& [key, tmpl] : spec->query) {
+            auto v = tmpl.render_text(ctx);
+            if (!v) return Error{v.error().code, "query " + key + ": " + v.error().message};
+            http.path += sep;
+            http.path += percent_encode(key) + "=" + percent_encode(*v);
+            sep = '&';
+        }
+        for (const auto& [key, tmpl] : spec->headers) {
+            auto v = tmpl.render_text(ctx);
+            if (!v) return Error{v.error().code, "header " + key + ": " + v.error().message};
+            if (v->find_first_of("\r\n") != std::string::npos) {
+                return Error{ErrorCode::kInvalidArgument, "header " + key + " contains a newline"};
+            }
+            http.headers.emplace_back(key, *v);
+        }
+        if (spec->json) {
+            auto v = spec->json->render(ctx);
+            if (!v) return Error{v.error().code, "json: " + v.error().message};
+            http.body = json::serialize(*v);
+            http.content_type = "application/json";
+        } else if (spec->body) {
+            auto v = spec->body->render_text(ctx);
+            if (!v) return Error{v.error().code, "body: " + v.error().message};
+            http.body = *v;
+            http.content_type = "text/plain; charset=utf-8";
+            for (const auto& [k, val] : http.headers) {
+                if (iequals(k, "Content-Type")) http.content_type.clear();
+            }
+        }
+        http.expected_status = spec->expected_status;
+        timeout = spec->timeout;
+        attempt.work = std::move(http);
+    } else if (const auto* cmd = std::get_if<dag::CommandSpec>(&task.kind)) {
+        executor::RenderedCommand c;
+        for (const auto& arg : cmd->argv) {
+            auto v = arg.render_text(ctx);
+            if (!v) return Error{v.error().code, "argv: " + v.error().message};
+            c.argv.push_back(*v);
+        }
+        c.script = cmd->script;
+        for (const auto& [key, tmpl] : cmd->env) {
+            auto v = tmpl.render_text(ctx);
+            if (!v) return Error{v.error().code, "env " + key + ": " + v.error().message};
+            c.env.emplace_back(key, *v);
+        }
+        c.cwd = cmd->cwd;
+        timeout = cmd->timeout;
+        attempt.work = std::move(c);
+    } else {
+        const auto& wait = std::get<dag::WaitForServiceSpec>(task.kind);
+        attempt.work = executor::RenderedWait{wait.service, wait.min_instances};
+        timeout = wait.timeout;
+    }
+    if (task.execution_timeout) timeout = std::min(timeout, *task.execution_timeout);
+    attempt.timeout = std::chrono::milliseconds(std::max<Millis>(1, timeout));
+    return attempt;
+}
+
+}  // namespace
+
+Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolder& folder,
+               executor::TaskRunner& runner, const Clock& clock, EngineOptions options)
+    : loop_(loop),
+      store_(store),
+      folder_(folder),
+      runner_(runner),
+      clock_(clock),
+      options_(std::move(options)),
+      hostname_(local_hostname()),
+      housekeeping_timer_(loop),
+      wake_timer_(loop) {
+    if (options_.owner.empty()) options_.owner = random_owner();
+}
+
+Engine::~Engine() {
+    *alive_ = false;
+}
+
+Result<void> Engine::start() {
+    housekeeping();
+    load_unfinished_runs(true);
+    flush();
+    rearm_housekeeping();
+    return {};
+}
+
+void Engine::rearm_housekeeping() {
+    housekeeping_timer_.expires_after(options_.housekeeping_interval);
+    housekeeping_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+        if (ec || !*alive || stopped_) return;
+        housekeeping();
+        rearm_housekeeping();
+    });
+}
+
+void Engine::stop() {
+    stopped_ = true;
+    housekeeping_timer_.cancel();
+    wake_timer_.cancel();
+}
+
+std::filesystem::path Engine::log_path(const std::string& dag_id, const std::string& run_id,
+                                       const std::string& task_id, int try_number) const {
+    return options_.log_dir / safe_segment(dag_id) / safe_segment(run_id) /
+           safe_segment(task_id) / fmt::format("{}.log", try_number);
+}
+
+std::shared_ptr<const dag::Dag> Engine::find_dag(const std::string& dag_id) const {
+    auto it = dags_.find(dag_id);
+    return it == dags_.end() ? nullptr : it->second;
+}
+
+void Engine::add_run_listener(RunListener listener) { listeners_.push_back(std::move(listener)); }
+
+bool Engine::is_paused(const std::string& dag_id) const {
+    auto it = records_.find(dag_id);
+    return it == records_.end() || it->second.is_paused;
+}
+
+int Engine::running_tasks(const std::string& dag_id) const {
+    int n = 0;
+    for (const auto& [key, ar] : runs_) {
+        if (key.first != dag_id) continue;
+        for (const auto& [id, ti] : ar.tis) {
+            if (ti.state == TaskState::kRunning || ti.state == TaskState::kQueued) ++n;
+        }
+    }
+    return n;
+}
+
+int Engine::running_runs(const std::string& dag_id) const {
+    int n = 0;
+    for (const auto& [key, ar] : runs_) {
+        if (key.first == dag_id && ar.run.state == RunState::kRunning) ++n;
+    }
+    return n;
+}
+
+void Engine::sync_dags() {
+    auto now = clock_.now_ms();
+    std::map<std::string, std::shared_ptr<const dag::Dag>, std::less<>> fresh;
+    for (auto& d : folder_.dags()) fresh.emplace(d->dag_id, d);
+    auto stored = store_.list_dags();
+    if (stored) {
+        for (auto& rec : *stored) records_[rec.dag_id] = rec;
+    }
+    for (const auto& [id, d] : fresh) {
+        auto it = records_.find(id);
+        store::DagRecord rec;
+        if (it != records_.end()) {
+            rec = it->second;
+        } else {
+            rec.dag_id = id;
+            rec.is_paused = options_.unpause_new_dags ? false : d->is_paused_upon_creation;
+        }
+        bool changed = it == records_.end() || !rec.is_active || rec.fileloc != d->fileloc;
+        rec.is_active = true;
+        rec.fileloc = d->fileloc;
+        rec.last_parsed = now;
+        if (changed) {
+            if (auto r = store_.upsert_dag(rec); !r) {
+                spdlog::error("cannot record DAG {}: {}", id, r.error().message);
+            }
+        }
+        records_[id] = rec;
+    }
+    for (auto& [id, rec] : records_) {
+        if (!fresh.contains(id) && rec.is_active) {
+            rec.is_active = false;
+            (void)store_.upsert_dag(rec);
+        }
+    }
+    dags_ = std::move(fresh);
+    std::vector<store::ImportError> errors;
+    for (const auto& e : folder_.import_errors()) {
+        store::ImportError se;
+        se.filename = e.filename;
+        se.message = e.line > 0 ? fmt::format("{}:{}: {}", e.filename, e.line, e.message)
+                                : fmt::format("{}: {}", e.filename, e.message);
+        se.timestamp = e.timestamp;
+        errors.push_back(std::move(se));
+    }
+    if (auto r = store_.replace_import_errors(errors); !r) {
+        spdlog::error("cannot record import errors: {}", r.error().message);
+    }
+}
+
+void Engine::housekeeping() {
+    auto scan = folder_.scan();
+    if (!scan.folder_error.empty()) spdlog::warn("DAG folder: {}", scan.folder_error);
+    bool first = dags_.empty() && records_.empty();
+    if (first || !scan.added.empty() || !scan.changed.empty() || !scan.removed.empty() ||
+        scan.import_errors_changed) {
+        for (const auto& id : scan.added) spdlog::info("DAG {} loaded", id);
+        for (const auto& id : scan.changed) spdlog::info("DAG {} reloaded", id);
+        for (const auto& id : scan.removed) spdlog::info("DAG {} removed", id);
+        sync_dags();
+    } else if (auto stored = store_.list_dags(); stored) {
+        // Switches flipped by other processes (the CLI's pause and unpause).
+        for (auto& rec : *stored) {
+            auto it = records_.find(rec.dag_id);
+            if (it != records_.end() && it->second.is_paused != rec.is_paused) {
+                for (auto& [key, ar] : runs_) {
+                    if (key.first == rec.dag_id) dirty_.insert(key);
+                }
+            }
+            records_[rec.dag_id] = rec;
+        }
+    }
+    load_unfinished_runs(false);
+    schedule_runs();
+    if (!dirty_.empty()) request_flush();
+}
+
+void Engine::load_unfinished_runs(bool recovering) {
+    auto runs = store_.unfinished_runs();
+    if (!runs) {
+        spdlog::error("cannot read unfinished runs: {}", runs.error().message);
+        return;
+    }
+    store::Changes changes;
+    Millis now = clock_.now_ms();
+    for (auto& run : *runs) {
+        RunKey key{run.dag_id, run.run_id};
+        if (runs_.contains(key)) continue;
+        auto dag = find_dag(run.dag_id);
+        if (!dag) continue;  // its file is gone or broken; it waits for the DAG to come back
+        auto tis = store_.task_instances(run.dag_id, run.run_id);
+        if (!tis) continue;
+        ActiveRun ar;
+        ar.run = run;
+        ar.dag = dag;
+        bool foreign = false;
+        for (auto& ti : *tis) {
+            if (ti.state == TaskState::kRunning && !recovering && ti.owner != options_.owner) {
+                foreign = true;
+            }
+            if (ti.output_json) {
+                boost::system::error_code ec;
+                auto v = json::parse(*ti.output_json, ec);
+                if (!ec) ar.outputs[ti.task_id] = std::move(v);
+            }
+            ar.tis.emplace(ti.task_id, ti);
+        }
+        if (foreign) continue;  // another scheduler is working on it
+        if (recovering) {
+            for (auto& [id, ti] : ar.tis) {
+                const dag::Task* task = dag->find_task(id);
+                if (ti.state == TaskState::kRunning && task != nullptr) {
+                    spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
+                                 run.dag_id, run.run_id, id, ti.try_number);
+                    fail_try(ar, *task, ti, now,
+                             "the scheduler stopped while this try was running", changes);
+                    write_log(key, id, ti.try_number,
+                              {"the scheduler stopped while this try was running; "
+                               "the try counts as failed"});
+                } else if (ti.state == TaskState::kQueued || ti.state == TaskState::kScheduled) {
+                    ti.state = TaskState::kNone;
+                    changes.tasks.push_back(ti);
+                }
+            }
+        }
+        // Tasks added to the DAG since the run was created.
+        for (const auto& task : dag->tasks) {
+            if (!ar.tis.contains(task.task_id)) {
+                store::TaskInstance ti;
+                ti.dag_id = run.dag_id;
+                ti.run_id = run.run_id;
+                ti.task_id = task.task_id;
+                ti.max_tries = task.retries + 1;
+                ti.operator_name = std::string(task.kind_name());
+                changes.tasks.push_back(ti);
+                ar.tis.emplace(task.task_id, ti);
+            }
+        }
+        runs_.emplace(key, std::move(ar));
+        dirty_.insert(key);
+    }
+    if (!changes.empty()) {
+        if (auto r = store_.commit(changes); !r) {
+            spdlog::error("cannot record recovered tries: {}", r.error().message);
+        }
+    }
+}
+
+void Engine::schedule_runs() {
+    Millis now = clock_.now_ms();
+    for (const auto& [id, dag] : dags_) {
+        if (is_paused(id) || dag->schedule.kind() == dag::ScheduleKind::kNone) continue;
+        for (int i = 0; i < 64; ++i) {  // bounded catch-up per pass
+            auto& rec = records_[id];
+            auto interval = dag::next_data_interval(*dag, rec.last_scheduled_logical_date, now,
+                                                    dag->catchup);
+            if (!interval) break;
+            TriggerRequest req;
+            req.dag_id = id;
+            req.run_id = "scheduled__" + dag::format_datetime(interval->start);
+            req.logical_date = interval->start;
+            req.run_type = store::RunType::kScheduled;
+            auto created = trigger(req);
+            if (created) {
+                runs_[{id, *req.run_id}].run.data_interval_start = interval->start;
+            } else if (created.error().code != ErrorCode::kConflict) {
+                spdlog::error("cannot create scheduled run of {}: {}", id,
+                              created.error().message);
+                break;
+            }
+            rec.last_scheduled_logical_date = interval->start;
+            (void)store_.upsert_dag(rec);
+        }
+    }
+}
+
+Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
+    auto dag = find_dag(request.dag_id);
+    if (!dag) {
+        return Error{ErrorCode::kNotFound, fmt::format("DAG '{}' not found", request.dag_id)};
+    }
+    auto params = dag::resolve_params(*dag, request.conf);
+    if (!params) return params.error();
+    Millis now = clock_.now_ms();
+    Millis logical = request.logical_date.value_or(now);
+    std::string run_id = request.run_id.value_or("manual__" + dag::format_datetime(logical));
+    if (!valid_run_id(run_id)) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("run id '{}' must match ^[A-Za-z0-9_.~:+-]{{1,250}}$", run_id)};
+    }
+    store::DagRun run;
+    run.dag_id = request.dag_id;
+    run.run_id = run_id;
+    run.run_type = request.run_type;
+    run.state = RunState::kQueued;
+    run.logical_date = logical;
+    run.data_interval_start = logical;
+    run.data_interval_end = logical;
+    run.queued_at = now;
+    run.conf_json = json::serialize(request.conf);
+    run.note = request.note;
+    run.external_trigger = request.run_type == store::RunType::kManual;
+    if (request.run_type == store::RunType::kScheduled) {
+        if (auto next = dag->schedule.next_after(logical)) run.data_interval_end = *next;
+    }
+    std::vector<store::TaskInstance> tis;
+    tis.reserve(dag->tasks.size());
+    for (const auto& task : dag->tasks) {
+        store::TaskInstance ti;
+        ti.dag_id = run.dag_id;
+        ti.run_id = run.run_id;
+        ti.task_id = task.task_id;
+        ti.max_tries = task.retries + 1;
+        ti.operator_name = std::string(task.kind_name());
+        tis.push_back(std::move(ti));
+    }
+    auto created = store_.create_run(run, tis);
+    if (!created && created.error().code == ErrorCode::kConflict && !request.run_id) {
+        // Two default ids in the same millisecond: make the second one unique.
+        for (int n = 2; n < 100 && !created; ++n) {
+            run.run_id = fmt::format("{}_{}", run_id, n);
+            for (auto& ti : tis) ti.run_id = run.run_id;
+            created = store_.create_run(run, tis);
+        }
+    }
+    if (!created) return created.error();
+    ActiveRun ar;
+    ar.run = *created;
+    ar.dag = dag;
+    for (auto& ti : tis) ar.tis.emplace(ti.task_id, std::move(ti));
+    ar.params = std::move(*params);
+    ar.params_ready = true;
+    RunKey key{created->dag_id, created->run_id};
+    runs_[key] = std::move(ar);
+    mark(key);
+    return *created;
+}
+
+std::future<Result<store::DagRun>> Engine::trigger_async(TriggerRequest request) {
+    auto promise = std::make_shared<std::promise<Result<store::DagRun>>>();
+    auto future = promise->get_future();
+    boost::asio::post(loop_, [this, promise, request = std::move(request)] {
+        promise->set_value(trigger(request));
+    });
+    return future;
+}
+
+Result<void> Engine::set_paused(const std::string& dag_id, bool paused) {
+    auto it = records_.find(dag_id);
+    if (it == records_.end()) {
+        return Error{ErrorCode::kNotFound, fmt::format("DAG '{}' not found", dag_id)};
+    }
+    it->second.is_paused = paused;
+    if (auto r = store_.upsert_dag(it->second); !r) return r.error();
+    for (auto& [key, ar] : runs_) {
+        if (key.first == dag_id) mark(key);
+    }
+    return {};
+}
+
+void Engine::tick() {
+    for (auto& [key, ar] : runs_) dirty_.insert(key);
+    schedule_runs();
+    flush();
+}
+
+void Engine::mark(const RunKey& key) {
+    dirty_.insert(key);
+    request_flush();
+}
+
+void Engine::request_flush() {
+    if (flush_posted_ || stopped_) return;
+    flush_posted_ = true;
+    boost::asio::post(loop_, [this, alive = alive_] {
+        if (*alive) flush();
+    });
+}
+
+json::object Engine::context(const ActiveRun& ar) const {
+    dag::RenderInputs in;
+    in.dag_id = ar.run.dag_id;
+    in.run_id = ar.run.run_id;
+    in.params = ar.params;
+    boost::system::error_code ec;
+    auto conf = json::parse(ar.run.conf_json, ec);
+    if (!ec && conf.is_object()) in.conf = conf.as_object();
+    in.logical_date = ar.run.logical_date;
+    in.data_interval_start = ar.run.data_interval_start;
+    in.data_interval_end = ar.run.data_interval_end;
+    in.task_outputs = ar.outputs;
+    return dag::make_context(in);
+}
+
+bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
+                       store::Changes& changes, std::vector<Dispatch>& dispatches) {
+    ti.try_number += 1;
+    ti.state = TaskState::kRunning;
+    if (!ti.start_date || ti.try_number == 1) ti.start_date = now;
+    ti.queued_when = now;
+    ti.end_date.reset();
+    ti.next_try_at.reset();
+    ti.owner = options_.owner;
+    ti.hostname = hostname_;
+    ti.pid = static_cast<int>(::getpid());
+    ti.operator_name = std::string(task.kind_name());
+    store::TaskTry tr;
+    tr.dag_id = ti.dag_id;
+    tr.run_id = ti.run_id;
+    tr.task_id = ti.task_id;
+    tr.try_number = ti.try_number;
+    tr.state = TaskState::kRunning;
+    tr.start_date = now;
+    tr.hostname = hostname_;
+    auto attempt = render_attempt(task, context(ar));
+    if (!attempt) {
+        std::string error = "cannot render the task: " + attempt.error().message;
+        changes.tries.push_back(tr);
+        fail_try(ar, task, ti, now, error, changes);
+        write_log({ar.run.dag_id, ar.run.run_id}, ti.task_id, ti.try_number,
+                  {fmt::format("try {} of {}", ti.try_number, ti.max_tries), error});
+        return false;
+    }
+    attempt->dag_id = ti.dag_id;
+    attempt->run_id = ti.run_id;
+    attempt->task_id = ti.task_id;
+    attempt->try_number = ti.try_number;
+    changes.tasks.push_back(ti);
+    changes.tries.push_back(tr);
+    Dispatch d;
+    d.key = {ar.run.dag_id, ar.run.run_id};
+    d.task_id = ti.task_id;
+    d.attempt = std::move(*attempt);
+    d.log.push_back(fmt::format("try {} of {} started on {} ({} task, timeout {} ms)",
+                                ti.try_number, ti.max_tries, hostname_, task.kind_name(),
+                                d.attempt.timeout.count()));
+    dispatches.push_back(std::move(d));
+    return true;
+}
+
+void Engine::fail_try(ActiveRun&, const dag::Task& task, store::TaskInstance& ti, Millis now,
+                      const std::string& error, store::Changes& changes) {
+    ti.end_date = now;
+    if (ti.try_number < ti.max_tries) {
+        ti.state = TaskState::kUpForRetry;
+        ti.next_try_at = now + retry_delay(task, ti.try_number + 1);
+    } else {
+        ti.state = TaskState::kFailed;
+        ti.next_try_at.reset();
+    }
+    changes.tasks.push_back(ti);
+    store::TaskTry tr;
+    tr.dag_id = ti.dag_id;
+    tr.run_id = ti.run_id;
+    tr.task_id = ti.task_id;
+    tr.try_number = std::max(1, ti.try_number);
+    tr.state = TaskState::kFailed;
+    tr.start_date = ti.queued_when.value_or(now);
+    tr.end_date = now;
+    tr.hostname = ti.hostname;
+    tr.served_by = ti.served_by;
+    tr.error = error;
+    changes.tries.push_back(tr);
+}
+
+void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
+                      std::vector<Dispatch>& dispatches) {
+    const dag::Dag& dag = *ar.dag;
+    if (ar.run.state == RunState::kQueued) {
+        if (is_paused(dag.dag_id)) return;
+        if (running_runs(dag.dag_id) >= dag.max_active_runs) return;
+        ar.run.state = RunState::kRunning;
+        ar.run.start_date = now;
+        ar.run.last_scheduling_decision = now;
+        changes.runs.push_back(ar.run);
+    }
+    if (ar.run.state != RunState::kRunning) return;
+    if (!ar.params_ready) {
+        boost::system::error_code ec;
+        auto conf = json::parse(ar.run.conf_json, ec);
+        auto params = dag::resolve_params(dag, !ec && conf.is_object() ? conf.as_object()
+                                                                       : json::object());
+        if (params) {
+            ar.params = std::move(*params);
+            ar.params_ready = true;
+        } else {
+            ar.run.note = "conf no longer valid for the DAG: " + params.error().message;
+        }
+    }
+    int budget = dag.max_active_tasks - running_tasks(dag.dag_id);
+    for (const auto& task : dag.tasks) {
+        auto it = ar.tis.find(task.task_id);
+        if (it == ar.tis.end()) continue;
+        store::TaskInstance& ti = it->second;
+        if (ti.state == TaskState::kNone) {
+            std::vector<TaskState> upstream;
+            upstream.reserve(task.upstream.size());
+            for (const auto& up : task.upstream) {
+                auto u = ar.tis.find(up);
+                upstream.push_back(u == ar.tis.end() ? TaskState::kSuccess : u->second.state);
+            }
+            Readiness r = ar.params_ready ? evaluate_trigger(task.trigger_rule, upstream)
+                                          : Readiness::kUpstreamFailed;
+            if (r == Readiness::kWait) continue;
+            if (r == Readiness::kSkip || r == Readiness::kUpstreamFailed) {
+                ti.state = r == Readiness::kSkip ? TaskState::kSkipped : TaskState::kUpstreamFailed;
+                ti.start_date = now;
+                ti.end_date = now;
+                changes.tasks.push_back(ti);
+                continue;
+            }
+            if (task.condition) {
+                auto ctx = context(ar);
+                auto v = task.condition->render(ctx);
+                if (!v) {
+                    ti.try_number = 1;
+                    ti.queued_when = now;
+                    ti.start_date = now;
+                    ti.max_tries = 1;  // a condition that cannot be evaluated is not retried
+                    std::string error = "condition `" + task.condition->source() +
+                                        "` failed: " + v.error().message;
+                    fail_try(ar, task, ti, now, error, changes);
+                    write_log({ar.run.dag_id, ar.run.run_id}, ti.task_id, 1, {error});
+                    continue;
+                }
+                if (!dag::truthy(*v)) {
+                    ti.state = TaskState::kSkipped;
+                    ti.start_date = now;
+                    ti.end_date = now;
+                    ti.note = "skipped: condition `" + task.condition->source() + "` is false";
+                    changes.tasks.push_back(ti);
+                    continue;
+                }
+            }
+            if (budget <= 0) continue;
+            if (start_try(ar, task, ti, now, changes, dispatches)) --budget;
+        } else if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
+                   *ti.next_try_at <= now) {
+            if (budget <= 0) continue;
+            if (start_try(ar, task, ti, now, changes, dispatches)) --budget;
+        }
+    }
+}
+
+void Engine::on_result(const RunKey& key, const std::string& task_id, int try_number,
+                       executor::AttemptResult result) {
+    results_.push_back(Pending{key, task_id, try_number, std::move(result)});
+    mark(key);
+}
+
+void Engine::flush() {
+    flush_posted_ = false;
+    if (stopped_) return;
+    Millis now = clock_.now_ms();
+    store::Changes changes;
+    std::vector<Dispatch> dispatches;
+    std::vector<std::tuple<RunKey, std::string, int, std::vector<std::string>>> logs;
+
+    for (auto& p : results_) {
+        auto run = runs_.find(p.key);
+        if (run == runs_.end()) continue;
+        ActiveRun& ar = run->second;
+        auto it = ar.tis.find(p.task_id);
+        if (it == ar.tis.end()) continue;
+        store::TaskInstance& ti = it->second;
+        if (ti.state != TaskState::kRunning || ti.try_number != p.try_number) {
+            spdlog::debug("ignoring a stale result for {} try {}", p.task_id, p.try_number);
+            continue;
+        }
+        const dag::Task* task = ar.dag->find_task(p.task_id);
+        ti.served_by = p.result.served_by;
+        auto& lines = p.result.log;
+        if (p.result.success) {
+            ti.state = TaskState::kSuccess;
+            ti.end_date = now;
+            ti.output_json = p.result.output_json;
+            if (p.result.output_json) {
+                boost::system::error_code ec;
+                auto v = json::parse(*p.result.output_json, ec);
+                if (!ec) ar.outputs[ti.task_id] = std::move(v);
+            }
+            changes.tasks.push_back(ti);
+            store::TaskTry tr;
+            tr.dag_id = ti.dag_id;
+            tr.run_id = ti.run_id;
+            tr.task_id = ti.task_id;
+            tr.try_number = ti.try_number;
+            tr.state = TaskState::kSuccess;
+            tr.start_date = ti.queued_when.value_or(now);
+            tr.end_date = now;
+            tr.hostname = ti.hostname;
+            tr.served_by = ti.served_by;
+            tr.output_json = p.result.output_json;
+            changes.tries.push_back(std::move(tr));
+            lines.push_back(fmt::format("outcome: success{}",
+                                        p.result.output_json ? ", output: " + *p.result.output_json
+                                                             : ""));
+        } else if (task != nullptr) {
+            fail_try(ar, *task, ti, now, p.result.error, changes);
+            lines.push_back("outcome: failed: " + p.result.error);
+            lines.push_back(ti.state == TaskState::kUpForRetry
+                                ? fmt::format("up for retry at {}",
+                                              dag::format_datetime(*ti.next_try_at))
+                                : "no tries left: the task failed");
+        }
+        logs.emplace_back(p.key, p.task_id, p.try_number, std::move(lines));
+        dirty_.insert(p.key);
+    }
+    results_.clear();
+
+    std::vector<RunKey> finished;
+    for (const auto& key : dirty_) {
+        auto run = runs_.find(key);
+        if (run == runs_.end()) continue;
+        ActiveRun& ar = run->second;
+        evaluate(ar, now, changes, dispatches);
+        if (ar.run.state != RunState::kRunning) continue;
+        std::vector<store::TaskInstance> all;
+        all.reserve(ar.tis.size());
+        for (const auto& [id, ti] : ar.tis) all.push_back(ti);
+        if (auto outcome = run_outcome(*ar.dag, all)) {
+            ar.run.state = *outcome;
+            ar.run.end_date = now;
+            ar.run.last_scheduling_decision = now;
+            changes.runs.push_back(ar.run);
+            finished.push_back(key);
+        }
+    }
+    dirty_.clear();
+
+    if (!changes.empty()) {
+        if (auto r = store_.commit(changes); !r) {
+            // Nothing that depends on these changes may start: keep the tries undispatched
+            // and fail them so their retry policy decides.
+            spdlog::error("cannot commit scheduler changes: {}", r.error().message);
+            for (auto& d : dispatches) {
+                results_.push_back(Pending{d.key, d.task_id, d.attempt.try_number,
+                                           executor::AttemptResult{false, std::nullopt,
+                                                                   "the store failed: " +
+                                                                       r.error().message,
+                                                                   "",
+                                                                   {}}});
+                dirty_.insert(d.key);
+            }
+            dispatches.clear();
+            boost::asio::post(loop_, [this, alive = alive_] {
+                if (*alive) request_flush();
+            });
+        }
+    }
+    for (auto& [key, task_id, try_number, lines] : logs) write_log(key, task_id, try_number, lines);
+    for (const auto& key : finished) {
+        auto run = runs_.find(key);
+        store::DagRun done = run->second.run;
+        runs_.erase(run);
+        spdlog::info("run {} / {} finished: {}", done.dag_id, done.run_id,
+                     store::to_string(done.state));
+        for (auto& [k, ar] : runs_) {
+            if (k.first == key.first && ar.run.state == RunState::kQueued) dirty_.insert(k);
+        }
+        for (const auto& l : listeners_) l(done);
+    }
+    if (!dirty_.empty()) request_flush();
+    for (auto& d : dispatches) {
+        write_log(d.key, d.task_id, d.attempt.try_number, d.log);
+        auto key = d.key;
+        auto task_id = d.task_id;
+        int try_number = d.attempt.try_number;
+        runner_.run(std::move(d.attempt), [this, alive = alive_, key, task_id,
+                                           try_number](executor::AttemptResult result) {
+            boost::asio::post(loop_, [this, alive, key, task_id, try_number,
+                                      result = std::move(result)]() mutable {
+                if (*alive) on_result(key, task_id, try_number, std::move(result));
+            });
+        });
+    }
+    arm_timer();
+}
+
+void Engine::arm_timer() {
+    std::optional<Millis> earliest;
+    for (const auto& [key, ar] : runs_) {
+        for (const auto& [id, ti] : ar.tis) {
+            if (ti.state == TaskState::kUpForRetry && ti.next_try_at) {
+                earliest = earliest ? std::min(*earliest, *ti.next_try_at) : *ti.next_try_at;
+            }
+        }
+    }
+    Millis now = clock_.now_ms();
+    for (const auto& [id, dag] : dags_) {
+        if (is_paused(id)) continue;
+        auto rec = records_.find(id);
+        auto upcoming = dag::upcoming_data_interval(
+            *dag, rec == records_.end() ? std::nullopt : rec->second.last_scheduled_logical_date,
+            now, dag->catchup);
+        if (upcoming) earliest = earliest ? std::min(*earliest, upcoming->end) : upcoming->end;
+    }
+    if (!earliest) return;
+    Millis wait = std::max<Millis>(0, *earliest - now);
+    wake_timer_.expires_after(std::chrono::milliseconds(wait));
+    wake_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+        if (ec || !*alive || stopped_) return;
+        tick();
+    });
+}
+
+void Engine::write_log(const RunKey& key, const std::string& task_id, int try_number,
+                       const std::vector<std::string>& lines) {
+    if (options_.log_dir.empty() || lines.empty()) return;
+    auto path = log_path(key.first, key.second, task_id, try_number);
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+    std::ofstream out(path, std::ios::app);
+    if (!out) {
+        spdlog::warn("cannot write log {}", path.string());
+        return;
+    }
+    std::string stamp = dag::format_datetime(clock_.now_ms());
+    for (const auto& line : lines) out << '[' << stamp << "] " << line << '\n';
+}
+
+}  // namespace orquestra::scheduler

@@ -1,0 +1,156 @@
+#pragma once
+// Engine: the scheduler. It creates runs (from triggers and schedules), moves task instances
+// through their states, applies trigger rules, retries and concurrency limits, and hands
+// tries to a TaskRunner. When a try ends, its downstream tasks are decided and started at
+// once: there is no polling interval between tasks.
+//
+// Threading: all state lives on one io_context (the scheduler loop, run by one thread). The
+// loop calls the Store directly — it is not an HTTP event loop — and batches the changes of
+// every decision it makes between two waits into one commit, which is durable before any try
+// it decided is started. Public methods marked "any thread" post onto the loop.
+//
+// Recovery: on start, runs left queued or running are picked up again; tries that were
+// running (their process died) are retried or failed by their retry policy.
+
+#include "core/clock.hpp"
+#include "dag/dag_folder.hpp"
+#include "executor/task_runner.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+namespace orquestra::scheduler {
+
+struct EngineOptions {
+    std::filesystem::path log_dir;  // <home>/logs
+    // How often to look at the DAG folder and at the store for runs and switches changed by
+    // other processes (the CLI). Decisions within a run never wait for this.
+    std::chrono::milliseconds housekeeping_interval{1000};
+    std::string owner;  // this process's id; empty: generated
+    // DAGs first seen by this engine start unpaused regardless of their file (standalone's
+    // example DAGs, `dags test`).
+    bool unpause_new_dags = false;
+};
+
+struct TriggerRequest {
+    std::string dag_id;
+    std::optional<std::string> run_id;  // default manual__<logical date>
+    boost::json::object conf;
+    std::optional<Millis> logical_date;  // default now
+    std::string note;
+    store::RunType run_type = store::RunType::kManual;
+};
+
+// Called when a run finishes (on the loop thread).
+using RunListener = std::function<void(const store::DagRun&)>;
+
+class Engine {
+public:
+    Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolder& folder,
+           executor::TaskRunner& runner, const Clock& clock, EngineOptions options);
+    ~Engine();
+
+    // Loads DAGs, recovers unfinished runs and starts the timers. Loop thread.
+    Result<void> start();
+    void stop();
+
+    // Validates the conf against the DAG's params and creates a queued run. kNotFound for an
+    // unknown DAG, kInvalidArgument for a bad conf or run id (no run is created), kConflict
+    // for an existing run id. Loop thread.
+    Result<store::DagRun> trigger(const TriggerRequest& request);
+    // The same from any thread; the future is ready once the run is durable.
+    std::future<Result<store::DagRun>> trigger_async(TriggerRequest request);
+
+    // Pauses or unpauses a DAG (loop thread). kNotFound for an unknown DAG.
+    Result<void> set_paused(const std::string& dag_id, bool paused);
+
+    // Re-evaluates every active run now (after the clock moved, in tests). Loop thread.
+    void tick();
+    // Looks at the folder and the store now (loop thread).
+    void housekeeping();
+
+    void add_run_listener(RunListener listener);
+    std::size_t active_runs() const { return runs_.size(); }
+    std::filesystem::path log_path(const std::string& dag_id, const std::string& run_id,
+                                   const std::string& task_id, int try_number) const;
+    std::shared_ptr<const dag::Dag> find_dag(const std::string& dag_id) const;
+
+private:
+    struct ActiveRun {
+        store::DagRun run;
+        std::shared_ptr<const dag::Dag> dag;
+        std::map<std::string, store::TaskInstance, std::less<>> tis;
+        boost::json::object params;
+        boost::json::object outputs;  // task_id -> output
+        bool params_ready = false;
+    };
+    using RunKey = std::pair<std::string, std::string>;  // dag_id, run_id
+    struct Dispatch {
+        RunKey key;
+        std::string task_id;
+        executor::Attempt attempt;
+        std::vector<std::string> log;
+    };
+
+    void rearm_housekeeping();
+    void sync_dags();
+    void load_unfinished_runs(bool recovering);
+    void schedule_runs();
+    void mark(const RunKey& key);
+    void request_flush();
+    void flush();
+    void evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
+                  std::vector<Dispatch>& dispatches);
+    bool start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
+                   store::Changes& changes, std::vector<Dispatch>& dispatches);
+    void fail_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
+                  const std::string& error, store::Changes& changes);
+    void on_result(const RunKey& key, const std::string& task_id, int try_number,
+                   executor::AttemptResult result);
+    boost::json::object context(const ActiveRun& ar) const;
+    void write_log(const RunKey& key, const std::string& task_id, int try_number,
+                   const std::vector<std::string>& lines);
+    void arm_timer();
+    int running_tasks(const std::string& dag_id) const;
+    int running_runs(const std::string& dag_id) const;
+    bool is_paused(const std::string& dag_id) const;
+
+    boost::asio::io_context& loop_;
+    store::Store& store_;
+    dag::DagFolder& folder_;
+    executor::TaskRunner& runner_;
+    const Clock& clock_;
+    EngineOptions options_;
+    std::string hostname_;
+    std::map<std::string, std::shared_ptr<const dag::Dag>, std::less<>> dags_;
+    std::map<std::string, store::DagRecord, std::less<>> records_;
+    std::map<RunKey, ActiveRun> runs_;
+    std::set<RunKey> dirty_;
+    // Results that arrived and wait for the next flush.
+    struct Pending {
+        RunKey key;
+        std::string task_id;
+        int try_number;
+        executor::AttemptResult result;
+    };
+    std::vector<Pending> results_;
+    bool flush_posted_ = false;
+    boost::asio::steady_timer housekeeping_timer_;
+    boost::asio::steady_timer wake_timer_;  // the earliest retry or schedule
+    std::vector<RunListener> listeners_;
+    bool stopped_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace orquestra::scheduler

@@ -1,0 +1,443 @@
+#include "scheduler/engine.hpp"
+
+#include "store/sqlite_store.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+namespace orquestra::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+using store::RunState;
+using store::TaskState;
+
+// Records every try it is given; the test decides how each ends.
+class ManualRunner final : public executor::TaskRunner {
+public:
+    void run(executor::Attempt attempt, std::function<void(executor::AttemptResult)> done) override {
+        started.push_back({std::move(attempt), std::move(done)});
+    }
+    struct Started {
+        executor::Attempt attempt;
+        std::function<void(executor::AttemptResult)> done;
+    };
+    std::vector<Started> started;
+    std::vector<std::string> task_ids() const {
+        std::vector<std::string> out;
+        for (const auto& s : started) out.push_back(s.attempt.task_id);
+        return out;
+    }
+};
+
+class EngineTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::random_device rd;
+        home_ = fs::temp_directory_path() / ("orquestra-engine-" + std::to_string(rd()));
+        fs::create_directories(home_ / "dags");
+        open_store();
+    }
+    void TearDown() override {
+        engine_.reset();
+        folder_.reset();
+        store_.reset();
+        fs::remove_all(home_);
+    }
+    void open_store() {
+        auto s = store::SqliteStore::open(home_ / "orquestra.db");
+        ASSERT_TRUE(s) << s.error().message;
+        store_ = std::move(*s);
+        ASSERT_TRUE(store_->migrate());
+    }
+    void write_dag(const std::string& name, const std::string& yaml) {
+        std::ofstream(home_ / "dags" / name) << yaml;
+    }
+    // Runs every ready handler (the io_context stops when it runs out of work; restart it).
+    void pump() {
+        io_.restart();
+        io_.poll();
+    }
+    void start_engine() {
+        folder_ = std::make_unique<dag::DagFolder>(home_ / "dags", clock_);
+        EngineOptions opts;
+        opts.log_dir = home_ / "logs";
+        opts.unpause_new_dags = true;
+        engine_ = std::make_unique<Engine>(io_, *store_, *folder_, runner_, clock_, opts);
+        ASSERT_TRUE(engine_->start());
+        pump();
+    }
+    // Crash: the engine vanishes without finishing anything.
+    void crash_engine() {
+        engine_.reset();
+        folder_.reset();
+        pump();
+        runner_.started.clear();
+        store_.reset();
+        open_store();
+    }
+    store::DagRun trigger(const std::string& dag_id, const std::string& conf = "{}",
+                          std::optional<std::string> run_id = "r1") {
+        TriggerRequest req;
+        req.dag_id = dag_id;
+        req.run_id = run_id;
+        req.conf = boost::json::parse(conf).as_object();
+        auto r = engine_->trigger(req);
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        pump();
+        return r ? *r : store::DagRun{};
+    }
+    void finish(std::size_t index, bool success, std::string output = "") {
+        executor::AttemptResult r;
+        r.success = success;
+        if (!output.empty()) r.output_json = output;
+        if (!success) r.error = "boom";
+        runner_.started.at(index).done(std::move(r));
+        pump();
+    }
+    TaskState state(const std::string& task, const std::string& run = "r1",
+                    const std::string& dag = "d") {
+        auto ti = store_->get_task_instance(dag, run, task);
+        EXPECT_TRUE(ti && *ti);
+        return ti && *ti ? (*ti)->state : TaskState::kRemoved;
+    }
+    RunState run_state(const std::string& run = "r1", const std::string& dag = "d") {
+        auto r = store_->get_run(dag, run);
+        EXPECT_TRUE(r && *r);
+        return r && *r ? (*r)->state : RunState::kQueued;
+    }
+
+    fs::path home_;
+    FakeClock clock_{1'700'000'000'000};
+    boost::asio::io_context io_;
+    std::unique_ptr<store::SqliteStore> store_;
+    std::unique_ptr<dag::DagFolder> folder_;
+    ManualRunner runner_;
+    std::unique_ptr<Engine> engine_;
+};
+
+constexpr const char* kChain = R"(
+dag_id: d
+tasks:
+  a: {command: ["true"]}
+  b: {command: ["true"], upstream: [a]}
+  c: {command: ["true"], upstream: [b]}
+)";
+
+TEST_F(EngineTest, ChainRunsTaskAfterTaskWithoutWaiting) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    trigger("d");
+    ASSERT_EQ(runner_.task_ids(), std::vector<std::string>{"a"});
+    EXPECT_EQ(state("a"), TaskState::kRunning);
+    EXPECT_EQ(state("b"), TaskState::kNone);
+    EXPECT_EQ(run_state(), RunState::kRunning);
+    finish(0, true, R"({"x":1})");  // no clock movement needed: b starts at once
+    ASSERT_EQ(runner_.task_ids(), (std::vector<std::string>{"a", "b"}));
+    finish(1, true);
+    finish(2, true);
+    EXPECT_EQ(run_state(), RunState::kSuccess);
+    auto a = store_->get_task_instance("d", "r1", "a");
+    EXPECT_EQ(*(*a)->output_json, R"({"x":1})");
+    auto tries = store_->tries("d", "r1", "a");
+    ASSERT_EQ(tries->size(), 1u);
+    EXPECT_EQ((*tries)[0].state, TaskState::kSuccess);
+    EXPECT_TRUE(fs::exists(engine_->log_path("d", "r1", "a", 1)));
+    EXPECT_EQ(engine_->active_runs(), 0u);
+}
+
+TEST_F(EngineTest, RetriesAfterTheirDelayThenFail) {
+    write_dag("d.yaml", R"(
+dag_id: d
+default_args: {retries: 2, retry_delay: 10s, retry_exponential_backoff: true}
+tasks:
+  a: {command: ["true"]}
+  b: {command: ["true"], upstream: [a]}
+)");
+    start_engine();
+    trigger("d");
+    finish(0, false);
+    EXPECT_EQ(state("a"), TaskState::kUpForRetry);
+    clock_.advance(9'999);
+    engine_->tick();
+    EXPECT_EQ(runner_.started.size(), 1u);
+    clock_.advance(1);
+    engine_->tick();
+    ASSERT_EQ(runner_.started.size(), 2u);
+    EXPECT_EQ(runner_.started[1].attempt.try_number, 2);
+    finish(1, false);
+    clock_.advance(10'000);  // backoff doubles: 20 s now
+    engine_->tick();
+    EXPECT_EQ(runner_.started.size(), 2u);
+    clock_.advance(10'000);
+    engine_->tick();
+    ASSERT_EQ(runner_.started.size(), 3u);
+    finish(2, false);
+    EXPECT_EQ(state("a"), TaskState::kFailed);
+    EXPECT_EQ(state("b"), TaskState::kUpstreamFailed);
+    EXPECT_EQ(run_state(), RunState::kFailed);
+    EXPECT_EQ(store_->tries("d", "r1", "a")->size(), 3u);
+}
+
+TEST_F(EngineTest, TriggerRulesDecideAfterFailure) {
+    write_dag("d.yaml", R"(
+dag_id: d
+tasks:
+  a: {command: ["true"]}
+  b: {command: ["true"], upstream: [a]}
+  cleanup: {command: ["true"], upstream: [a], trigger_rule: all_done}
+  alarm: {command: ["true"], upstream: [a], trigger_rule: one_failed}
+)");
+    start_engine();
+    trigger("d");
+    finish(0, false);
+    EXPECT_EQ(state("b"), TaskState::kUpstreamFailed);
+    EXPECT_EQ(runner_.task_ids(), (std::vector<std::string>{"a", "cleanup", "alarm"}));
+    finish(1, true);
+    finish(2, true);
+    EXPECT_EQ(run_state(), RunState::kFailed);  // leaf b is upstream_failed
+}
+
+TEST_F(EngineTest, FalseConditionSkipsTaskAndItsDownstream) {
+    write_dag("d.yaml", R"(
+dag_id: d
+params:
+  n: {type: integer, default: 1}
+tasks:
+  a: {command: ["true"]}
+  b: {command: ["true"], upstream: [a], when: "{{ 'admin' in tasks.a.output.grupos }}"}
+  c: {command: ["true"], upstream: [b]}
+)");
+    start_engine();
+    trigger("d");
+    finish(0, true, R"({"grupos":["vendas"]})");
+    EXPECT_EQ(state("b"), TaskState::kSkipped);
+    EXPECT_EQ(state("c"), TaskState::kSkipped);
+    EXPECT_EQ(run_state(), RunState::kSuccess);
+
+    trigger("d", "{}", "r2");
+    finish(1, true, R"({"grupos":["admin"]})");
+    ASSERT_EQ(runner_.started.size(), 3u);
+    EXPECT_EQ(runner_.started[2].attempt.task_id, "b");
+}
+
+TEST_F(EngineTest, TemplatesRenderParamsAndUpstreamOutputs) {
+    write_dag("d.yaml", R"(
+dag_id: d
+params:
+  usuario_id: {type: integer, minimum: 1, default: 1}
+tasks:
+  a:
+    http: {service: users, path: "/usuarios/{{ params.usuario_id }}"}
+  b:
+    upstream: [a]
+    http:
+      service: messages
+      method: POST
+      path: /send
+      json: {usuario_id: "{{ params.usuario_id }}", nome: "{{ tasks.a.output.nome }}"}
+)");
+    start_engine();
+    trigger("d", R"({"usuario_id": 7})");
+    auto& a = std::get<executor::RenderedHttp>(runner_.started[0].attempt.work);
+    EXPECT_EQ(a.path, "/usuarios/7");
+    EXPECT_EQ(*a.service, "users");
+    finish(0, true, R"({"nome":"Ana"})");
+    auto& b = std::get<executor::RenderedHttp>(runner_.started[1].attempt.work);
+    EXPECT_EQ(*b.body, R"({"usuario_id":7,"nome":"Ana"})");
+    EXPECT_EQ(b.content_type, "application/json");
+}
+
+TEST_F(EngineTest, BadConfCreatesNoRunAndDuplicateRunIdConflicts) {
+    write_dag("d.yaml", R"(
+dag_id: d
+params:
+  usuario_id: {type: integer, minimum: 1, default: 1}
+tasks:
+  a: {command: ["true"]}
+)");
+    start_engine();
+    TriggerRequest bad;
+    bad.dag_id = "d";
+    bad.run_id = "bad";
+    bad.conf = boost::json::parse(R"({"usuario_id": 0})").as_object();
+    auto r = engine_->trigger(bad);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find("usuario_id"), std::string::npos);
+    EXPECT_FALSE(*store_->get_run("d", "bad"));
+    trigger("d");
+    TriggerRequest again;
+    again.dag_id = "d";
+    again.run_id = "r1";
+    auto dup = engine_->trigger(again);
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
+    TriggerRequest unknown;
+    unknown.dag_id = "nope";
+    EXPECT_EQ(engine_->trigger(unknown).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(EngineTest, ManyDefaultRunIdsInTheSameInstantAreUnique) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    for (int i = 0; i < 5; ++i) trigger("d", "{}", std::nullopt);
+    auto runs = store_->list_runs(store::RunFilter{});
+    EXPECT_EQ(runs->total, 5);
+}
+
+TEST_F(EngineTest, MaxActiveTasksLimitsAFanOut) {
+    std::string yaml = "dag_id: d\nmax_active_tasks: 3\ntasks:\n";
+    for (int i = 0; i < 10; ++i) yaml += "  t" + std::to_string(i) + ": {command: [\"true\"]}\n";
+    write_dag("d.yaml", yaml);
+    start_engine();
+    trigger("d");
+    EXPECT_EQ(runner_.started.size(), 3u);
+    finish(0, true);
+    EXPECT_EQ(runner_.started.size(), 4u);
+    for (std::size_t i = 1; i < runner_.started.size(); ++i) finish(i, true);
+    for (std::size_t i = 4; i < runner_.started.size(); ++i) finish(i, true);
+    while (run_state() == RunState::kRunning) {
+        std::size_t before = runner_.started.size();
+        for (std::size_t i = 0; i < before; ++i) {
+            if (state(runner_.started[i].attempt.task_id) == TaskState::kRunning) finish(i, true);
+        }
+        if (runner_.started.size() == before) break;
+    }
+    EXPECT_EQ(runner_.started.size(), 10u);
+    EXPECT_EQ(run_state(), RunState::kSuccess);
+}
+
+TEST_F(EngineTest, MaxActiveRunsQueuesTheRest) {
+    write_dag("d.yaml", "dag_id: d\nmax_active_runs: 1\ntasks:\n  a: {command: [\"true\"]}\n");
+    start_engine();
+    trigger("d", "{}", "r1");
+    trigger("d", "{}", "r2");
+    EXPECT_EQ(run_state("r1"), RunState::kRunning);
+    EXPECT_EQ(run_state("r2"), RunState::kQueued);
+    finish(0, true);
+    EXPECT_EQ(run_state("r1"), RunState::kSuccess);
+    EXPECT_EQ(run_state("r2"), RunState::kRunning);
+}
+
+TEST_F(EngineTest, PausedDagKeepsRunsQueued) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    ASSERT_TRUE(engine_->set_paused("d", true));
+    trigger("d");
+    EXPECT_EQ(run_state(), RunState::kQueued);
+    EXPECT_TRUE(runner_.started.empty());
+    ASSERT_TRUE(engine_->set_paused("d", false));
+    pump();
+    EXPECT_EQ(run_state(), RunState::kRunning);
+    EXPECT_EQ(runner_.started.size(), 1u);
+}
+
+TEST_F(EngineTest, CrashedTryIsRetriedByItsPolicy) {
+    write_dag("d.yaml", R"(
+dag_id: d
+default_args: {retries: 1, retry_delay: 0s}
+tasks:
+  a: {command: ["true"]}
+  b: {command: ["true"], upstream: [a]}
+)");
+    start_engine();
+    trigger("d");
+    ASSERT_EQ(runner_.started.size(), 1u);
+    crash_engine();
+    start_engine();
+    // Try 1 counted as failed; try 2 started once, not twice.
+    ASSERT_EQ(runner_.started.size(), 1u);
+    EXPECT_EQ(runner_.started[0].attempt.task_id, "a");
+    EXPECT_EQ(runner_.started[0].attempt.try_number, 2);
+    finish(0, true);
+    EXPECT_EQ(state("a"), TaskState::kSuccess);
+    ASSERT_EQ(runner_.started.size(), 2u);
+    finish(1, true);
+    EXPECT_EQ(run_state(), RunState::kSuccess);
+    auto tries = store_->tries("d", "r1", "a");
+    ASSERT_EQ(tries->size(), 2u);
+    EXPECT_EQ((*tries)[0].state, TaskState::kFailed);
+    EXPECT_NE((*tries)[0].error.find("scheduler stopped"), std::string::npos);
+}
+
+TEST_F(EngineTest, CrashedTryWithoutRetriesFailsTheRun) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    trigger("d");
+    crash_engine();
+    start_engine();
+    EXPECT_TRUE(runner_.started.empty());
+    EXPECT_EQ(state("a"), TaskState::kFailed);
+    EXPECT_EQ(state("b"), TaskState::kUpstreamFailed);
+    EXPECT_EQ(run_state(), RunState::kFailed);
+}
+
+TEST_F(EngineTest, QueuedRunsSurviveARestart) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    ASSERT_TRUE(engine_->set_paused("d", true));
+    trigger("d");
+    crash_engine();
+    start_engine();
+    EXPECT_EQ(run_state(), RunState::kQueued);
+    ASSERT_TRUE(engine_->set_paused("d", false));
+    pump();
+    EXPECT_EQ(runner_.task_ids(), std::vector<std::string>{"a"});
+}
+
+TEST_F(EngineTest, ScheduleWithCatchupCreatesEveryMissedInterval) {
+    // Clock: 2023-11-14T22:13:20Z. Hourly from 18:00 → 18, 19, 20, 21 are complete.
+    write_dag("d.yaml", R"(
+dag_id: d
+schedule: 1h
+start_date: 2023-11-14T18:00:00
+catchup: true
+tasks:
+  a: {command: ["true"]}
+)");
+    start_engine();
+    auto runs = store_->list_runs(store::RunFilter{});
+    ASSERT_TRUE(runs);
+    EXPECT_EQ(runs->total, 4);
+    EXPECT_TRUE(*store_->get_run("d", "scheduled__2023-11-14T18:00:00+00:00"));
+    clock_.advance(3600'000);
+    engine_->tick();
+    EXPECT_EQ(store_->list_runs(store::RunFilter{})->total, 5);
+}
+
+TEST_F(EngineTest, ScheduleWithoutCatchupCreatesOnlyTheLatest) {
+    write_dag("d.yaml", R"(
+dag_id: d
+schedule: 1h
+start_date: 2023-11-14T10:00:00
+catchup: false
+tasks:
+  a: {command: ["true"]}
+)");
+    start_engine();
+    auto runs = store_->list_runs(store::RunFilter{});
+    EXPECT_EQ(runs->total, 1);
+    EXPECT_TRUE(*store_->get_run("d", "scheduled__2023-11-14T21:00:00+00:00"));
+}
+
+TEST_F(EngineTest, RenderErrorFailsTheTryWithTheReason) {
+    write_dag("d.yaml", R"(
+dag_id: d
+tasks:
+  a: {http: {service: s, path: "/x/{{ dag_run.conf.missing }}"}}
+)");
+    start_engine();
+    trigger("d");
+    EXPECT_TRUE(runner_.started.empty());
+    EXPECT_EQ(state("a"), TaskState::kFailed);
+    auto tries = store_->tries("d", "r1", "a");
+    ASSERT_EQ(tries->size(), 1u);
+    EXPECT_NE((*tries)[0].error.find("missing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orquestra::scheduler
