@@ -1,4 +1,5 @@
 // orquestra: one binary, subcommands in Airflow's shape. Parses flags, then calls app::.
+#include "app/commands.hpp"
 #include "app/run.hpp"
 
 #include <CLI/CLI.hpp>
@@ -13,13 +14,15 @@ int main(int argc, char** argv) {
     cli.require_subcommand(1);
     cli.set_version_flag("--version", std::string(ORQUESTRA_VERSION));
 
+    // --- registry
     app::RegistryCommandOptions reg;
     reg.node.http.port = 8761;
     bool no_self_preservation = false;
     auto* registry = cli.add_subcommand("registry", "Run the service registry (Eureka REST API)");
     registry->add_option("--host", reg.node.http.host, "Address to listen on")
         ->capture_default_str();
-    registry->add_option("--port", reg.node.http.port, "Port to listen on")->capture_default_str();
+    registry->add_option("--port", reg.node.http.port, "Port to listen on (0: any free port)")
+        ->capture_default_str();
     registry->add_option("--auth", reg.node.api.auth,
                          "Require HTTP Basic auth with these credentials (user:password)");
     registry->add_flag("--no-self-preservation", no_self_preservation,
@@ -30,6 +33,60 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     registry->add_option("--threads", reg.threads, "Event-loop threads (0: one per core)")
         ->capture_default_str();
+
+    // --- workflow commands share where things are
+    app::CommonFlags common;
+    auto add_common = [&common](CLI::App* cmd, bool registry_url) {
+        cmd->add_option("--home", common.home,
+                        "Orquestra's home (default $ORQUESTRA_HOME, else ~/.orquestra)");
+        cmd->add_option("--dags", common.dags, "DAG folder (default <home>/dags)");
+        if (registry_url) {
+            cmd->add_option("--registry", common.registry_url,
+                            "Registry base URL the tasks find services in")
+                ->capture_default_str();
+        }
+    };
+
+    auto* db = cli.add_subcommand("db", "Database commands");
+    db->require_subcommand(1);
+    auto* db_init = db->add_subcommand("init", "Create the database");
+    auto* db_migrate = db->add_subcommand("migrate", "Upgrade the database schema");
+    add_common(db_init, false);
+    add_common(db_migrate, false);
+
+    auto* dags = cli.add_subcommand("dags", "DAG commands");
+    dags->require_subcommand(1);
+    std::string dag_id, task_id, conf, run_id;
+    auto* dags_list = dags->add_subcommand("list", "List the DAGs");
+    auto* dags_errors = dags->add_subcommand("list-import-errors", "List DAG files that fail");
+    auto* dags_trigger = dags->add_subcommand("trigger", "Create a run of a DAG");
+    auto* dags_pause = dags->add_subcommand("pause", "Pause a DAG");
+    auto* dags_unpause = dags->add_subcommand("unpause", "Unpause a DAG");
+    auto* dags_test = dags->add_subcommand("test", "Run a DAG once, here, and print each task");
+    auto* dags_show = dags->add_subcommand("show", "Print a DAG's graph");
+    for (auto* cmd : {dags_list, dags_errors, dags_pause, dags_unpause, dags_show}) {
+        add_common(cmd, false);
+    }
+    add_common(dags_trigger, false);
+    add_common(dags_test, true);
+    for (auto* cmd : {dags_trigger, dags_pause, dags_unpause, dags_test, dags_show}) {
+        cmd->add_option("dag_id", dag_id, "The DAG")->required();
+    }
+    for (auto* cmd : {dags_trigger, dags_test}) {
+        cmd->add_option("-c,--conf", conf, "JSON object of params, e.g. '{\"usuario_id\": 1}'");
+    }
+    dags_trigger->add_option("-r,--run-id", run_id, "The run's id (default manual__<date>)");
+
+    auto* tasks = cli.add_subcommand("tasks", "Task commands");
+    tasks->require_subcommand(1);
+    auto* tasks_test = tasks->add_subcommand("test", "Run one task once, without recording it");
+    add_common(tasks_test, true);
+    tasks_test->add_option("dag_id", dag_id, "The DAG")->required();
+    tasks_test->add_option("task_id", task_id, "The task")->required();
+    tasks_test->add_option("-c,--conf", conf, "JSON object of params");
+
+    auto* sched = cli.add_subcommand("scheduler", "Run the scheduler and executor");
+    add_common(sched, true);
 
     try {
         cli.parse(argc, argv);
@@ -46,6 +103,17 @@ int main(int argc, char** argv) {
             }
             return app::run_registry(reg);
         }
+        if (db_init->parsed()) return app::cmd_db(common, "init");
+        if (db_migrate->parsed()) return app::cmd_db(common, "migrate");
+        if (dags_list->parsed()) return app::cmd_dags_list(common);
+        if (dags_errors->parsed()) return app::cmd_dags_list_import_errors(common);
+        if (dags_trigger->parsed()) return app::cmd_dags_trigger(common, dag_id, conf, run_id);
+        if (dags_pause->parsed()) return app::cmd_dags_pause(common, dag_id, true);
+        if (dags_unpause->parsed()) return app::cmd_dags_pause(common, dag_id, false);
+        if (dags_show->parsed()) return app::cmd_dags_show(common, dag_id);
+        if (dags_test->parsed()) return app::cmd_dags_test(common, dag_id, conf);
+        if (tasks_test->parsed()) return app::cmd_tasks_test(common, dag_id, task_id, conf);
+        if (sched->parsed()) return app::run_scheduler(common);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;

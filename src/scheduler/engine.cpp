@@ -58,6 +58,9 @@ std::string safe_segment(std::string_view s) {
     return out;
 }
 
+
+}  // namespace
+
 Result<executor::Attempt> render_attempt(const dag::Task& task, const json::object& ctx) {
     executor::Attempt attempt;
     Millis timeout = 0;
@@ -128,7 +131,6 @@ Result<executor::Attempt> render_attempt(const dag::Task& task, const json::obje
     return attempt;
 }
 
-}  // namespace
 
 Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolder& folder,
                executor::TaskRunner& runner, const Clock& clock, EngineOptions options)
@@ -185,6 +187,7 @@ std::shared_ptr<const dag::Dag> Engine::find_dag(const std::string& dag_id) cons
 void Engine::add_run_listener(RunListener listener) { listeners_.push_back(std::move(listener)); }
 
 bool Engine::is_paused(const std::string& dag_id) const {
+    if (options_.ignore_pause) return false;
     auto it = records_.find(dag_id);
     return it == records_.end() || it->second.is_paused;
 }
@@ -257,6 +260,11 @@ void Engine::sync_dags() {
     }
 }
 
+void Engine::load_dags() {
+    folder_.scan();
+    sync_dags();
+}
+
 void Engine::housekeeping() {
     auto scan = folder_.scan();
     if (!scan.folder_error.empty()) spdlog::warn("DAG folder: {}", scan.folder_error);
@@ -295,6 +303,7 @@ void Engine::load_unfinished_runs(bool recovering) {
     for (auto& run : *runs) {
         RunKey key{run.dag_id, run.run_id};
         if (runs_.contains(key)) continue;
+        if (!options_.only_dag.empty() && run.dag_id != options_.only_dag) continue;
         auto dag = find_dag(run.dag_id);
         if (!dag) continue;  // its file is gone or broken; it waits for the DAG to come back
         auto tis = store_.task_instances(run.dag_id, run.run_id);
@@ -356,6 +365,7 @@ void Engine::load_unfinished_runs(bool recovering) {
 }
 
 void Engine::schedule_runs() {
+    if (!options_.only_dag.empty()) return;
     Millis now = clock_.now_ms();
     for (const auto& [id, dag] : dags_) {
         if (is_paused(id) || dag->schedule.kind() == dag::ScheduleKind::kNone) continue;

@@ -41,7 +41,14 @@ struct EngineOptions {
     // DAGs first seen by this engine start unpaused regardless of their file (standalone's
     // example DAGs, `dags test`).
     bool unpause_new_dags = false;
+    // `dags test`: run regardless of pause, and only this DAG's runs (no schedules).
+    bool ignore_pause = false;
+    std::string only_dag;
 };
+
+// Renders a task's templates for one try (path, query, headers, body, argv, env...).
+Result<executor::Attempt> render_attempt(const dag::Task& task,
+                                         const boost::json::object& context);
 
 struct TriggerRequest {
     std::string dag_id;
@@ -75,6 +82,8 @@ public:
     // Pauses or unpauses a DAG (loop thread). kNotFound for an unknown DAG.
     Result<void> set_paused(const std::string& dag_id, bool paused);
 
+    // Looks at the DAG folder and records what it holds (loop thread, or before start()).
+    void load_dags();
     // Re-evaluates every active run now (after the clock moved, in tests). Loop thread.
     void tick();
     // Looks at the folder and the store now (loop thread).

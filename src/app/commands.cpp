@@ -1,0 +1,328 @@
+#include "app/commands.hpp"
+
+#include "dag/loader.hpp"
+#include "dag/params.hpp"
+#include "dag/time_text.hpp"
+#include "discovery/registry_poller.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+
+namespace orquestra::app {
+
+namespace json = boost::json;
+
+namespace {
+
+int fail(std::string_view what) {
+    std::fprintf(stderr, "orquestra: %.*s\n", static_cast<int>(what.size()), what.data());
+    return 1;
+}
+
+Result<json::object> parse_conf(const std::string& text) {
+    if (text.empty()) return json::object();
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (ec) return Error{ErrorCode::kInvalidArgument, "--conf is not valid JSON: " + ec.message()};
+    if (!v.is_object()) return Error{ErrorCode::kInvalidArgument, "--conf must be a JSON object"};
+    return v.as_object();
+}
+
+// Loads the DAG folder once (what the CLI commands that do not run a scheduler need).
+struct Folder {
+    explicit Folder(const HomePaths& paths) : folder(paths.dags, SystemClock::instance()) {
+        folder.scan();
+    }
+    dag::DagFolder folder;
+};
+
+std::string kind_summary(const dag::Task& t) {
+    if (const auto* h = std::get_if<dag::HttpSpec>(&t.kind)) {
+        return fmt::format("http {} {}{}", h->method, h->service ? *h->service : *h->url,
+                           h->path.source());
+    }
+    if (const auto* c = std::get_if<dag::CommandSpec>(&t.kind)) {
+        if (c->script) return "command: " + *c->script;
+        std::vector<std::string> argv;
+        for (const auto& a : c->argv) argv.push_back(a.source());
+        return "command: " + fmt::format("{}", fmt::join(argv, " "));
+    }
+    const auto& w = std::get<dag::WaitForServiceSpec>(t.kind);
+    return fmt::format("wait_for_service {} (≥ {} UP)", w.service, w.min_instances);
+}
+
+// Where runners find services when the registry is another process.
+std::unique_ptr<discovery::RegistryPoller> remote_directory(const CommonFlags& flags) {
+    auto poller = std::make_unique<discovery::RegistryPoller>(flags.registry_url,
+                                                              std::chrono::milliseconds(1000));
+    if (auto r = poller->refresh(); !r) {
+        spdlog::warn("{} (services will be looked up again every second)", r.error().message);
+    }
+    poller->start();
+    return poller;
+}
+
+}  // namespace
+
+int cmd_db(const CommonFlags& flags, const std::string& action) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto s = open_store(paths, true);
+    if (!s) return fail(s.error().message);
+    auto v = (*s)->schema_version();
+    std::error_code ec;
+    std::filesystem::create_directories(paths.dags, ec);
+    std::printf("%s: database %s at schema version %d\n", action.c_str(), paths.db.c_str(),
+                v ? *v : -1);
+    return 0;
+}
+
+int cmd_dags_list(const CommonFlags& flags) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    Folder f(paths);
+    auto s = open_store(paths, true);
+    if (!s) return fail(s.error().message);
+    std::printf("%-32s %-8s %-12s %-10s %s\n", "dag_id", "paused", "owner", "schedule",
+                "fileloc");
+    for (const auto& d : f.folder.dags()) {
+        auto rec = (*s)->get_dag(d->dag_id);
+        bool paused = rec && *rec ? (*rec)->is_paused : d->is_paused_upon_creation;
+        std::printf("%-32s %-8s %-12s %-10s %s\n", d->dag_id.c_str(), paused ? "True" : "False",
+                    d->default_args.owner.c_str(),
+                    d->schedule.text().empty() ? "None" : d->schedule.text().c_str(),
+                    d->fileloc.c_str());
+    }
+    if (!f.folder.import_errors().empty()) {
+        std::printf("(%zu file(s) failed to load: orquestra dags list-import-errors)\n",
+                    f.folder.import_errors().size());
+    }
+    return 0;
+}
+
+int cmd_dags_list_import_errors(const CommonFlags& flags) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    Folder f(paths);
+    auto errors = f.folder.import_errors();
+    if (errors.empty()) {
+        std::printf("No import errors in %s\n", paths.dags.c_str());
+        return 0;
+    }
+    for (const auto& e : errors) {
+        if (e.line > 0) {
+            std::printf("%s:%d: %s\n", e.filename.c_str(), e.line, e.message.c_str());
+        } else {
+            std::printf("%s: %s\n", e.filename.c_str(), e.message.c_str());
+        }
+    }
+    return 1;
+}
+
+int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
+                     const std::string& conf_text, const std::string& run_id) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto conf = parse_conf(conf_text);
+    if (!conf) return fail(conf.error().message);
+    auto s = open_store(paths, true);
+    if (!s) return fail(s.error().message);
+    dag::DagFolder folder(paths.dags, SystemClock::instance());
+    boost::asio::io_context io;
+    executor::CommandTaskRunner unused(1);
+    scheduler::EngineOptions opts;
+    opts.log_dir = paths.logs;
+    scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), opts);
+    engine.load_dags();
+    scheduler::TriggerRequest req;
+    req.dag_id = dag_id;
+    req.conf = *conf;
+    if (!run_id.empty()) req.run_id = run_id;
+    auto run = engine.trigger(req);
+    if (!run) return fail(run.error().message);
+    std::printf("Created run %s of %s (state %s, logical date %s)\n", run->run_id.c_str(),
+                dag_id.c_str(), std::string(store::to_string(run->state)).c_str(),
+                dag::format_datetime(run->logical_date).c_str());
+    auto rec = (*s)->get_dag(dag_id);
+    if (rec && *rec && (*rec)->is_paused) {
+        std::printf("The DAG is paused: the run waits until `orquestra dags unpause %s`.\n",
+                    dag_id.c_str());
+    }
+    return 0;
+}
+
+int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool paused) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto s = open_store(paths, true);
+    if (!s) return fail(s.error().message);
+    dag::DagFolder folder(paths.dags, SystemClock::instance());
+    boost::asio::io_context io;
+    executor::CommandTaskRunner unused(1);
+    scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), {});
+    engine.load_dags();
+    if (auto r = engine.set_paused(dag_id, paused); !r) return fail(r.error().message);
+    std::printf("Dag: %s, paused: %s\n", dag_id.c_str(), paused ? "True" : "False");
+    return 0;
+}
+
+int cmd_dags_show(const CommonFlags& flags, const std::string& dag_id) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    Folder f(paths);
+    auto d = f.folder.find(dag_id);
+    if (!d) return fail(fmt::format("DAG '{}' not found in {}", dag_id, paths.dags.string()));
+    std::printf("%s%s%s\n", d->dag_id.c_str(), d->description.empty() ? "" : " — ",
+                d->description.c_str());
+    for (const auto& t : d->tasks) {
+        std::string line = fmt::format("  {} [{}]", t.task_id, kind_summary(t));
+        if (!t.upstream.empty()) {
+            line += fmt::format("\n      after {}", fmt::join(t.upstream, ", "));
+            if (t.trigger_rule != dag::TriggerRule::kAllSuccess) {
+                line += fmt::format(" ({})", dag::to_string(t.trigger_rule));
+            }
+        }
+        if (t.condition) line += fmt::format("\n      when {}", t.condition->source());
+        if (!t.downstream.empty()) line += fmt::format("\n      >> {}", fmt::join(t.downstream, ", "));
+        std::printf("%s\n", line.c_str());
+    }
+    return 0;
+}
+
+int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
+                  const std::string& conf_text) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto conf = parse_conf(conf_text);
+    if (!conf) return fail(conf.error().message);
+    auto directory = remote_directory(flags);
+    http::IoPool pool(1);
+    pool.start();
+    scheduler::EngineOptions opts;
+    opts.ignore_pause = true;
+    opts.only_dag = dag_id;
+    opts.housekeeping_interval = std::chrono::hours(1);
+    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), opts);
+    if (auto r = node.start(); !r) return fail(r.error().message);
+    std::promise<store::DagRun> finished;
+    auto future = finished.get_future();
+    auto run = node.call([&]() -> Result<store::DagRun> {
+        node.engine().add_run_listener([&finished](const store::DagRun& r) {
+            finished.set_value(r);
+        });
+        scheduler::TriggerRequest req;
+        req.dag_id = dag_id;
+        req.conf = *conf;
+        req.run_id = "test__" + dag::format_datetime(SystemClock::instance().now_ms());
+        return node.engine().trigger(req);
+    });
+    if (!run) {
+        pool.stop();
+        return fail(run.error().message);
+    }
+    std::printf("Testing %s, run %s\n", dag_id.c_str(), run->run_id.c_str());
+    auto done = future.get();
+    auto tis = node.store().task_instances(dag_id, done.run_id);
+    auto dag = node.call([&] { return node.engine().find_dag(dag_id); });
+    if (tis && dag) {
+        for (const auto& task : dag->tasks) {
+            for (const auto& ti : *tis) {
+                if (ti.task_id != task.task_id) continue;
+                std::printf("  %-28s %-16s", ti.task_id.c_str(),
+                            std::string(store::to_string(ti.state)).c_str());
+                if (ti.output_json) std::printf(" output: %s", ti.output_json->c_str());
+                if (!ti.note.empty()) std::printf(" (%s)", ti.note.c_str());
+                auto tries = node.store().tries(dag_id, done.run_id, ti.task_id);
+                if (tries && !tries->empty() && !tries->back().error.empty()) {
+                    std::printf(" error: %s", tries->back().error.c_str());
+                }
+                std::printf("\n");
+            }
+        }
+    }
+    std::printf("Run %s: %s (logs under %s)\n", done.run_id.c_str(),
+                std::string(store::to_string(done.state)).c_str(),
+                (paths.logs / dag_id / done.run_id).c_str());
+    pool.stop();
+    node.stop();
+    return done.state == store::RunState::kSuccess ? 0 : 1;
+}
+
+int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
+                   const std::string& task_id, const std::string& conf_text) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto conf = parse_conf(conf_text);
+    if (!conf) return fail(conf.error().message);
+    Folder f(paths);
+    auto d = f.folder.find(dag_id);
+    if (!d) return fail(fmt::format("DAG '{}' not found in {}", dag_id, paths.dags.string()));
+    const dag::Task* task = d->find_task(task_id);
+    if (!task) return fail(fmt::format("DAG '{}' has no task '{}'", dag_id, task_id));
+    auto params = dag::resolve_params(*d, *conf);
+    if (!params) return fail(params.error().message);
+    dag::RenderInputs in;
+    in.dag_id = dag_id;
+    in.run_id = "tasks_test";
+    in.params = *params;
+    in.conf = *conf;
+    in.logical_date = SystemClock::instance().now_ms();
+    auto attempt = scheduler::render_attempt(*task, dag::make_context(in));
+    if (!attempt) return fail("cannot render the task: " + attempt.error().message);
+    attempt->dag_id = dag_id;
+    attempt->run_id = "tasks_test";
+    attempt->task_id = task_id;
+    auto directory = remote_directory(flags);
+    http::IoPool pool(1);
+    pool.start();
+    boost::asio::io_context wait_io;
+    executor::HttpTaskRunner http_runner(pool, *directory);
+    executor::CommandTaskRunner command_runner(1);
+    executor::ServiceWaitRunner wait_runner(wait_io, *directory);
+    executor::RunnerSet runners(http_runner, command_runner, wait_runner);
+    std::promise<executor::AttemptResult> promise;
+    auto future = promise.get_future();
+    runners.run(std::move(*attempt), [&promise](executor::AttemptResult r) {
+        promise.set_value(std::move(r));
+    });
+    std::thread waiter([&wait_io] {
+        auto guard = boost::asio::make_work_guard(wait_io);
+        wait_io.run_for(std::chrono::hours(24));
+    });
+    auto result = future.get();
+    wait_io.stop();
+    waiter.join();
+    pool.stop();
+    for (const auto& line : result.log) std::printf("%s\n", line.c_str());
+    if (result.success) {
+        std::printf("Task %s: success%s%s\n", task_id.c_str(),
+                    result.output_json ? ", output: " : "",
+                    result.output_json ? result.output_json->c_str() : "");
+        return 0;
+    }
+    std::printf("Task %s: failed: %s\n", task_id.c_str(), result.error.c_str());
+    return 1;
+}
+
+int run_scheduler(const CommonFlags& flags) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto directory = remote_directory(flags);
+    http::IoPool pool(std::max(1u, std::thread::hardware_concurrency()));
+    pool.start();
+    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), {});
+    if (auto r = node.start(); !r) {
+        pool.stop();
+        return fail(r.error().message);
+    }
+    spdlog::info("scheduler running: DAGs in {}, database {}, services from {}",
+                 paths.dags.string(), paths.db.string(), flags.registry_url);
+    boost::asio::io_context io(1);
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([](const boost::system::error_code& ec, int sig) {
+        if (!ec) spdlog::info("signal {}: stopping", sig);
+    });
+    io.run();
+    pool.stop();
+    node.stop();
+    return 0;
+}
+
+}  // namespace orquestra::app

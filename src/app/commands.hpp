@@ -1,0 +1,30 @@
+#pragma once
+// The workflow CLI commands (Airflow's shape). Each prints what it did, or a clear error, and
+// returns the process exit code.
+
+#include "app/workflow_node.hpp"
+
+#include <optional>
+#include <string>
+
+namespace orquestra::app {
+
+struct CommonFlags {
+    std::string home;
+    std::string dags;
+    std::string registry_url = "http://127.0.0.1:8761/eureka";
+};
+
+int cmd_db(const CommonFlags& flags, const std::string& action);
+int cmd_dags_list(const CommonFlags& flags);
+int cmd_dags_list_import_errors(const CommonFlags& flags);
+int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
+                     const std::string& conf, const std::string& run_id);
+int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool paused);
+int cmd_dags_show(const CommonFlags& flags, const std::string& dag_id);
+int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id, const std::string& conf);
+int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
+                   const std::string& task_id, const std::string& conf);
+int run_scheduler(const CommonFlags& flags);
+
+}  // namespace orquestra::app

@@ -1,0 +1,78 @@
+#pragma once
+// WorkflowNode: the orchestrator as a running service — the store, the DAG folder, the task
+// runners and the scheduler Engine on its own loop thread. Used by `orquestra scheduler`,
+// `dags test` and standalone. Other threads reach the engine through call().
+
+#include "core/clock.hpp"
+#include "dag/dag_folder.hpp"
+#include "executor/http_runner.hpp"
+#include "executor/runners.hpp"
+#include "http/io_pool.hpp"
+#include "scheduler/engine.hpp"
+#include "store/sqlite_store.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace orquestra::app {
+
+// Where Orquestra keeps its files: $ORQUESTRA_HOME (default ~/.orquestra) or --home.
+struct HomePaths {
+    std::filesystem::path home;
+    std::filesystem::path dags;  // <home>/dags unless --dags
+    std::filesystem::path db;    // <home>/orquestra.db
+    std::filesystem::path logs;  // <home>/logs
+    static HomePaths resolve(const std::string& home_flag, const std::string& dags_flag);
+};
+
+Result<std::unique_ptr<store::SqliteStore>> open_store(const HomePaths& paths, bool migrate);
+
+class WorkflowNode {
+public:
+    WorkflowNode(HomePaths paths, executor::ServiceDirectory& directory, http::IoPool& pool,
+                 const Clock& clock, scheduler::EngineOptions options);
+    ~WorkflowNode();
+
+    // Opens and migrates the store, then starts the engine on the loop thread.
+    Result<void> start();
+    void stop();
+
+    // Runs `f` on the loop thread and returns its result (blocks the caller).
+    template <class F>
+    auto call(F f) -> decltype(f()) {
+        std::packaged_task<decltype(f())()> task(std::move(f));
+        auto future = task.get_future();
+        boost::asio::post(loop_, [&task] { task(); });
+        return future.get();
+    }
+
+    scheduler::Engine& engine() { return *engine_; }
+    store::Store& store() { return *store_; }
+    boost::asio::io_context& loop() { return loop_; }
+    const HomePaths& paths() const { return paths_; }
+
+private:
+    HomePaths paths_;
+    const Clock& clock_;
+    scheduler::EngineOptions options_;
+    boost::asio::io_context loop_{1};
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+    std::unique_ptr<store::SqliteStore> store_;
+    dag::DagFolder folder_;
+    executor::HttpTaskRunner http_runner_;
+    executor::CommandTaskRunner command_runner_;
+    executor::ServiceWaitRunner wait_runner_;
+    executor::RunnerSet runners_;
+    std::unique_ptr<scheduler::Engine> engine_;
+    std::thread thread_;
+};
+
+}  // namespace orquestra::app
