@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <regex>
@@ -544,6 +545,13 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     attempt->run_id = ti.run_id;
     attempt->task_id = ti.task_id;
     attempt->try_number = ti.try_number;
+    if (auto* cmd = std::get_if<executor::RenderedCommand>(&attempt->work)) {
+        // What the process is part of, as Airflow's AIRFLOW_CTX_* variables say it.
+        cmd->env.emplace_back("ORQUESTRA_DAG_ID", ti.dag_id);
+        cmd->env.emplace_back("ORQUESTRA_RUN_ID", ti.run_id);
+        cmd->env.emplace_back("ORQUESTRA_TASK_ID", ti.task_id);
+        cmd->env.emplace_back("ORQUESTRA_TRY_NUMBER", std::to_string(ti.try_number));
+    }
     changes.tasks.push_back(ti);
     changes.tries.push_back(tr);
     Dispatch d;
@@ -734,6 +742,10 @@ void Engine::flush() {
         ActiveRun& ar = run->second;
         evaluate(ar, now, changes, dispatches);
         if (ar.run.state != RunState::kRunning) continue;
+        bool all_finished = std::all_of(ar.tis.begin(), ar.tis.end(), [](const auto& kv) {
+            return store::is_finished(kv.second.state);
+        });
+        if (!all_finished) continue;
         std::vector<store::TaskInstance> all;
         all.reserve(ar.tis.size());
         for (const auto& [id, ti] : ar.tis) all.push_back(ti);
@@ -826,16 +838,13 @@ void Engine::arm_timer() {
 void Engine::write_log(const RunKey& key, const std::string& task_id, int try_number,
                        const std::vector<std::string>& lines) {
     if (options_.log_dir.empty() || lines.empty()) return;
-    auto path = log_path(key.first, key.second, task_id, try_number);
-    std::error_code ec;
-    std::filesystem::create_directories(path.parent_path(), ec);
-    std::ofstream out(path, std::ios::app);
-    if (!out) {
-        spdlog::warn("cannot write log {}", path.string());
-        return;
-    }
-    std::string stamp = dag::format_datetime(clock_.now_ms());
-    for (const auto& line : lines) out << '[' << stamp << "] " << line << '\n';
+    std::string stamp = "[" + dag::format_datetime(clock_.now_ms()) + "] ";
+    std::vector<std::string> stamped;
+    stamped.reserve(lines.size());
+    for (const auto& line : lines) stamped.push_back(stamp + line);
+    logs_.append(log_path(key.first, key.second, task_id, try_number), std::move(stamped));
 }
+
+void Engine::flush_logs() { logs_.drain(); }
 
 }  // namespace orquestra::scheduler

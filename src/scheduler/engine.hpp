@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "dag/dag_folder.hpp"
 #include "executor/task_runner.hpp"
+#include "scheduler/log_writer.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -94,6 +95,8 @@ public:
     std::filesystem::path log_path(const std::string& dag_id, const std::string& run_id,
                                    const std::string& task_id, int try_number) const;
     std::shared_ptr<const dag::Dag> find_dag(const std::string& dag_id) const;
+    // Waits until every log line written so far is in its file.
+    void flush_logs();
 
 private:
     struct ActiveRun {
@@ -160,6 +163,7 @@ private:
     std::vector<RunListener> listeners_;
     bool stopped_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    LogWriter logs_;
 };
 
 }  // namespace orquestra::scheduler

@@ -145,6 +145,7 @@ TEST_F(EngineTest, ChainRunsTaskAfterTaskWithoutWaiting) {
     auto tries = store_->tries("d", "r1", "a");
     ASSERT_EQ(tries->size(), 1u);
     EXPECT_EQ((*tries)[0].state, TaskState::kSuccess);
+    engine_->flush_logs();
     EXPECT_TRUE(fs::exists(engine_->log_path("d", "r1", "a", 1)));
     EXPECT_EQ(engine_->active_runs(), 0u);
 }
