@@ -56,7 +56,7 @@ fs::path temp_home(const std::string& name) {
     return p;
 }
 
-void bench_shape(const std::string& name, bool chain) {
+void bench_shape(const std::string& name, bool chain, bool logs) {
     auto home = temp_home(name);
     std::string yaml = fmt::format("dag_id: {}\nmax_active_tasks: 1000\ntasks:\n", name);
     for (int i = 0; i < 1000; ++i) {
@@ -74,7 +74,7 @@ void bench_shape(const std::string& name, bool chain) {
     std::thread worker([&] { workers.run(); });
     NoopRunner runner(workers);
     scheduler::EngineOptions opts;
-    opts.log_dir = home / "logs";
+    if (logs) opts.log_dir = home / "logs";
     opts.unpause_new_dags = true;
     scheduler::Engine engine(loop, **store, folder, runner, SystemClock::instance(), opts);
     (void)engine.start();
@@ -95,8 +95,9 @@ void bench_shape(const std::string& name, bool chain) {
     }
     loop.run();
     auto ms = std::chrono::duration<double, std::milli>(Clock_::now() - t0).count();
-    fmt::print("{:<8} 1,000 no-op tasks: {:8.1f} ms wall, {:6.1f} us per task{}\n", name, ms,
-               ms * 1000.0 / 1000.0, done ? "" : " (did not finish)");
+    fmt::print("{:<8} 1,000 no-op tasks{}: {:8.1f} ms wall, {:6.1f} us per task{}\n", name,
+               logs ? ", with logs" : ", no logs  ", ms, ms * 1000.0 / 1000.0,
+               done ? "" : " (did not finish)");
     guard.reset();
     workers.stop();
     worker.join();
@@ -235,8 +236,10 @@ void bench_seed(int runs) {
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);
     int runs = argc > 1 ? std::atoi(argv[1]) : 2000;
-    bench_shape("chain", true);
-    bench_shape("fanout", false);
+    for (bool logs : {true, false}) {
+        bench_shape("chain", true, logs);
+        bench_shape("fanout", false, logs);
+    }
     if (runs > 0) bench_seed(runs);
     return 0;
 }

@@ -1,9 +1,11 @@
 #include "executor/command_runner.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,12 +18,9 @@
 #include <cerrno>
 #include <charconv>
 #include <filesystem>
-#include <fmt/format.h>
 #include <span>
-#include <spdlog/spdlog.h>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/strings.hpp"
 
@@ -219,9 +218,9 @@ Result<std::string> check_working_directory(std::string_view program, const std:
     std::error_code ec;
     const std::filesystem::path absolute = std::filesystem::absolute(cwd, ec);
     if (ec) {
-        return Error{ErrorCode::kInvalidArgument,
-                     fmt::format("cannot run '{}': working directory '{}': {}", program, cwd,
-                                 ec.message())};
+        return Error{
+            ErrorCode::kInvalidArgument,
+            fmt::format("cannot run '{}': working directory '{}': {}", program, cwd, ec.message())};
     }
     struct stat st {};
     int err = 0;
@@ -240,9 +239,7 @@ Result<std::string> check_working_directory(std::string_view program, const std:
     return absolute.string();
 }
 
-std::string_view variable_name(std::string_view entry) {
-    return entry.substr(0, entry.find('='));
-}
+std::string_view variable_name(std::string_view entry) { return entry.substr(0, entry.find('=')); }
 
 // Our environment with the request's variables added over it, as NAME=value strings.
 std::vector<std::string> build_environment(
@@ -409,7 +406,7 @@ public:
         wait_until_group_is_gone(pid_);  // no second signal: the group may be empty by now
     }
 
-    pid_t pid() const { return pid_; }  // also its process group id
+    pid_t pid() const { return pid_; }          // also its process group id
     int pidfd() const { return pidfd_.get(); }  // -1 when the kernel has no pidfd_open
     bool reaped() const { return reaped_; }
     int status() const { return status_; }
@@ -426,9 +423,9 @@ public:
             if (errno == EINTR) continue;
             const int err = errno;
             reaped_ = true;  // ECHILD: someone else reaped it; there is nothing to wait for
-            return Error{ErrorCode::kInternal,
-                         fmt::format("waitpid({}) failed: {} (is SIGCHLD ignored?)", pid_,
-                                     errno_text(err))};
+            return Error{
+                ErrorCode::kInternal,
+                fmt::format("waitpid({}) failed: {} (is SIGCHLD ignored?)", pid_, errno_text(err))};
         }
     }
 
@@ -505,8 +502,8 @@ private:
             if (!pending_.empty()) emit(pending_);
             pending_.clear();
             dropping_ = true;
-            spdlog::warn("'{}' wrote more than {} bytes to {}; dropping the rest", program_,
-                         limit_, stream_);
+            spdlog::warn("'{}' wrote more than {} bytes to {}; dropping the rest", program_, limit_,
+                         stream_);
         }
     }
 
@@ -666,10 +663,9 @@ Result<CommandResult> run_command(const CommandRequest& request, const LineCallb
 
     CommandResult result;
     OutputPump pumps[] = {
-        {"stdout", std::move(out->read_end), request.max_output_bytes, &result.stdout_text,
-         on_line, display},
-        {"stderr", std::move(err->read_end), request.max_output_bytes, nullptr, on_line,
+        {"stdout", std::move(out->read_end), request.max_output_bytes, &result.stdout_text, on_line,
          display},
+        {"stderr", std::move(err->read_end), request.max_output_bytes, nullptr, on_line, display},
     };
     std::vector<char> buffer(kReadChunkBytes);
     const auto deadline = started + std::min(request.timeout, kMaxTimeout);

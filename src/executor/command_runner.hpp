@@ -52,7 +52,7 @@ struct CommandRequest {
     // Added to the parent's environment, overriding variables of the same name (the last of
     // duplicate names wins). Names must be non-empty and contain no '='.
     std::vector<std::pair<std::string, std::string>> env;
-    std::optional<std::string> cwd;  // must be an existing directory; relative to ours
+    std::optional<std::string> cwd;              // must be an existing directory; relative to ours
     std::chrono::milliseconds timeout{600'000};  // must be positive
     // Output beyond this many bytes on stdout, and separately on stderr, is read and dropped
     // (a warning is logged); the program keeps running.

@@ -35,7 +35,8 @@ bool expected(const RenderedHttp& spec, int status) {
            spec.expected_status.end();
 }
 
-asio::awaitable<AttemptResult> call(Attempt attempt, std::vector<Target> targets) {
+asio::awaitable<AttemptResult> call(http::ClientPool& clients, Attempt attempt,
+                                    std::vector<Target> targets) {
     const auto& spec = std::get<RenderedHttp>(attempt.work);
     AttemptResult result;
     auto deadline = std::chrono::steady_clock::now() + attempt.timeout;
@@ -64,7 +65,7 @@ asio::awaitable<AttemptResult> call(Attempt attempt, std::vector<Target> targets
                                          t.endpoint.host, t.endpoint.port, t.target, t.label));
         if (spec.body) result.log.push_back("request body: " + excerpt(*spec.body));
         auto started = std::chrono::steady_clock::now();
-        auto res = co_await http::async_fetch(t.endpoint, std::move(req), remaining);
+        auto res = co_await clients.fetch(t.endpoint, std::move(req), remaining);
         auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - started)
                       .count() /
@@ -149,7 +150,7 @@ void HttpTaskRunner::run(Attempt attempt, std::function<void(AttemptResult)> don
                                      spec->path.empty() ? "/" : spec->path});
         }
     }
-    asio::co_spawn(pool_.next(), call(std::move(attempt), std::move(targets)),
+    asio::co_spawn(pool_.next(), call(clients_, std::move(attempt), std::move(targets)),
                    [done = std::move(done)](std::exception_ptr e, AttemptResult r) {
                        if (e) {
                            r = AttemptResult{};

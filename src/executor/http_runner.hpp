@@ -8,6 +8,7 @@
 // thousands of calls may be in flight, and nothing forks.
 
 #include "executor/task_runner.hpp"
+#include "http/client_pool.hpp"
 #include "http/io_pool.hpp"
 
 #include <atomic>
@@ -26,6 +27,7 @@ private:
 
     http::IoPool& pool_;
     ServiceDirectory& directory_;
+    http::ClientPool clients_;
     std::mutex mu_;
     std::unordered_map<std::string, std::size_t> round_robin_;
 };
