@@ -31,7 +31,6 @@ void LogWriter::drain() {
 }
 
 void LogWriter::work() {
-    std::filesystem::path last_dir;
     for (;;) {
         std::deque<Item> batch;
         {
@@ -44,12 +43,8 @@ void LogWriter::work() {
             busy_ = true;
         }
         for (auto& item : batch) {
-            auto dir = item.file.parent_path();
-            if (dir != last_dir) {
-                std::error_code ec;
-                std::filesystem::create_directories(dir, ec);
-                last_dir = dir;
-            }
+            std::error_code ec;
+            std::filesystem::create_directories(item.file.parent_path(), ec);
             std::ofstream out(item.file, std::ios::app);
             if (!out) {
                 spdlog::warn("cannot write log {}", item.file.string());

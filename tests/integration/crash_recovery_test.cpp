@@ -1,0 +1,177 @@
+// Whole-process crash recovery: kill -9 the scheduler mid-run, start it again, and the run
+// completes with no try run twice.
+#include "store/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace orquestra {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_EQ(rc, 0) << "cannot start " << args[0];
+    return pid;
+}
+
+int run(const std::vector<std::string>& args, const fs::path& log) {
+    pid_t pid = spawn(args, log);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// Waits for `check` to hold, up to `limit`; the limit is generous, the condition is the test.
+template <class F>
+bool eventually(F check, std::chrono::milliseconds limit = 20s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (check()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return check();
+}
+
+class CrashRecoveryTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::random_device rd;
+        home_ = fs::temp_directory_path() / ("orquestra-crash-" + std::to_string(rd()));
+        fs::create_directories(home_ / "dags");
+        log_ = home_ / "processes.log";
+    }
+    void TearDown() override {
+        if (scheduler_ > 0) {
+            kill(scheduler_, SIGKILL);
+            waitpid(scheduler_, nullptr, 0);
+        }
+        // The first try's `sleep` lost its scheduler; end it.
+        auto pid_text = read_file(home_ / "a.pid");
+        if (!pid_text.empty()) kill(-std::stoi(pid_text), SIGKILL);
+        fs::remove_all(home_);
+    }
+    void start_scheduler() {
+        scheduler_ = spawn({ORQUESTRA_BINARY, "scheduler", "--home", home_.string(),
+                            "--registry", "http://127.0.0.1:9/eureka"},
+                           log_);
+    }
+    std::vector<std::string> cli(std::vector<std::string> args) {
+        args.insert(args.begin(), ORQUESTRA_BINARY);
+        args.push_back("--home");
+        args.push_back(home_.string());
+        return args;
+    }
+    std::optional<store::TaskInstance> task(const std::string& id) {
+        auto s = store::SqliteStore::open(home_ / "orquestra.db");
+        if (!s) return std::nullopt;
+        auto ti = (*s)->get_task_instance("crash", "r1", id);
+        return ti && *ti ? std::optional(**ti) : std::nullopt;
+    }
+
+    fs::path home_;
+    fs::path log_;
+    pid_t scheduler_ = 0;
+};
+
+TEST_F(CrashRecoveryTest, KilledSchedulerResumesAndRunsNoTryTwice) {
+    // Try 1 of `a` hangs (until the kill); try 2 finishes at once. Each try appends its number.
+    std::ofstream(home_ / "dags" / "crash.yaml") << R"(
+dag_id: crash
+default_args: {retries: 1, retry_delay: 0s}
+tasks:
+  a:
+    command:
+      script: |
+        echo "$ORQUESTRA_TRY_NUMBER" >> "$OUT/a.tries"
+        if [ "$ORQUESTRA_TRY_NUMBER" = 1 ]; then echo $$ > "$OUT/a.pid"; exec sleep 60; fi
+        echo '{"done": true}'
+      env: {OUT: ")" + home_.string() + R"("}
+  b:
+    upstream: [a]
+    command:
+      script: echo "$ORQUESTRA_TRY_NUMBER" >> "$OUT/b.tries"
+      env: {OUT: ")" + home_.string() + R"("}
+)";
+    ASSERT_EQ(run(cli({"db", "init"}), log_), 0) << read_file(log_);
+    ASSERT_EQ(run(cli({"dags", "unpause", "crash"}), log_), 0) << read_file(log_);
+    start_scheduler();
+    ASSERT_EQ(run(cli({"dags", "trigger", "crash", "--run-id", "r1"}), log_), 0)
+        << read_file(log_);
+    ASSERT_TRUE(eventually([&] { return fs::exists(home_ / "a.pid"); })) << read_file(log_);
+    ASSERT_EQ(task("a")->state, store::TaskState::kRunning);
+
+    kill(scheduler_, SIGKILL);
+    waitpid(scheduler_, nullptr, 0);
+    scheduler_ = 0;
+    EXPECT_EQ(task("a")->state, store::TaskState::kRunning);  // as the crash left it
+
+    start_scheduler();
+    ASSERT_TRUE(eventually([&] {
+        auto s = store::SqliteStore::open(home_ / "orquestra.db");
+        if (!s) return false;
+        auto r = (*s)->get_run("crash", "r1");
+        return r && *r && (*r)->state == store::RunState::kSuccess;
+    })) << read_file(log_);
+    EXPECT_EQ(read_file(home_ / "a.tries"), "1\n2\n");
+    EXPECT_EQ(read_file(home_ / "b.tries"), "1\n");
+    auto s = store::SqliteStore::open(home_ / "orquestra.db");
+    ASSERT_TRUE(s);
+    auto tries = (*s)->tries("crash", "r1", "a");
+    ASSERT_TRUE(tries);
+    ASSERT_EQ(tries->size(), 2u);
+    EXPECT_EQ((*tries)[0].state, store::TaskState::kFailed);
+    EXPECT_NE((*tries)[0].error.find("scheduler stopped"), std::string::npos);
+    EXPECT_EQ((*tries)[1].state, store::TaskState::kSuccess);
+    EXPECT_EQ(*(*tries)[1].output_json, R"({"done": true})");
+}
+
+TEST_F(CrashRecoveryTest, QueuedRunCreatedWhileNoSchedulerRunsIsPickedUp) {
+    std::ofstream(home_ / "dags" / "crash.yaml") << R"(
+dag_id: crash
+tasks:
+  a: {command: ["true"]}
+)";
+    ASSERT_EQ(run(cli({"dags", "unpause", "crash"}), log_), 0) << read_file(log_);
+    ASSERT_EQ(run(cli({"dags", "trigger", "crash", "--run-id", "r1"}), log_), 0);
+    EXPECT_EQ(task("a")->state, store::TaskState::kNone);
+    start_scheduler();
+    ASSERT_TRUE(eventually([&] {
+        auto ti = task("a");
+        return ti && ti->state == store::TaskState::kSuccess;
+    })) << read_file(log_);
+}
+
+}  // namespace
+}  // namespace orquestra
