@@ -37,6 +37,30 @@ bool valid_run_id(std::string_view id) {
     return true;
 }
 
+store::TaskInstance new_task_instance(const store::DagRun& run, const dag::Task& task) {
+    store::TaskInstance ti;
+    ti.dag_id = run.dag_id;
+    ti.run_id = run.run_id;
+    ti.task_id = task.task_id;
+    ti.max_tries = task.retries + 1;
+    ti.operator_name = std::string(task.kind_name());
+    return ti;
+}
+
+// The record of the task instance's current try, in `state`.
+store::TaskTry try_record(const store::TaskInstance& ti, TaskState state, Millis start) {
+    store::TaskTry tr;
+    tr.dag_id = ti.dag_id;
+    tr.run_id = ti.run_id;
+    tr.task_id = ti.task_id;
+    tr.try_number = std::max(1, ti.try_number);
+    tr.state = state;
+    tr.start_date = start;
+    tr.hostname = ti.hostname;
+    tr.served_by = ti.served_by;
+    return tr;
+}
+
 std::string random_owner() {
     std::random_device rd;
     return fmt::format("{}-{:08x}", ::getpid(), rd());
@@ -345,14 +369,9 @@ void Engine::load_unfinished_runs(bool recovering) {
         // Tasks added to the DAG since the run was created.
         for (const auto& task : dag->tasks) {
             if (!ar.tis.contains(task.task_id)) {
-                store::TaskInstance ti;
-                ti.dag_id = run.dag_id;
-                ti.run_id = run.run_id;
-                ti.task_id = task.task_id;
-                ti.max_tries = task.retries + 1;
-                ti.operator_name = std::string(task.kind_name());
+                auto ti = new_task_instance(run, task);
                 changes.tasks.push_back(ti);
-                ar.tis.emplace(task.task_id, ti);
+                ar.tis.emplace(task.task_id, std::move(ti));
             }
         }
         runs_.emplace(key, std::move(ar));
@@ -425,15 +444,7 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     }
     std::vector<store::TaskInstance> tis;
     tis.reserve(dag->tasks.size());
-    for (const auto& task : dag->tasks) {
-        store::TaskInstance ti;
-        ti.dag_id = run.dag_id;
-        ti.run_id = run.run_id;
-        ti.task_id = task.task_id;
-        ti.max_tries = task.retries + 1;
-        ti.operator_name = std::string(task.kind_name());
-        tis.push_back(std::move(ti));
-    }
+    for (const auto& task : dag->tasks) tis.push_back(new_task_instance(run, task));
     auto created = store_.create_run(run, tis);
     if (!created && created.error().code == ErrorCode::kConflict && !request.run_id) {
         // Two default ids in the same millisecond: make the second one unique.
@@ -522,16 +533,10 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     ti.next_try_at.reset();
     ti.owner = options_.owner;
     ti.hostname = hostname_;
+    ti.served_by.clear();
     ti.pid = static_cast<int>(::getpid());
     ti.operator_name = std::string(task.kind_name());
-    store::TaskTry tr;
-    tr.dag_id = ti.dag_id;
-    tr.run_id = ti.run_id;
-    tr.task_id = ti.task_id;
-    tr.try_number = ti.try_number;
-    tr.state = TaskState::kRunning;
-    tr.start_date = now;
-    tr.hostname = hostname_;
+    store::TaskTry tr = try_record(ti, TaskState::kRunning, now);
     auto attempt = render_attempt(task, context(ar));
     if (!attempt) {
         std::string error = "cannot render the task: " + attempt.error().message;
@@ -576,16 +581,8 @@ void Engine::fail_try(ActiveRun&, const dag::Task& task, store::TaskInstance& ti
         ti.next_try_at.reset();
     }
     changes.tasks.push_back(ti);
-    store::TaskTry tr;
-    tr.dag_id = ti.dag_id;
-    tr.run_id = ti.run_id;
-    tr.task_id = ti.task_id;
-    tr.try_number = std::max(1, ti.try_number);
-    tr.state = TaskState::kFailed;
-    tr.start_date = ti.queued_when.value_or(now);
+    store::TaskTry tr = try_record(ti, TaskState::kFailed, ti.queued_when.value_or(now));
     tr.end_date = now;
-    tr.hostname = ti.hostname;
-    tr.served_by = ti.served_by;
     tr.error = error;
     changes.tries.push_back(tr);
 }
@@ -707,16 +704,8 @@ void Engine::flush() {
                 if (!ec) ar.outputs[ti.task_id] = std::move(v);
             }
             changes.tasks.push_back(ti);
-            store::TaskTry tr;
-            tr.dag_id = ti.dag_id;
-            tr.run_id = ti.run_id;
-            tr.task_id = ti.task_id;
-            tr.try_number = ti.try_number;
-            tr.state = TaskState::kSuccess;
-            tr.start_date = ti.queued_when.value_or(now);
+            store::TaskTry tr = try_record(ti, TaskState::kSuccess, ti.queued_when.value_or(now));
             tr.end_date = now;
-            tr.hostname = ti.hostname;
-            tr.served_by = ti.served_by;
             tr.output_json = p.result.output_json;
             changes.tries.push_back(std::move(tr));
             lines.push_back(fmt::format("outcome: success{}",
