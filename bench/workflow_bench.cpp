@@ -102,6 +102,7 @@ void bench_shape(const std::string& name, bool chain, bool logs) {
     workers.stop();
     worker.join();
     engine.stop();
+    engine.flush_logs();
     fs::remove_all(home);
 }
 
@@ -227,6 +228,10 @@ void bench_seed(int runs) {
     fmt::print("seed     saturation: {} runs in {:.2f} s = {:.0f} runs/s ({} failed); RSS {:.1f} MB\n",
                runs, secs, runs / secs, failed, rss_mb());
     pool.stop();
+    node.call([&] {
+        node.engine().flush_logs();
+        return 0;
+    });
     node.stop();
     fs::remove_all(home);
 }
