@@ -62,7 +62,11 @@ asio::awaitable<Result<ClientResponse>> ClientPool::fetch(Endpoint endpoint, Cli
     req.target(request.target);
     req.version(11);
     req.set(bhttp::field::host, fmt::format("{}:{}", endpoint.host, endpoint.port));
-    for (const auto& [k, v] : request.headers) req.set(k, v);
+    try {
+        for (const auto& [k, v] : request.headers) req.set(k, v);
+    } catch (const std::exception& e) {
+        co_return Error{ErrorCode::kInvalidArgument, std::string("bad request header: ") + e.what()};
+    }
     req.keep_alive(true);
     req.body() = std::move(request.body);
     req.prepare_payload();

@@ -191,7 +191,7 @@ asio::awaitable<void> HttpServer::State::session(tcp::socket socket) {
     stats.connections.fetch_add(1, std::memory_order_relaxed);
     stats.open_connections.fetch_add(1, std::memory_order_relaxed);
 
-    beast::flat_buffer buffer(8192);
+    beast::flat_buffer buffer;  // bounded by the parser's header and body limits
     bool first = true;
     while (!stopping) {
         beast_http::request_parser<beast_http::string_body> parser;

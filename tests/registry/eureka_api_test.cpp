@@ -306,6 +306,26 @@ TEST_F(EurekaApiTest, AbsurdPathsAndMethods) {
     EXPECT_EQ(request(port_, "POST", "/eureka/v2/apps/ORDERS/o1/metadata").status, 405);
 }
 
+TEST_F(EurekaApiTest, OversizedHeaderIs431AndServerGoesOn) {
+    namespace asio = boost::asio;
+    asio::io_context io;
+    asio::ip::tcp::socket sock(io);
+    sock.connect({asio::ip::make_address("127.0.0.1"), port_});
+    std::string req = "GET /eureka/v2/apps HTTP/1.1\r\nHost: x\r\nX-Huge: " +
+                      std::string(64 * 1024, 'h') + "\r\n\r\n";
+    boost::system::error_code ec;
+    asio::write(sock, asio::buffer(req), ec);
+    std::string reply;
+    std::array<char, 4096> buf{};
+    for (;;) {
+        auto n = sock.read_some(asio::buffer(buf), ec);
+        if (ec) break;
+        reply.append(buf.data(), n);
+    }
+    EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 431");
+    EXPECT_EQ(get("/eureka/v2/apps").status, 200);
+}
+
 TEST_F(EurekaApiTest, GarbageOnTheSocketClosesOnlyThatConnection) {
     namespace asio = boost::asio;
     asio::io_context io;
