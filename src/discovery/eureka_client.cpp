@@ -1,0 +1,558 @@
+#include "discovery/eureka_client.hpp"
+
+#include "core/strings.hpp"
+#include "http/client_pool.hpp"
+#include "registry/codec.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+
+namespace orquestra::discovery {
+
+namespace asio = boost::asio;
+using executor::ServiceInstance;
+using registry::InstanceInfo;
+using std::chrono::milliseconds;
+
+namespace {
+
+bool same_instances(const std::vector<ServiceInstance>& a, const std::vector<ServiceInstance>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const ServiceInstance& x, const ServiceInstance& y) {
+                          return x.id == y.id && x.host == y.host && x.port == y.port &&
+                                 x.zone == y.zone;
+                      });
+}
+
+ServiceInstance to_service_instance(const InstanceInfo& info) {
+    ServiceInstance s;
+    s.id = info.id();
+    s.host = info.ip_addr.empty() ? info.host_name : info.ip_addr;
+    s.port = static_cast<std::uint16_t>(info.port.port);
+    if (const auto* zone = info.find_metadata("zone")) s.zone = *zone;
+    return s;
+}
+
+asio::awaitable<void> sleep_for(milliseconds d) {
+    asio::steady_timer timer(co_await asio::this_coro::executor, d);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace
+
+struct EurekaClient::Core : std::enable_shared_from_this<Core> {
+    using Strand = asio::strand<asio::any_io_executor>;
+
+    Core(asio::any_io_executor ex, EurekaClientOptions opts)
+        : options(std::move(opts)),
+          clock(options.clock != nullptr ? *options.clock : SystemClock::instance()),
+          strand(asio::make_strand(ex)),
+          heartbeat_timer(strand),
+          refresh_timer(strand) {
+        for (auto& url : options.registry_urls) {
+            while (!url.empty() && url.back() == '/') url.pop_back();
+        }
+        auto& inst = options.instance;
+        if (!inst.app.empty()) {
+            inst.app = to_upper(inst.app);
+            if (inst.instance_id.empty()) {
+                inst.instance_id = fmt::format("{}:{}:{}", inst.host_name, to_lower(inst.app),
+                                               inst.port.port);
+            }
+            if (inst.vip_address.empty()) inst.vip_address = to_lower(inst.app);
+            inst.lease.duration_secs = static_cast<int>(options.lease_duration.count());
+            inst.lease.renewal_interval_secs = static_cast<int>(
+                std::max<std::int64_t>(1, options.heartbeat_interval.count() / 1000));
+            if (!options.zone.empty() && inst.find_metadata("zone") == nullptr) {
+                inst.set_metadata("zone", options.zone);
+            }
+            if (inst.last_dirty_timestamp == 0) inst.last_dirty_timestamp = clock.now_ms();
+            if (inst.last_updated_timestamp == 0) {
+                inst.last_updated_timestamp = inst.last_dirty_timestamp;
+            }
+            registered_id = inst.id();
+        }
+    }
+
+    // --- registry requests -------------------------------------------------------------------
+
+    // Sends to the current registry URL; on a transport failure or 5xx moves to the next URL
+    // and tries again after a backoff, up to `attempts` times in all.
+    asio::awaitable<Result<http::ClientResponse>> registry_request(std::string method,
+                                                                   std::string path,
+                                                                   std::string body,
+                                                                   int attempts) {
+        if (options.registry_urls.empty()) {
+            co_return Error{ErrorCode::kInvalidArgument, "no registry URL configured"};
+        }
+        Result<http::ClientResponse> last = Error{ErrorCode::kUnavailable, "not attempted"};
+        milliseconds backoff = options.retry_backoff;
+        for (int attempt = 0; attempt < attempts; ++attempt) {
+            if (attempt > 0) {
+                if (stopping.load() && method != "DELETE") break;
+                co_await sleep_for(backoff);
+                backoff *= 2;
+            }
+            std::size_t index = url_index.load() % options.registry_urls.size();
+            auto url = http::parse_http_url(options.registry_urls[index] + path);
+            if (!url) co_return url.error();
+            http::ClientRequest req;
+            req.method = method;
+            req.target = url->second;
+            req.headers.emplace_back("Accept", "application/json");
+            if (!body.empty()) {
+                req.headers.emplace_back("Content-Type", "application/json");
+                req.body = body;
+            }
+            req.keep_alive = true;
+            last = co_await pool.fetch(url->first, std::move(req), options.request_timeout);
+            if (last && last->status < 500) co_return last;
+            url_index.compare_exchange_strong(index, index + 1);
+        }
+        co_return last;
+    }
+
+    int attempts() const { return 1 + std::max(0, options.retries); }
+
+    std::string instance_path() const {
+        return "/apps/" + options.instance.app + "/" + registered_id;
+    }
+
+    asio::awaitable<bool> register_once() {
+        std::string body;
+        write_instance_json(options.instance, body);
+        auto res = co_await registry_request("POST", "/apps/" + options.instance.app,
+                                             std::move(body), attempts());
+        if (res && res->status >= 200 && res->status < 300) {
+            ++counters.registrations;
+            co_return true;
+        }
+        ++counters.registration_failures;
+        spdlog::warn("eureka client: registration of {} failed: {}", registered_id,
+                     res ? fmt::format("HTTP {}", res->status) : res.error().message);
+        co_return false;
+    }
+
+    static asio::awaitable<void> heartbeat_loop(std::shared_ptr<Core> self) {
+        bool registered = false;
+        while (!self->stopping.load()) {
+            if (!registered) {
+                registered = co_await self->register_once();
+            } else {
+                auto res =
+                    co_await self->registry_request("PUT", self->instance_path(), "", 1);
+                if (res && res->status == 200) {
+                    ++self->counters.heartbeats;
+                } else if (res && res->status == 404) {
+                    ++self->counters.heartbeats_not_found;
+                    if (self->stopping.load()) break;
+                    registered = co_await self->register_once();
+                } else {
+                    ++self->counters.heartbeat_failures;
+                }
+            }
+            if (self->stopping.load()) break;
+            self->heartbeat_timer.expires_after(registered ? self->options.heartbeat_interval
+                                                           : self->options.retry_backoff * 10);
+            boost::system::error_code ec;
+            co_await self->heartbeat_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        --self->loops_running;
+    }
+
+    // --- the cached view ---------------------------------------------------------------------
+
+    asio::awaitable<bool> full_fetch() {
+        auto res = co_await registry_request("GET", "/apps/", "", attempts());
+        if (!res || res->status != 200) {
+            ++counters.fetch_failures;
+            co_return false;
+        }
+        auto apps = registry::parse_applications_json(res->body);
+        if (!apps) {
+            ++counters.fetch_failures;
+            spdlog::warn("eureka client: unreadable registry: {}", apps.error().message);
+            co_return false;
+        }
+        std::map<std::string, std::map<std::string, InstanceInfo>> fresh;
+        for (auto& app : apps->applications) {
+            auto& ids = fresh[to_upper(app.name)];
+            for (auto& info : app.instances) {
+                auto id = info.id();
+                ids.insert_or_assign(std::move(id), std::move(info));
+            }
+        }
+        view = std::move(fresh);
+        ++counters.full_fetches;
+        publish();
+        co_return true;
+    }
+
+    // true when the delta was applied and the hashcodes agree.
+    asio::awaitable<bool> delta_fetch() {
+        auto res = co_await registry_request("GET", "/apps/delta", "", 1);
+        if (!res || res->status != 200) co_return false;
+        auto delta = registry::parse_applications_json(res->body);
+        if (!delta) co_return false;
+        for (auto& app : delta->applications) {
+            auto name = to_upper(app.name);
+            for (auto& info : app.instances) {
+                auto id = info.id();
+                if (info.action_type == registry::ActionType::kDeleted) {
+                    auto it = view.find(name);
+                    if (it != view.end()) {
+                        it->second.erase(id);
+                        if (it->second.empty()) view.erase(it);
+                    }
+                } else {
+                    view[name].insert_or_assign(std::move(id), std::move(info));
+                }
+            }
+        }
+        std::vector<const InstanceInfo*> all;
+        for (const auto& [name, ids] : view) {
+            for (const auto& [id, info] : ids) all.push_back(&info);
+        }
+        if (registry::reconcile_hashcode(all) != delta->apps_hashcode) {
+            ++counters.hash_mismatches;
+            co_return false;
+        }
+        ++counters.delta_fetches;
+        publish();
+        co_return true;
+    }
+
+    // Recomputes the UP lists from `view` and tells subscribers which services changed.
+    void publish() {
+        std::map<std::string, std::vector<ServiceInstance>> up;
+        for (const auto& [name, ids] : view) {
+            std::vector<ServiceInstance> list;
+            for (const auto& [id, info] : ids) {
+                if (info.status == registry::InstanceStatus::kUp) {
+                    list.push_back(to_service_instance(info));
+                }
+            }
+            if (!list.empty()) up.emplace(name, std::move(list));
+        }
+        std::vector<std::string> changed;
+        std::vector<std::function<void(const std::string&)>> to_call;
+        {
+            std::lock_guard lock(mu);
+            for (const auto& [name, list] : up) {
+                auto it = up_view.find(name);
+                if (it == up_view.end() || !same_instances(it->second, list)) {
+                    changed.push_back(name);
+                }
+            }
+            for (const auto& [name, list] : up_view) {
+                if (!up.contains(name)) changed.push_back(name);
+            }
+            up_view = std::move(up);
+            fetched = true;
+            to_call = listeners;
+        }
+        fetched_cv.notify_all();
+        for (const auto& name : changed) {
+            for (const auto& listener : to_call) listener(name);
+        }
+    }
+
+    static asio::awaitable<void> refresh_loop(std::shared_ptr<Core> self) {
+        bool have_full = false;
+        while (!self->stopping.load()) {
+            if (have_full) {
+                have_full = co_await self->delta_fetch();
+                if (!have_full && !self->stopping.load()) have_full = co_await self->full_fetch();
+            } else {
+                have_full = co_await self->full_fetch();
+            }
+            if (self->stopping.load()) break;
+            self->refresh_timer.expires_after(self->options.refresh_interval);
+            boost::system::error_code ec;
+            co_await self->refresh_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        --self->loops_running;
+    }
+
+    // --- stop --------------------------------------------------------------------------------
+
+    static asio::awaitable<void> stop_work(std::shared_ptr<Core> self) {
+        self->stopping = true;
+        self->heartbeat_timer.cancel();
+        self->refresh_timer.cancel();
+        auto deadline = std::chrono::steady_clock::now() + self->options.stop_timeout;
+        while (self->loops_running > 0 && std::chrono::steady_clock::now() < deadline) {
+            co_await sleep_for(milliseconds(5));
+        }
+        // Deregister when registration was started, even if its outcome is unknown.
+        if (!self->options.instance.app.empty() && self->started_registration) {
+            auto res = co_await self->registry_request("DELETE", self->instance_path(), "", 1);
+            if (!res || (res->status != 200 && res->status != 404)) {
+                spdlog::warn("eureka client: deregistration of {} failed: {}",
+                             self->registered_id,
+                             res ? fmt::format("HTTP {}", res->status) : res.error().message);
+            }
+        }
+    }
+
+    // --- choice and circuit breakers ---------------------------------------------------------
+
+    struct Breaker {
+        int failures = 0;
+        BreakerState state = BreakerState::kClosed;
+        Millis opened_at = 0;
+        Millis probe_at = 0;  // when the half-open probe was let through
+    };
+
+    // UP instances in the order to try them: same zone first, each group rotated round robin.
+    std::vector<ServiceInstance> candidates(const std::string& service) {
+        std::lock_guard lock(mu);
+        auto it = up_view.find(service);
+        if (it == up_view.end()) return {};
+        std::vector<ServiceInstance> near, far;
+        for (const auto& s : it->second) {
+            (!options.zone.empty() && s.zone == options.zone ? near : far).push_back(s);
+        }
+        std::size_t turn = round_robin[service]++;
+        auto rotate = [turn](std::vector<ServiceInstance>& v) {
+            if (v.empty()) return;
+            std::rotate(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(turn % v.size()),
+                        v.end());
+        };
+        rotate(near);
+        rotate(far);
+        near.insert(near.end(), far.begin(), far.end());
+        return near;
+    }
+
+    static std::string breaker_key(const std::string& service, const std::string& id) {
+        return service + "/" + id;
+    }
+
+    // May a request go to this instance now? With `take`, an elapsed open circuit becomes
+    // half-open and this caller is its one probe.
+    bool breaker_allows(const std::string& key, bool take) {
+        std::lock_guard lock(mu);
+        auto it = breakers.find(key);
+        if (it == breakers.end()) return true;
+        auto& b = it->second;
+        Millis now = clock.now_ms();
+        Millis open_ms = options.breaker_open_duration.count();
+        switch (b.state) {
+            case BreakerState::kClosed:
+                return true;
+            case BreakerState::kOpen:
+                if (now - b.opened_at < open_ms) return false;
+                if (take) {
+                    b.state = BreakerState::kHalfOpen;
+                    b.probe_at = now;
+                }
+                return true;
+            case BreakerState::kHalfOpen:
+                // A probe that never reported (its caller went away) does not block forever.
+                if (now - b.probe_at < open_ms) return false;
+                if (take) b.probe_at = now;
+                return true;
+        }
+        return true;
+    }
+
+    void breaker_record(const std::string& key, bool success) {
+        std::lock_guard lock(mu);
+        auto& b = breakers[key];
+        if (success) {
+            b = Breaker{};
+            return;
+        }
+        ++b.failures;
+        if (b.state == BreakerState::kHalfOpen || b.failures >= options.breaker_failures) {
+            b.state = BreakerState::kOpen;
+            b.opened_at = clock.now_ms();
+        }
+    }
+
+    EurekaClientOptions options;
+    const Clock& clock;
+    Strand strand;
+    asio::steady_timer heartbeat_timer;
+    asio::steady_timer refresh_timer;
+    http::ClientPool pool;
+    std::string registered_id;
+    std::atomic<std::size_t> url_index{0};
+    std::atomic<bool> stopping{false};
+    bool started = false;               // guarded by start_mu
+    bool stopped = false;               // guarded by start_mu
+    bool started_registration = false;  // set before the loops are spawned
+    int loops_running = 0;              // strand only (set before spawning)
+    std::mutex start_mu;
+
+    // Strand only: the whole registry as last fetched, by upper-case app then instance id.
+    std::map<std::string, std::map<std::string, InstanceInfo>> view;
+
+    struct Counters {
+        std::atomic<std::uint64_t> registrations{0}, registration_failures{0}, heartbeats{0},
+            heartbeats_not_found{0}, heartbeat_failures{0}, full_fetches{0}, delta_fetches{0},
+            hash_mismatches{0}, fetch_failures{0};
+    } counters;
+
+    mutable std::mutex mu;  // guards everything below
+    std::condition_variable fetched_cv;
+    bool fetched = false;
+    std::map<std::string, std::vector<ServiceInstance>> up_view;
+    std::map<std::string, std::size_t> round_robin;
+    std::map<std::string, Breaker> breakers;
+    std::vector<std::function<void(const std::string&)>> listeners;
+};
+
+EurekaClient::EurekaClient(asio::any_io_executor executor, EurekaClientOptions options)
+    : core_(std::make_shared<Core>(std::move(executor), std::move(options))) {}
+
+EurekaClient::~EurekaClient() { stop(); }
+
+void EurekaClient::start() {
+    std::lock_guard lock(core_->start_mu);
+    if (core_->started) return;
+    core_->started = true;
+    auto self = core_;
+    bool registers = !core_->options.instance.app.empty();
+    bool fetches = core_->options.fetch_registry;
+    core_->started_registration = registers;
+    core_->loops_running = (registers ? 1 : 0) + (fetches ? 1 : 0);
+    if (registers) asio::co_spawn(core_->strand, Core::heartbeat_loop(self), asio::detached);
+    if (fetches) asio::co_spawn(core_->strand, Core::refresh_loop(self), asio::detached);
+}
+
+void EurekaClient::stop() {
+    {
+        std::lock_guard lock(core_->start_mu);
+        if (!core_->started || core_->stopped) return;
+        core_->stopped = true;
+    }
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    auto self = core_;
+    asio::co_spawn(
+        core_->strand,
+        [](std::shared_ptr<Core> core, std::shared_ptr<std::promise<void>> finished)
+            -> asio::awaitable<void> {
+            co_await Core::stop_work(core);
+            finished->set_value();
+        }(self, done),
+        asio::detached);
+    future.wait_for(core_->options.stop_timeout + core_->options.request_timeout +
+                    milliseconds(100));
+}
+
+bool EurekaClient::wait_until_fetched(milliseconds timeout) {
+    std::unique_lock lock(core_->mu);
+    return core_->fetched_cv.wait_for(lock, timeout, [this] { return core_->fetched; });
+}
+
+std::optional<ServiceInstance> EurekaClient::choose(const std::string& service) {
+    auto name = to_upper(service);
+    for (auto& s : core_->candidates(name)) {
+        if (core_->breaker_allows(Core::breaker_key(name, s.id), false)) return std::move(s);
+    }
+    return std::nullopt;
+}
+
+asio::awaitable<Result<http::ClientResponse>> EurekaClient::call(std::string service,
+                                                                 http::ClientRequest request,
+                                                                 milliseconds timeout) {
+    auto self = core_;  // the client may go away while this runs
+    auto name = to_upper(service);
+    auto list = self->candidates(name);
+    if (list.empty()) {
+        co_return Error{ErrorCode::kNotFound, fmt::format("no UP instance of {}", name)};
+    }
+    std::optional<Result<http::ClientResponse>> last;
+    for (const auto& s : list) {
+        auto key = Core::breaker_key(name, s.id);
+        if (!self->breaker_allows(key, true)) continue;
+        http::ClientRequest req = request;
+        req.keep_alive = true;
+        // A named endpoint: g++ 12 mis-destroys a braced temporary passed to a coroutine.
+        http::Endpoint endpoint{s.host, s.port};
+        auto res = co_await self->pool.fetch(endpoint, std::move(req), timeout);
+        bool failed = !res || res->status >= 500;
+        self->breaker_record(key, !failed);
+        if (!failed) co_return res;
+        last = std::move(res);
+    }
+    if (!last) {
+        co_return Error{ErrorCode::kUnavailable,
+                        fmt::format("every instance of {} has an open circuit", name)};
+    }
+    if (*last) co_return std::move(*last);  // the last 5xx, as the service said it
+    co_return Error{ErrorCode::kUnavailable,
+                    fmt::format("no instance of {} answered: {}", name, last->error().message)};
+}
+
+Result<http::ClientResponse> EurekaClient::call_blocking(const std::string& service,
+                                                         http::ClientRequest request,
+                                                         milliseconds timeout) {
+    auto done = std::make_shared<std::promise<Result<http::ClientResponse>>>();
+    auto future = done->get_future();
+    asio::co_spawn(
+        core_->strand,
+        [](EurekaClient* client, std::string name, http::ClientRequest req,
+           milliseconds limit,
+           std::shared_ptr<std::promise<Result<http::ClientResponse>>> result)
+            -> asio::awaitable<void> {
+            result->set_value(co_await client->call(std::move(name), std::move(req), limit));
+        }(this, service, std::move(request), timeout, done),
+        asio::detached);
+    return future.get();
+}
+
+std::vector<ServiceInstance> EurekaClient::up_instances(const std::string& service) {
+    std::lock_guard lock(core_->mu);
+    auto it = core_->up_view.find(to_upper(service));
+    return it == core_->up_view.end() ? std::vector<ServiceInstance>{} : it->second;
+}
+
+void EurekaClient::subscribe(std::function<void(const std::string& service)> on_change) {
+    std::lock_guard lock(core_->mu);
+    core_->listeners.push_back(std::move(on_change));
+}
+
+EurekaClientStats EurekaClient::stats() const {
+    const auto& c = core_->counters;
+    EurekaClientStats s;
+    s.registrations = c.registrations.load();
+    s.registration_failures = c.registration_failures.load();
+    s.heartbeats = c.heartbeats.load();
+    s.heartbeats_not_found = c.heartbeats_not_found.load();
+    s.heartbeat_failures = c.heartbeat_failures.load();
+    s.full_fetches = c.full_fetches.load();
+    s.delta_fetches = c.delta_fetches.load();
+    s.hash_mismatches = c.hash_mismatches.load();
+    s.fetch_failures = c.fetch_failures.load();
+    return s;
+}
+
+BreakerState EurekaClient::breaker_state(const std::string& service,
+                                         const std::string& instance_id) const {
+    std::lock_guard lock(core_->mu);
+    auto it = core_->breakers.find(Core::breaker_key(to_upper(service), instance_id));
+    return it == core_->breakers.end() ? BreakerState::kClosed : it->second.state;
+}
+
+const std::string& EurekaClient::instance_id() const { return core_->registered_id; }
+
+}  // namespace orquestra::discovery
