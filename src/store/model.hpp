@@ -107,4 +107,17 @@ struct ImportError {
     Millis timestamp = 0;
 };
 
+// An account of the REST API and the console. The password is kept only as an argon2id hash
+// (libsodium's crypto_pwhash_str text); roles are Airflow's: Admin, Op, User, Viewer.
+struct User {
+    std::int64_t id = 0;  // assigned by the store
+    std::string username;
+    std::string password_hash;
+    std::string role;
+    std::string email;
+    std::string first_name;
+    std::string last_name;
+    Millis created_at = 0;
+};
+
 }  // namespace orquestra::store

@@ -170,6 +170,10 @@ constexpr std::array<std::string_view, 17> kTaskColumns = {
     "start_date", "end_date", "queued_when", "next_try_at", "operator",   "hostname",
     "served_by",  "output",   "note",        "pid",         "owner"};
 
+// Without "id", which the store assigns; SELECTs read "id" first.
+constexpr std::array<std::string_view, 7> kUserColumns = {
+    "username", "password_hash", "role", "email", "first_name", "last_name", "created_at"};
+
 constexpr std::array<std::string_view, 11> kTryColumns = {
     "dag_id",   "run_id",   "task_id",   "try_number", "state", "start_date",
     "end_date", "hostname", "served_by", "error",      "output"};
@@ -327,6 +331,24 @@ ImportError read_import_error(const Query& q) {
     return e;
 }
 
+void bind_user(Query& q, const User& u) {
+    q.bind(u.username).bind(u.password_hash).bind(u.role).bind(u.email).bind(u.first_name);
+    q.bind(u.last_name).bind(u.created_at);
+}
+
+User read_user(const Query& q) {
+    User u;
+    u.id = q.int64(0);
+    u.username = q.text(1);
+    u.password_hash = q.text(2);
+    u.role = q.text(3);
+    u.email = q.text(4);
+    u.first_name = q.text(5);
+    u.last_name = q.text(6);
+    u.created_at = q.int64(7);
+    return u;
+}
+
 // Steps through every row, converting each with read (returning T or Result<T>).
 template <class T, class Read>
 Result<std::vector<T>> read_all(Query& q, Read read) {
@@ -381,6 +403,10 @@ enum class Sql : std::size_t {
     kDeleteImportErrors,
     kInsertImportError,
     kListImportErrors,
+    kInsertUser,
+    kGetUser,
+    kListUsers,
+    kDeleteUser,
     kCount,
 };
 
@@ -449,6 +475,16 @@ StatementText statement_text(Sql id) {
         case Sql::kListImportErrors:
             return {"list import errors",
                     "SELECT id, filename, message, timestamp FROM import_errors ORDER BY id"};
+        case Sql::kInsertUser:
+            return {"insert user", insert_sql("users", kUserColumns) +
+                                       " ON CONFLICT (username) DO NOTHING RETURNING id"};
+        case Sql::kGetUser:
+            return {"get user", fmt::format("SELECT id, {} FROM users WHERE username = ?",
+                                            column_list(kUserColumns))};
+        case Sql::kListUsers:
+            return {"list users", fmt::format("SELECT id, {} FROM users ORDER BY username",
+                                              column_list(kUserColumns))};
+        case Sql::kDeleteUser: return {"delete user", "DELETE FROM users WHERE username = ?"};
         case Sql::kCount: break;
     }
     return {"unknown statement", ""};
@@ -1016,6 +1052,49 @@ Result<std::vector<ImportError>> SqliteStore::import_errors() {
     auto q = db_->cached(Sql::kListImportErrors);
     if (!q) return q.error();
     return read_all<ImportError>(*q, read_import_error);
+}
+
+Result<User> SqliteStore::create_user(const User& user) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kInsertUser);
+    if (!q) return q.error();
+    bind_user(*q, user);
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!*row) {
+        return Error{ErrorCode::kConflict,
+                     fmt::format("user '{}' already exists", user.username)};
+    }
+    User created = user;
+    created.id = q->int64(0);
+    return created;
+}
+
+Result<std::optional<User>> SqliteStore::get_user(const std::string& username) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetUser);
+    if (!q) return q.error();
+    q->bind(username);
+    return read_optional<User>(*q, read_user);
+}
+
+Result<std::vector<User>> SqliteStore::list_users() {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kListUsers);
+    if (!q) return q.error();
+    return read_all<User>(*q, read_user);
+}
+
+Result<void> SqliteStore::delete_user(const std::string& username) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kDeleteUser);
+    if (!q) return q.error();
+    q->bind(username);
+    if (auto r = q->run(); !r) return r;
+    if (sqlite3_changes(db_->db()) == 0) {
+        return Error{ErrorCode::kNotFound, fmt::format("user '{}' not found", username)};
+    }
+    return {};
 }
 
 }  // namespace orquestra::store

@@ -83,6 +83,12 @@ public:
     Result<void> replace_import_errors(const std::vector<ImportError>& errors) override;
     Result<std::vector<ImportError>> import_errors() override;
 
+    // The id is assigned by the store; the id given is ignored.
+    Result<User> create_user(const User& user) override;
+    Result<std::optional<User>> get_user(const std::string& username) override;
+    Result<std::vector<User>> list_users() override;
+    Result<void> delete_user(const std::string& username) override;
+
 private:
     explicit SqliteStore(std::unique_ptr<SqliteConnection> connection);
 

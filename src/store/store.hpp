@@ -91,6 +91,14 @@ public:
     // Import errors are replaced wholesale by the DAG folder scanner.
     virtual Result<void> replace_import_errors(const std::vector<ImportError>& errors) = 0;
     virtual Result<std::vector<ImportError>> import_errors() = 0;
+
+    // Users of the REST API and the console. create_user fails with kConflict when the
+    // username is taken and returns the user with its id; delete_user with kNotFound when
+    // there is no such user. list_users is ordered by username.
+    virtual Result<User> create_user(const User& user) = 0;
+    virtual Result<std::optional<User>> get_user(const std::string& username) = 0;
+    virtual Result<std::vector<User>> list_users() = 0;
+    virtual Result<void> delete_user(const std::string& username) = 0;
 };
 
 }  // namespace orquestra::store

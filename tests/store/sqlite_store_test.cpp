@@ -957,3 +957,96 @@ TEST_F(SqliteStoreTest, TwoThousandSmallCommitsTakeUnderOneAndAHalfSeconds) {
 
 }  // namespace
 }  // namespace orquestra::store
+
+// --- users --------------------------------------------------------------------------------------
+
+namespace orquestra::store {
+namespace {
+
+User make_user(std::string username, std::string role = "Viewer") {
+    User user;
+    user.id = 999;  // ignored: the store assigns ids
+    user.username = std::move(username);
+    user.password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA";
+    user.role = std::move(role);
+    user.email = user.username + "@example.com";
+    user.first_name = "Ana";
+    user.last_name = "Souza";
+    user.created_at = kT0;
+    return user;
+}
+
+TEST_F(SqliteStoreTest, CreatedUserIsReadBackWithEveryField) {
+    auto created = store_->create_user(make_user("ana", "Admin"));
+    ASSERT_TRUE(created) << created.error().message;
+    EXPECT_GT(created->id, 0);
+    EXPECT_NE(created->id, 999);
+
+    auto got = store_->get_user("ana");
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_TRUE(got->has_value());
+    const User& user = **got;
+    EXPECT_EQ(user.id, created->id);
+    EXPECT_EQ(user.username, "ana");
+    EXPECT_EQ(user.password_hash, "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA");
+    EXPECT_EQ(user.role, "Admin");
+    EXPECT_EQ(user.email, "ana@example.com");
+    EXPECT_EQ(user.first_name, "Ana");
+    EXPECT_EQ(user.last_name, "Souza");
+    EXPECT_EQ(user.created_at, kT0);
+
+    // It survives closing and opening the file.
+    reopen();
+    auto again = store_->get_user("ana");
+    ASSERT_TRUE(again);
+    ASSERT_TRUE(again->has_value());
+    EXPECT_EQ((*again)->role, "Admin");
+}
+
+TEST_F(SqliteStoreTest, DuplicateUsernameIsConflictAndKeepsTheFirstUser) {
+    ASSERT_TRUE(store_->create_user(make_user("ana", "Admin")));
+    auto second = store_->create_user(make_user("ana", "Viewer"));
+    ASSERT_FALSE(second);
+    EXPECT_EQ(second.error().code, ErrorCode::kConflict);
+    EXPECT_NE(second.error().message.find("ana"), std::string::npos) << second.error().message;
+    EXPECT_EQ(store_->get_user("ana").value()->role, "Admin");
+    EXPECT_EQ(store_->list_users().value().size(), 1U);
+}
+
+TEST_F(SqliteStoreTest, UnknownUserIsEmptyNotAnError) {
+    ASSERT_TRUE(store_->create_user(make_user("ana")));
+    auto got = store_->get_user("Ana");  // usernames are case-sensitive
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_FALSE(got->has_value());
+}
+
+TEST_F(SqliteStoreTest, UsersAreListedByUsername) {
+    ASSERT_TRUE(store_->create_user(make_user("zeca")));
+    ASSERT_TRUE(store_->create_user(make_user("ana")));
+    ASSERT_TRUE(store_->create_user(make_user("mia", "Op")));
+    auto users = store_->list_users();
+    ASSERT_TRUE(users) << users.error().message;
+    ASSERT_EQ(users->size(), 3U);
+    EXPECT_EQ((*users)[0].username, "ana");
+    EXPECT_EQ((*users)[1].username, "mia");
+    EXPECT_EQ((*users)[1].role, "Op");
+    EXPECT_EQ((*users)[2].username, "zeca");
+}
+
+TEST_F(SqliteStoreTest, DeleteUserRemovesOnlyThatUserAndMissingIsNotFound) {
+    ASSERT_TRUE(store_->create_user(make_user("ana")));
+    ASSERT_TRUE(store_->create_user(make_user("bia")));
+    ASSERT_TRUE(store_->delete_user("ana"));
+    EXPECT_FALSE(store_->get_user("ana").value().has_value());
+    EXPECT_TRUE(store_->get_user("bia").value().has_value());
+
+    auto again = store_->delete_user("ana");
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+
+    // The username is free again.
+    EXPECT_TRUE(store_->create_user(make_user("ana")));
+}
+
+}  // namespace
+}  // namespace orquestra::store

@@ -1,0 +1,1630 @@
+#include "api/api.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "api/request.hpp"
+#include "api/task_ops.hpp"
+#include "api/users.hpp"
+#include "core/strings.hpp"
+#include "dag/time_text.hpp"
+#include "scheduler/decide.hpp"
+
+namespace orquestra::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using beast_verb = http::beast_http::verb;
+using store::RunState;
+using store::TaskState;
+
+struct ApiServer::Call {
+    http::Request& req;
+    http::Response& res;
+    std::vector<std::string> segments;
+    std::string instance;  // the request's path, for problem bodies
+};
+
+// The API's heartbeat on the engine loop: proof that the loop turns and the store answers.
+struct detail::ApiHeartbeat {
+    explicit ApiHeartbeat(asio::io_context& loop) : timer(loop) {}
+    asio::steady_timer timer;  // touched on the engine loop only
+    std::atomic<bool> stopped{false};
+    std::atomic<Millis> beat{0};   // when the engine loop last ran the heartbeat
+    std::atomic<Millis> db_ok{0};  // when the store last answered
+    std::atomic<bool> db_failed{false};
+};
+
+namespace {
+
+// One place maps an error to an HTTP status.
+int status_of(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::kInvalidArgument:
+            return 400;
+        case ErrorCode::kUnauthorized:
+            return 401;
+        case ErrorCode::kForbidden:
+            return 403;
+        case ErrorCode::kNotFound:
+            return 404;
+        case ErrorCode::kConflict:
+            return 409;
+        case ErrorCode::kTooLarge:
+            return 413;
+        case ErrorCode::kUnavailable:
+            return 503;
+        case ErrorCode::kTimeout:
+            return 504;
+        case ErrorCode::kInternal:
+            return 500;
+    }
+    return 500;
+}
+
+Error invalid(std::string message) {
+    return Error{ErrorCode::kInvalidArgument, std::move(message)};
+}
+Error not_found(std::string message) { return Error{ErrorCode::kNotFound, std::move(message)}; }
+Error conflict(std::string message) { return Error{ErrorCode::kConflict, std::move(message)}; }
+
+void send_json(http::Response& res, const json::value& body, int status = 200) {
+    res.set(status, "application/json", json::serialize(body));
+}
+
+void send_problem(http::Response& res, int status, std::string_view detail,
+                  std::string_view instance) {
+    res = http::Response{};
+    res.set(status, "application/problem+json", problem_json(status, detail, instance));
+    if (status == 401) res.add_header("WWW-Authenticate", "Basic realm=\"Orquestra\"");
+}
+
+void send_error(http::Response& res, const Error& error, std::string_view instance) {
+    const int status = status_of(error.code);
+    if (status >= 500) spdlog::error("API {}: {}", instance, error.message);
+    send_problem(res, status, error.message, instance);
+}
+
+bool is_unfinished(RunState state) {
+    return state == RunState::kQueued || state == RunState::kRunning;
+}
+
+Error run_not_found(const std::string& dag_id, const std::string& run_id) {
+    return not_found(fmt::format("DAG run '{}' not found for DAG '{}'", run_id, dag_id));
+}
+
+Error run_in_progress(const store::DagRun& run, std::string_view what) {
+    return conflict(fmt::format("DAG run '{}' of DAG '{}' is {}: only a finished run can be {}",
+                                run.run_id, run.dag_id, store::to_string(run.state), what));
+}
+
+Error dag_not_loaded(const std::string& dag_id) {
+    return conflict(
+        fmt::format("DAG '{}' is not loaded (its file is missing or has import errors)", dag_id));
+}
+
+const std::string& dummy_hash() {
+    // Verifying against it when the user does not exist costs the same as a wrong password,
+    // so response times do not tell which usernames exist.
+    static const std::string hash = [] {
+        auto h = hash_password("orquestra-no-such-user");
+        return h ? *h : std::string();
+    }();
+    return hash;
+}
+
+// base64 of the decimal byte offset.
+std::string encode_token(std::uint64_t offset) { return base64_encode(std::to_string(offset)); }
+
+std::optional<std::uint64_t> decode_token(std::string_view token) {
+    auto n = parse_int(base64_decode(token));
+    if (!n || *n < 0) return std::nullopt;
+    return static_cast<std::uint64_t>(*n);
+}
+
+std::string join_states(std::initializer_list<std::string_view> names) {
+    std::string out;
+    for (auto n : names) out += (out.empty() ? "" : ", ") + std::string(n);
+    return out;
+}
+
+// The store's run ordering names, from the API's (Airflow's) field names.
+Result<std::string> run_order(std::optional<std::string> order_by) {
+    if (!order_by || order_by->empty()) return std::string("id");
+    std::string_view field = *order_by;
+    std::string prefix;
+    if (field.front() == '-') {
+        prefix = "-";
+        field.remove_prefix(1);
+    }
+    static const std::map<std::string, std::string, std::less<>> kNames = {
+        {"id", "id"},
+        {"dag_id", "dag_id"},
+        {"dag_run_id", "run_id"},
+        {"run_id", "run_id"},
+        {"state", "state"},
+        {"execution_date", "logical_date"},
+        {"logical_date", "logical_date"},
+        {"start_date", "start_date"},
+        {"end_date", "end_date"},
+        {"queued_at", "queued_at"},
+    };
+    auto it = kNames.find(field);
+    if (it == kNames.end()) {
+        return invalid(fmt::format(
+            "query parameter 'order_by' cannot be '{}': use id, dag_id, dag_run_id, state, "
+            "execution_date, start_date, end_date or queued_at, optionally with a leading '-'",
+            *order_by));
+    }
+    return prefix + it->second;
+}
+
+Result<std::vector<RunState>> parse_run_states(const http::Request& req) {
+    std::vector<RunState> out;
+    for (const auto& text : query_all(req, "state", true)) {
+        auto s = store::parse_run_state(text);
+        if (!s) {
+            return invalid(fmt::format(
+                "query parameter 'state' cannot be '{}': use queued, running, success or failed",
+                text));
+        }
+        out.push_back(*s);
+    }
+    return out;
+}
+
+Result<std::vector<TaskState>> parse_task_states(const http::Request& req) {
+    std::vector<TaskState> out;
+    for (const auto& text : query_all(req, "state", true)) {
+        auto s = store::parse_task_state(text == "null" ? std::string("none") : text);
+        if (!s) {
+            return invalid(fmt::format("query parameter 'state' cannot be '{}'", text));
+        }
+        out.push_back(*s);
+    }
+    return out;
+}
+
+json::value page_of(json::array items, std::string_view name, std::int64_t total) {
+    json::object out;
+    out[name] = std::move(items);
+    out["total_entries"] = total;
+    return out;
+}
+
+enum class Endpoint {
+    kHealth,
+    kVersion,
+    kDags,
+    kDag,
+    kDagDetails,
+    kTasks,
+    kTask,
+    kDagRuns,
+    kDagRun,
+    kClearRun,
+    kTaskInstances,
+    kTaskInstance,
+    kLog,
+    kXcoms,
+    kXcom,
+    kClearTaskInstances,
+    kUpdateTaskInstancesState,
+    kImportErrors,
+    kImportError,
+};
+
+struct Route {
+    Endpoint endpoint;
+    std::vector<beast_verb> methods;
+};
+
+std::optional<Route> match(const std::vector<std::string>& s) {
+    using V = beast_verb;
+    const std::size_t n = s.size();
+    if (n == 1 && s[0] == "health") return Route{Endpoint::kHealth, {V::get}};
+    if (n == 1 && s[0] == "version") return Route{Endpoint::kVersion, {V::get}};
+    if (n >= 1 && s[0] == "importErrors") {
+        if (n == 1) return Route{Endpoint::kImportErrors, {V::get}};
+        if (n == 2) return Route{Endpoint::kImportError, {V::get}};
+        return std::nullopt;
+    }
+    if (n == 0 || s[0] != "dags") return std::nullopt;
+    if (n == 1) return Route{Endpoint::kDags, {V::get}};
+    if (n == 2) return Route{Endpoint::kDag, {V::get, V::patch}};
+    if (n == 3 && s[2] == "details") return Route{Endpoint::kDagDetails, {V::get}};
+    if (n == 3 && s[2] == "tasks") return Route{Endpoint::kTasks, {V::get}};
+    if (n == 4 && s[2] == "tasks") return Route{Endpoint::kTask, {V::get}};
+    if (n == 3 && s[2] == "clearTaskInstances") {
+        return Route{Endpoint::kClearTaskInstances, {V::post}};
+    }
+    if (n == 3 && s[2] == "updateTaskInstancesState") {
+        return Route{Endpoint::kUpdateTaskInstancesState, {V::post}};
+    }
+    if (n < 3 || s[2] != "dagRuns") return std::nullopt;
+    if (n == 3) return Route{Endpoint::kDagRuns, {V::get, V::post}};
+    if (n == 4) return Route{Endpoint::kDagRun, {V::get, V::patch, V::delete_}};
+    if (n == 5 && s[4] == "clear") return Route{Endpoint::kClearRun, {V::post}};
+    if (s[4] != "taskInstances") return std::nullopt;
+    if (n == 5) return Route{Endpoint::kTaskInstances, {V::get}};
+    if (n == 6) return Route{Endpoint::kTaskInstance, {V::get}};
+    if (n == 8 && s[6] == "logs") return Route{Endpoint::kLog, {V::get}};
+    if (n == 7 && s[6] == "xcomEntries") return Route{Endpoint::kXcoms, {V::get}};
+    if (n == 8 && s[6] == "xcomEntries") return Route{Endpoint::kXcom, {V::get}};
+    return std::nullopt;
+}
+
+void beat(const std::shared_ptr<detail::ApiHeartbeat>& hb, store::Store& store, const Clock& clock,
+          std::chrono::milliseconds interval) {
+    if (hb->stopped.load()) return;
+    const Millis now = clock.now_ms();
+    hb->beat.store(now);
+    if (store.schema_version()) {
+        hb->db_ok.store(now);
+        hb->db_failed.store(false);
+    } else {
+        hb->db_failed.store(true);
+    }
+    hb->timer.expires_after(interval);
+    hb->timer.async_wait([hb, &store, &clock, interval](const boost::system::error_code& ec) {
+        if (!ec) beat(hb, store, clock, interval);
+    });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+ApiServer::ApiServer(scheduler::Engine& engine, store::Store& store, asio::io_context& engine_loop,
+                     ApiOptions options)
+    : engine_(engine),
+      store_(store),
+      engine_loop_(engine_loop),
+      options_(std::move(options)),
+      clock_(options_.clock != nullptr ? *options_.clock : SystemClock::instance()),
+      credentials_(clock_, options_.credential_ttl),
+      workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))),
+      heartbeat_(std::make_shared<detail::ApiHeartbeat>(engine_loop)) {
+    asio::post(engine_loop_,
+               [hb = heartbeat_, &store, &clock = clock_, interval = options_.heartbeat_interval] {
+                   beat(hb, store, clock, interval);
+               });
+}
+
+ApiServer::~ApiServer() {
+    heartbeat_->stopped.store(true);
+    asio::post(engine_loop_, [hb = heartbeat_] { hb->timer.cancel(); });
+    workers_.join();
+}
+
+http::Handler ApiServer::handler() {
+    return [this](http::Request& req, http::Response& res) { return handle(req, res); };
+}
+
+bool ApiServer::owns(std::string_view path) {
+    return path == kBasePath || (path.substr(0, kBasePath.size()) == kBasePath &&
+                                 path.size() > kBasePath.size() && path[kBasePath.size()] == '/');
+}
+
+namespace {
+
+// Runs `f` on `ex` and completes the awaiting coroutine on its own executor with the result
+// (or rethrows what `f` threw). A plain initiation rather than a coroutine lambda: g++ 12
+// mishandles non-trivial captures of lambda coroutines in co_await expressions.
+template <class Executor, class F>
+auto run_on(Executor ex, F f) {
+    using T = std::invoke_result_t<F&>;
+    return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, T)>(
+        [ex](auto handler, F fn) {
+            asio::post(ex, [handler = std::move(handler), fn = std::move(fn)]() mutable {
+                std::exception_ptr error;
+                T value{};
+                try {
+                    value = fn();
+                } catch (...) {
+                    error = std::current_exception();
+                }
+                auto home = asio::get_associated_executor(handler);
+                asio::post(home, [handler = std::move(handler), error,
+                                  value = std::move(value)]() mutable {
+                    std::move(handler)(error, std::move(value));
+                });
+            });
+        },
+        asio::use_awaitable, std::move(f));
+}
+
+}  // namespace
+
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> ApiServer::on_loop(F f) {
+    return run_on(engine_loop_.get_executor(), std::move(f));
+}
+
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> ApiServer::on_worker(F f) {
+    return run_on(workers_.get_executor(), std::move(f));
+}
+
+asio::awaitable<void> ApiServer::handle(http::Request& req, http::Response& res) {
+    Call call{req, res, {}, std::string(req.path())};
+    auto segments = owns(req.path()) ? split_path(req.path(), kBasePath) : std::nullopt;
+    if (!segments) {
+        send_problem(res, 404, fmt::format("no such endpoint: {}", req.path()), call.instance);
+        co_return;
+    }
+    call.segments = std::move(*segments);
+    co_await route(call);
+}
+
+asio::awaitable<void> ApiServer::route(Call& call) {
+    auto matched = match(call.segments);
+    if (!matched) {
+        send_problem(
+            call.res, 404,
+            fmt::format("no such endpoint: {} {}", call.req.method_string(), call.instance),
+            call.instance);
+        co_return;
+    }
+    const beast_verb method = call.req.method();
+    if (std::find(matched->methods.begin(), matched->methods.end(), method) == matched->methods.end()) {
+        std::string allow;
+        for (auto m : matched->methods) {
+            allow += (allow.empty() ? "" : ", ") + std::string(http::beast_http::to_string(m));
+        }
+        send_problem(call.res, 405,
+                     fmt::format("{} is not allowed on {} (allowed: {})", call.req.method_string(),
+                                 call.instance, allow),
+                     call.instance);
+        call.res.add_header("Allow", allow);
+        co_return;
+    }
+    if (matched->endpoint == Endpoint::kHealth) {
+        health(call);
+        co_return;
+    }
+    if (matched->endpoint == Endpoint::kVersion) {
+        version(call);
+        co_return;
+    }
+
+    auto role = co_await authenticate(call);
+    if (!role) co_return;  // answered
+    const Permission needed = method == beast_verb::get ? Permission::kRead : Permission::kEdit;
+    if (!*role || !allows(**role, needed)) {
+        send_problem(call.res, 403,
+                     *role ? fmt::format("the {} role may not {} {}", to_string(**role),
+                                         call.req.method_string(), call.instance)
+                           : std::string("this user has no role that allows API access"),
+                     call.instance);
+        co_return;
+    }
+
+    const auto& s = call.segments;
+    switch (matched->endpoint) {
+        case Endpoint::kHealth:
+        case Endpoint::kVersion:
+            break;
+        case Endpoint::kDags:
+            co_await list_dags(call);
+            break;
+        case Endpoint::kDag:
+            if (method == beast_verb::patch) {
+                co_await patch_dag(call, s[1]);
+            } else {
+                co_await get_dag(call, s[1], false);
+            }
+            break;
+        case Endpoint::kDagDetails:
+            co_await get_dag(call, s[1], true);
+            break;
+        case Endpoint::kTasks:
+            co_await list_tasks(call, s[1], nullptr);
+            break;
+        case Endpoint::kTask:
+            co_await list_tasks(call, s[1], &s[3]);
+            break;
+        case Endpoint::kDagRuns:
+            if (method == beast_verb::post) {
+                co_await trigger(call, s[1]);
+            } else {
+                co_await list_runs(call, s[1]);
+            }
+            break;
+        case Endpoint::kDagRun:
+            if (method == beast_verb::patch) {
+                co_await patch_run(call, s[1], s[3]);
+            } else if (method == beast_verb::delete_) {
+                co_await delete_run(call, s[1], s[3]);
+            } else {
+                co_await get_run(call, s[1], s[3]);
+            }
+            break;
+        case Endpoint::kClearRun:
+            co_await clear_run(call, s[1], s[3]);
+            break;
+        case Endpoint::kTaskInstances:
+            co_await list_task_instances(call, s[1], s[3]);
+            break;
+        case Endpoint::kTaskInstance:
+            co_await get_task_instance(call, s[1], s[3], s[5]);
+            break;
+        case Endpoint::kLog:
+            co_await get_log(call, s[1], s[3], s[5], s[7]);
+            break;
+        case Endpoint::kXcoms:
+            co_await get_xcom(call, s[1], s[3], s[5], nullptr);
+            break;
+        case Endpoint::kXcom:
+            co_await get_xcom(call, s[1], s[3], s[5], &s[7]);
+            break;
+        case Endpoint::kClearTaskInstances:
+            co_await clear_task_instances(call, s[1]);
+            break;
+        case Endpoint::kUpdateTaskInstancesState:
+            co_await update_task_instances_state(call, s[1]);
+            break;
+        case Endpoint::kImportErrors:
+            co_await list_import_errors(call, nullptr);
+            break;
+        case Endpoint::kImportError:
+            co_await list_import_errors(call, &s[1]);
+            break;
+    }
+}
+
+// Returns nullopt after answering 401 (or an error); an empty role for a user whose role
+// grants nothing.
+asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate(Call& call) {
+    auto credentials =
+        http::parse_basic_auth(call.req.header(http::beast_http::field::authorization));
+    if (!credentials) {
+        send_problem(call.res, 401, "authentication required: send HTTP Basic credentials",
+                     call.instance);
+        co_return std::nullopt;
+    }
+    const std::string& username = credentials->first;
+    const std::string& password = credentials->second;
+    if (auto role = credentials_.lookup(username, password)) {
+        co_return std::optional<std::optional<Role>>(std::optional<Role>(*role));
+    }
+    auto user = co_await on_loop([this, &username] { return store_.get_user(username); });
+    if (!user) {
+        send_error(call.res, user.error(), call.instance);
+        co_return std::nullopt;
+    }
+    const std::string hash = user->has_value() ? (*user)->password_hash : std::string();
+    const bool known = user->has_value();
+    // Captures by reference only: this coroutine's frame outlives the wait.
+    bool verified = co_await on_worker([&hash, &password, known] {
+        return verify_password(known ? hash : dummy_hash(), password) && known;
+    });
+    if (!verified) {
+        send_problem(call.res, 401, "invalid username or password", call.instance);
+        co_return std::nullopt;
+    }
+    auto role = parse_role((*user)->role);
+    if (role) credentials_.remember(username, password, *role);
+    co_return std::optional<std::optional<Role>>(role);
+}
+
+// --- health and version ---------------------------------------------------------------------
+
+void ApiServer::health(Call& call) {
+    const Millis now = clock_.now_ms();
+    const Millis threshold = options_.health_threshold.count();
+    const Millis beat_at = heartbeat_->beat.load();
+    const Millis db_at = heartbeat_->db_ok.load();
+    const bool scheduler_ok = beat_at > 0 && now - beat_at <= threshold;
+    const bool db_ok = db_at > 0 && now - db_at <= threshold && !heartbeat_->db_failed.load();
+    json::object out;
+    out["metadatabase"] = json::object{{"status", db_ok ? "healthy" : "unhealthy"}};
+    json::object scheduler;
+    scheduler["status"] = scheduler_ok ? "healthy" : "unhealthy";
+    scheduler["latest_scheduler_heartbeat"] =
+        datetime_json(beat_at > 0 ? std::optional<Millis>(beat_at) : std::nullopt);
+    out["scheduler"] = std::move(scheduler);
+    out["triggerer"] = json::object{{"status", nullptr}, {"latest_triggerer_heartbeat", nullptr}};
+    out["dag_processor"] =
+        json::object{{"status", nullptr}, {"latest_dag_processor_heartbeat", nullptr}};
+    send_json(call.res, out);
+}
+
+void ApiServer::version(Call& call) {
+    json::object out;
+    out["version"] = options_.version;
+    out["git_version"] =
+        options_.git_version ? json::value(*options_.git_version) : json::value(nullptr);
+    send_json(call.res, out);
+}
+
+// --- DAGs -------------------------------------------------------------------------------------
+
+namespace {
+
+bool has_import_errors(const std::string& fileloc, const std::vector<store::ImportError>& errors) {
+    return std::any_of(errors.begin(), errors.end(),
+                       [&](const store::ImportError& e) { return e.filename == fileloc; });
+}
+
+}  // namespace
+
+std::optional<DagView> ApiServer::dag_view_on_loop(const std::string& dag_id,
+                                                   const std::vector<store::ImportError>& errors) {
+    DagView view;
+    view.dag = engine_.find_dag(dag_id);
+    auto record = store_.get_dag(dag_id);
+    if (record && record->has_value()) {
+        view.record = **record;
+    } else if (view.dag) {
+        // Loaded but not recorded yet (the engine records it at its next look at the folder).
+        view.record.dag_id = dag_id;
+        view.record.fileloc = view.dag->fileloc;
+    } else {
+        return std::nullopt;
+    }
+    view.has_import_errors = has_import_errors(view.record.fileloc, errors);
+    return view;
+}
+
+std::optional<dag::Interval> ApiServer::next_interval(const DagView& view) const {
+    if (!view.dag || view.dag->schedule.kind() == dag::ScheduleKind::kNone) return std::nullopt;
+    return dag::upcoming_data_interval(*view.dag, view.record.last_scheduled_logical_date,
+                                       clock_.now_ms(), view.dag->catchup);
+}
+
+asio::awaitable<void> ApiServer::list_dags(Call& call) {
+    auto paging = parse_paging(call.req);
+    auto paused = query_bool(call.req, "paused");
+    auto only_active = query_bool(call.req, "only_active");
+    if (!paging || !paused || !only_active) {
+        send_error(call.res,
+                   !paging   ? paging.error()
+                   : !paused ? paused.error()
+                             : only_active.error(),
+                   call.instance);
+        co_return;
+    }
+    const auto pattern = call.req.query_param("dag_id_pattern");
+    const auto tags = query_all(call.req, "tags", false);
+    const auto order_by = call.req.query_param("order_by").value_or("dag_id");
+    if (order_by != "dag_id" && order_by != "-dag_id") {
+        send_error(call.res,
+                   invalid(fmt::format("query parameter 'order_by' cannot be '{}': use dag_id "
+                                       "or -dag_id",
+                                       order_by)),
+                   call.instance);
+        co_return;
+    }
+
+    auto views = co_await on_loop([this]() -> Result<std::vector<DagView>> {
+        auto records = store_.list_dags();
+        if (!records) return records.error();
+        auto errors = store_.import_errors();
+        if (!errors) return errors.error();
+        std::vector<DagView> out;
+        out.reserve(records->size());
+        for (auto& rec : *records) {
+            DagView view;
+            view.dag = engine_.find_dag(rec.dag_id);
+            view.has_import_errors = has_import_errors(rec.fileloc, *errors);
+            view.record = std::move(rec);
+            out.push_back(std::move(view));
+        }
+        return out;
+    });
+    if (!views) {
+        send_error(call.res, views.error(), call.instance);
+        co_return;
+    }
+
+    std::vector<const DagView*> kept;
+    for (const auto& view : *views) {
+        if (only_active->value_or(true) && !(view.record.is_active && view.dag)) continue;
+        if (*paused && view.record.is_paused != **paused) continue;
+        if (pattern && !icontains(view.record.dag_id, *pattern)) continue;
+        if (!tags.empty()) {
+            bool any = false;
+            if (view.dag) {
+                for (const auto& t : view.dag->tags) {
+                    any = any || std::find(tags.begin(), tags.end(), t) != tags.end();
+                }
+            }
+            if (!any) continue;
+        }
+        kept.push_back(&view);
+    }
+    std::sort(kept.begin(), kept.end(), [&](const DagView* a, const DagView* b) {
+        return order_by == "dag_id" ? a->record.dag_id < b->record.dag_id
+                                    : a->record.dag_id > b->record.dag_id;
+    });
+    json::array items;
+    for (std::size_t i = static_cast<std::size_t>(paging->offset);
+         i < kept.size() && items.size() < static_cast<std::size_t>(paging->limit); ++i) {
+        DagView view = *kept[i];
+        view.next = next_interval(view);
+        items.push_back(dag_json(view));
+    }
+    send_json(call.res, page_of(std::move(items), "dags", static_cast<std::int64_t>(kept.size())));
+}
+
+asio::awaitable<void> ApiServer::get_dag(Call& call, const std::string& dag_id, bool details) {
+    auto view = co_await on_loop([this, &dag_id]() -> Result<std::optional<DagView>> {
+        auto errors = store_.import_errors();
+        if (!errors) return errors.error();
+        return dag_view_on_loop(dag_id, *errors);
+    });
+    if (!view) {
+        send_error(call.res, view.error(), call.instance);
+        co_return;
+    }
+    if (!*view || (details && !(*view)->dag)) {
+        send_error(call.res,
+                   not_found(*view ? fmt::format("DAG '{}' is not loaded (its file is missing "
+                                                 "or has import errors)",
+                                                 dag_id)
+                                   : fmt::format("DAG '{}' not found", dag_id)),
+                   call.instance);
+        co_return;
+    }
+    DagView v = std::move(**view);
+    v.next = next_interval(v);
+    send_json(call.res, details ? dag_detail_json(v) : dag_json(v));
+}
+
+asio::awaitable<void> ApiServer::patch_dag(Call& call, const std::string& dag_id) {
+    if (auto mask = call.req.query_param("update_mask")) {
+        for (auto field : split(*mask, ',')) {
+            if (trim(field) != "is_paused") {
+                send_error(call.res,
+                           invalid(fmt::format("query parameter 'update_mask': only is_paused can "
+                                               "be updated, not '{}'",
+                                               trim(field))),
+                           call.instance);
+                co_return;
+            }
+        }
+    }
+    auto body = parse_body(call.req);
+    if (!body) {
+        send_error(call.res, body.error(), call.instance);
+        co_return;
+    }
+    // Clients may send a whole DAG object back with update_mask; only is_paused is read.
+    auto paused = field_bool(*body, "is_paused");
+    if (!paused || !*paused) {
+        send_error(call.res,
+                   paused ? invalid("field 'is_paused' is required (a boolean)") : paused.error(),
+                   call.instance);
+        co_return;
+    }
+    const bool value = **paused;
+    auto view = co_await on_loop([this, &dag_id, value]() -> Result<std::optional<DagView>> {
+        if (auto set = engine_.set_paused(dag_id, value); !set) return set.error();
+        auto errors = store_.import_errors();
+        if (!errors) return errors.error();
+        return dag_view_on_loop(dag_id, *errors);
+    });
+    if (!view || !*view) {
+        send_error(call.res,
+                   view ? not_found(fmt::format("DAG '{}' not found", dag_id)) : view.error(),
+                   call.instance);
+        co_return;
+    }
+    DagView v = std::move(**view);
+    v.next = next_interval(v);
+    send_json(call.res, dag_json(v));
+}
+
+asio::awaitable<void> ApiServer::list_tasks(Call& call, const std::string& dag_id,
+                                            const std::string* task_id) {
+    auto found = co_await on_loop([this, &dag_id]() -> Result<std::shared_ptr<const dag::Dag>> {
+        auto d = engine_.find_dag(dag_id);
+        if (d) return d;
+        auto record = store_.get_dag(dag_id);
+        if (record && record->has_value()) {
+            return not_found(fmt::format(
+                "DAG '{}' is not loaded (its file is missing or has import errors)", dag_id));
+        }
+        return not_found(fmt::format("DAG '{}' not found", dag_id));
+    });
+    if (!found) {
+        send_error(call.res, found.error(), call.instance);
+        co_return;
+    }
+    const dag::Dag& d = **found;
+    if (task_id != nullptr) {
+        const dag::Task* task = d.find_task(*task_id);
+        if (task == nullptr) {
+            send_error(call.res,
+                       not_found(fmt::format("task '{}' not found in DAG '{}'", *task_id, dag_id)),
+                       call.instance);
+            co_return;
+        }
+        send_json(call.res, task_json(d, *task));
+        co_return;
+    }
+    json::array items;
+    for (const auto& task : d.tasks) items.push_back(task_json(d, task));
+    const auto total = static_cast<std::int64_t>(items.size());
+    send_json(call.res, page_of(std::move(items), "tasks", total));
+}
+
+// --- DAG runs ---------------------------------------------------------------------------------
+
+asio::awaitable<void> ApiServer::trigger(Call& call, const std::string& dag_id) {
+    auto parsed = [&]() -> Result<scheduler::TriggerRequest> {
+        auto body = parse_body(call.req);
+        if (!body) return body.error();
+        for (auto unsupported : {"data_interval_start", "data_interval_end"}) {
+            if (body->contains(unsupported)) {
+                return invalid(fmt::format(
+                    "field '{}' is not supported: a triggered run's data interval is its "
+                    "logical date",
+                    unsupported));
+            }
+        }
+        if (auto known = only_fields(
+                *body, {"dag_run_id", "logical_date", "execution_date", "conf", "note"});
+            !known) {
+            return known.error();
+        }
+        scheduler::TriggerRequest request;
+        request.dag_id = dag_id;
+        auto run_id = field_string(*body, "dag_run_id");
+        if (!run_id) return run_id.error();
+        request.run_id = *run_id;
+        auto logical = field_datetime(*body, "logical_date");
+        if (!logical) return logical.error();
+        auto execution = field_datetime(*body, "execution_date");
+        if (!execution) return execution.error();
+        if (*logical && *execution && **logical != **execution) {
+            return invalid(
+                "fields 'logical_date' and 'execution_date' differ; send only "
+                "logical_date");
+        }
+        request.logical_date = *logical ? *logical : *execution;
+        if (const json::value* conf = body->if_contains("conf"); conf && !conf->is_null()) {
+            if (!conf->is_object()) return invalid("field 'conf' must be a JSON object");
+            request.conf = conf->as_object();
+        }
+        auto note = field_string(*body, "note");
+        if (!note) return note.error();
+        request.note = note->value_or("");
+        return request;
+    }();
+    if (!parsed) {
+        send_error(call.res, parsed.error(), call.instance);
+        co_return;
+    }
+    auto created = co_await on_loop([this, &parsed, &dag_id]() -> Result<store::DagRun> {
+        if (!engine_.find_dag(dag_id)) {
+            auto record = store_.get_dag(dag_id);
+            if (record && record->has_value()) {
+                auto errors = store_.import_errors();
+                if (errors) {
+                    for (const auto& e : *errors) {
+                        if (e.filename == (*record)->fileloc) {
+                            return invalid(
+                                fmt::format("DAG '{}' has import errors: {}", dag_id, e.message));
+                        }
+                    }
+                }
+            }
+            return not_found(fmt::format("DAG '{}' not found", dag_id));
+        }
+        return engine_.trigger(*parsed);
+    });
+    if (!created) {
+        send_error(call.res, created.error(), call.instance);
+        co_return;
+    }
+    send_json(call.res, run_json(*created));
+}
+
+asio::awaitable<void> ApiServer::list_runs(Call& call, const std::string& dag_id) {
+    auto filter = [&]() -> Result<store::RunFilter> {
+        store::RunFilter f;
+        if (dag_id != "~") f.dag_id = dag_id;
+        auto paging = parse_paging(call.req);
+        if (!paging) return paging.error();
+        f.limit = paging->limit;
+        f.offset = paging->offset;
+        auto states = parse_run_states(call.req);
+        if (!states) return states.error();
+        f.states = std::move(*states);
+        auto order = run_order(call.req.query_param("order_by"));
+        if (!order) return order.error();
+        f.order_by = std::move(*order);
+        struct DateParam {
+            const char* name;
+            const char* alias;
+            std::optional<Millis>* target;
+        };
+        for (const DateParam& p :
+             {DateParam{"execution_date_gte", "logical_date_gte", &f.logical_date_gte},
+              DateParam{"execution_date_lte", "logical_date_lte", &f.logical_date_lte},
+              DateParam{"start_date_gte", nullptr, &f.start_date_gte},
+              DateParam{"start_date_lte", nullptr, &f.start_date_lte},
+              DateParam{"end_date_gte", nullptr, &f.end_date_gte},
+              DateParam{"end_date_lte", nullptr, &f.end_date_lte}}) {
+            for (const char* name : {p.name, p.alias}) {
+                if (name == nullptr) continue;
+                auto t = query_datetime(call.req, name);
+                if (!t) return t.error();
+                if (*t) *p.target = *t;
+            }
+        }
+        return f;
+    }();
+    if (!filter) {
+        send_error(call.res, filter.error(), call.instance);
+        co_return;
+    }
+    auto page = co_await on_loop([this, &filter, &dag_id]() -> Result<store::Page<store::DagRun>> {
+        if (filter->dag_id && !engine_.find_dag(dag_id)) {
+            auto record = store_.get_dag(dag_id);
+            if (!record) return record.error();
+            if (!record->has_value()) return not_found(fmt::format("DAG '{}' not found", dag_id));
+        }
+        return store_.list_runs(*filter);
+    });
+    if (!page) {
+        send_error(call.res, page.error(), call.instance);
+        co_return;
+    }
+    json::array items;
+    for (const auto& run : page->items) items.push_back(run_json(run));
+    send_json(call.res, page_of(std::move(items), "dag_runs", page->total));
+}
+
+asio::awaitable<void> ApiServer::get_run(Call& call, const std::string& dag_id,
+                                         const std::string& run_id) {
+    auto run = co_await on_loop([this, &dag_id, &run_id]() -> Result<store::DagRun> {
+        auto r = store_.get_run(dag_id, run_id);
+        if (!r) return r.error();
+        if (!r->has_value()) return run_not_found(dag_id, run_id);
+        return **r;
+    });
+    if (!run) {
+        send_error(call.res, run.error(), call.instance);
+        co_return;
+    }
+    send_json(call.res, run_json(*run));
+}
+
+asio::awaitable<void> ApiServer::patch_run(Call& call, const std::string& dag_id,
+                                           const std::string& run_id) {
+    auto target = [&]() -> Result<RunState> {
+        auto body = parse_body(call.req);
+        if (!body) return body.error();
+        if (auto known = only_fields(*body, {"state"}); !known) return known.error();
+        auto state = field_string(*body, "state");
+        if (!state) return state.error();
+        if (!*state) return invalid("field 'state' is required: success, failed or queued");
+        auto parsed = store::parse_run_state(**state);
+        if (!parsed || *parsed == RunState::kRunning) {
+            return invalid(
+                fmt::format("field 'state' cannot be '{}': use success, failed or "
+                            "queued",
+                            **state));
+        }
+        return *parsed;
+    }();
+    if (!target) {
+        send_error(call.res, target.error(), call.instance);
+        co_return;
+    }
+    const RunState state = *target;
+    auto patched = co_await on_loop([this, &dag_id, &run_id, state]() -> Result<store::DagRun> {
+        auto found = store_.get_run(dag_id, run_id);
+        if (!found) return found.error();
+        if (!found->has_value()) return run_not_found(dag_id, run_id);
+        store::DagRun run = **found;
+        if (is_unfinished(run.state)) return run_in_progress(run, "marked");
+        auto tis = store_.task_instances(dag_id, run_id);
+        if (!tis) return tis.error();
+        const Millis now = clock_.now_ms();
+        store::Changes changes;
+        if (state == RunState::kQueued) {
+            requeue_run(run);
+        } else {
+            run.state = state;
+            run.end_date = now;
+            for (auto ti : *tis) {
+                if (state == RunState::kSuccess && ti.state != TaskState::kSuccess) {
+                    mark_task_instance(ti, TaskState::kSuccess, now);
+                    changes.tasks.push_back(ti);
+                } else if (state == RunState::kFailed && !store::is_finished(ti.state)) {
+                    mark_task_instance(ti, TaskState::kSkipped, now);
+                    changes.tasks.push_back(ti);
+                }
+            }
+        }
+        changes.runs.push_back(run);
+        if (auto done = store_.commit(changes); !done) return done.error();
+        if (state == RunState::kQueued) engine_.housekeeping();
+        return run;
+    });
+    if (!patched) {
+        send_error(call.res, patched.error(), call.instance);
+        co_return;
+    }
+    send_json(call.res, run_json(*patched));
+}
+
+asio::awaitable<void> ApiServer::delete_run(Call& call, const std::string& dag_id,
+                                            const std::string& run_id) {
+    auto deleted = co_await on_loop([this, &dag_id, &run_id]() -> Result<void> {
+        auto found = store_.get_run(dag_id, run_id);
+        if (!found) return found.error();
+        if (!found->has_value()) return run_not_found(dag_id, run_id);
+        if (is_unfinished((*found)->state)) return run_in_progress(**found, "deleted");
+        return store_.delete_run(dag_id, run_id);
+    });
+    if (!deleted) {
+        send_error(call.res, deleted.error(), call.instance);
+        co_return;
+    }
+    call.res.status = 204;
+}
+
+asio::awaitable<void> ApiServer::clear_run(Call& call, const std::string& dag_id,
+                                           const std::string& run_id) {
+    auto dry = [&]() -> Result<bool> {
+        auto body = parse_body(call.req);
+        if (!body) return body.error();
+        if (auto known = only_fields(*body, {"dry_run"}); !known) return known.error();
+        auto dry_run = field_bool(*body, "dry_run");
+        if (!dry_run) return dry_run.error();
+        return dry_run->value_or(true);
+    }();
+    if (!dry) {
+        send_error(call.res, dry.error(), call.instance);
+        co_return;
+    }
+    struct Cleared {
+        store::DagRun run;
+        std::vector<store::TaskInstance> tis;
+    };
+    const bool dry_run = *dry;
+    auto cleared = co_await on_loop([this, &dag_id, &run_id, dry_run]() -> Result<Cleared> {
+        auto found = store_.get_run(dag_id, run_id);
+        if (!found) return found.error();
+        if (!found->has_value()) return run_not_found(dag_id, run_id);
+        Cleared out{**found, {}};
+        if (is_unfinished(out.run.state)) return run_in_progress(out.run, "cleared");
+        auto tis = store_.task_instances(dag_id, run_id);
+        if (!tis) return tis.error();
+        out.tis = std::move(*tis);
+        if (dry_run) return out;
+        auto d = engine_.find_dag(dag_id);
+        if (!d) return dag_not_loaded(dag_id);
+        store::Changes changes;
+        for (auto& ti : out.tis) {
+            const dag::Task* task = d->find_task(ti.task_id);
+            clear_task_instance(ti, task);
+            // A task that left the DAG would never run again and hold the run forever.
+            if (task == nullptr) ti.state = TaskState::kRemoved;
+            changes.tasks.push_back(ti);
+        }
+        requeue_run(out.run);
+        changes.runs.push_back(out.run);
+        if (auto done = store_.commit(changes); !done) return done.error();
+        engine_.housekeeping();  // picks the queued run up now rather than within a second
+        return out;
+    });
+    if (!cleared) {
+        send_error(call.res, cleared.error(), call.instance);
+        co_return;
+    }
+    if (!dry_run) {
+        send_json(call.res, run_json(cleared->run));
+        co_return;
+    }
+    json::array items;
+    for (const auto& ti : cleared->tis) {
+        items.push_back(task_instance_json(ti, cleared->run.logical_date));
+    }
+    const auto total = static_cast<std::int64_t>(items.size());
+    send_json(call.res, page_of(std::move(items), "task_instances", total));
+}
+
+// --- task instances ---------------------------------------------------------------------------
+
+asio::awaitable<void> ApiServer::list_task_instances(Call& call, const std::string& dag_id,
+                                                     const std::string& run_id) {
+    auto filter = [&]() -> Result<store::TaskFilter> {
+        store::TaskFilter f;
+        if (dag_id != "~") f.dag_id = dag_id;
+        if (run_id != "~") f.run_id = run_id;
+        auto paging = parse_paging(call.req);
+        if (!paging) return paging.error();
+        f.limit = paging->limit;
+        f.offset = paging->offset;
+        auto states = parse_task_states(call.req);
+        if (!states) return states.error();
+        f.states = std::move(*states);
+        return f;
+    }();
+    if (!filter) {
+        send_error(call.res, filter.error(), call.instance);
+        co_return;
+    }
+    struct Listed {
+        store::Page<store::TaskInstance> page;
+        std::map<std::pair<std::string, std::string>, Millis> logical_dates;
+    };
+    auto listed = co_await on_loop([this, &filter]() -> Result<Listed> {
+        Listed out;
+        if (filter->dag_id && filter->run_id) {
+            auto run = store_.get_run(*filter->dag_id, *filter->run_id);
+            if (!run) return run.error();
+            if (!run->has_value()) return run_not_found(*filter->dag_id, *filter->run_id);
+        }
+        auto page = store_.list_task_instances(*filter);
+        if (!page) return page.error();
+        out.page = std::move(*page);
+        for (const auto& ti : out.page.items) {
+            auto key = std::make_pair(ti.dag_id, ti.run_id);
+            if (out.logical_dates.contains(key)) continue;
+            auto run = store_.get_run(ti.dag_id, ti.run_id);
+            if (!run) return run.error();
+            out.logical_dates[key] = run->has_value() ? (*run)->logical_date : 0;
+        }
+        return out;
+    });
+    if (!listed) {
+        send_error(call.res, listed.error(), call.instance);
+        co_return;
+    }
+    json::array items;
+    for (const auto& ti : listed->page.items) {
+        items.push_back(task_instance_json(ti, listed->logical_dates[{ti.dag_id, ti.run_id}]));
+    }
+    send_json(call.res, page_of(std::move(items), "task_instances", listed->page.total));
+}
+
+namespace {
+
+struct RunAndTask {
+    store::DagRun run;
+    store::TaskInstance ti;
+};
+
+Result<RunAndTask> find_task_instance(store::Store& store, const std::string& dag_id,
+                                      const std::string& run_id, const std::string& task_id) {
+    auto run = store.get_run(dag_id, run_id);
+    if (!run) return run.error();
+    if (!run->has_value()) return run_not_found(dag_id, run_id);
+    auto ti = store.get_task_instance(dag_id, run_id, task_id);
+    if (!ti) return ti.error();
+    if (!ti->has_value()) {
+        return not_found(fmt::format("task instance '{}' not found in DAG run '{}' of DAG '{}'",
+                                     task_id, run_id, dag_id));
+    }
+    return RunAndTask{**run, **ti};
+}
+
+}  // namespace
+
+asio::awaitable<void> ApiServer::get_task_instance(Call& call, const std::string& dag_id,
+                                                   const std::string& run_id,
+                                                   const std::string& task_id) {
+    auto found = co_await on_loop([this, &dag_id, &run_id, &task_id] {
+        return find_task_instance(store_, dag_id, run_id, task_id);
+    });
+    if (!found) {
+        send_error(call.res, found.error(), call.instance);
+        co_return;
+    }
+    send_json(call.res, task_instance_json(found->ti, found->run.logical_date));
+}
+
+asio::awaitable<void> ApiServer::get_log(Call& call, const std::string& dag_id,
+                                         const std::string& run_id, const std::string& task_id,
+                                         const std::string& try_text) {
+    auto try_number = parse_int(try_text);
+    if (!try_number || *try_number < 1 || *try_number > 1'000'000) {
+        send_error(
+            call.res,
+            invalid(fmt::format("task_try_number must be an integer >= 1, not '{}'", try_text)),
+            call.instance);
+        co_return;
+    }
+    auto full = query_bool(call.req, "full_content");
+    if (!full) {
+        send_error(call.res, full.error(), call.instance);
+        co_return;
+    }
+    const bool full_content = full->value_or(false);
+    std::uint64_t offset = 0;
+    if (auto token = call.req.query_param("token"); token && !full_content && !token->empty()) {
+        auto decoded = decode_token(*token);
+        if (!decoded) {
+            send_error(call.res,
+                       invalid("query parameter 'token' is not a continuation token of this API"),
+                       call.instance);
+            co_return;
+        }
+        offset = *decoded;
+    }
+    const int attempt = static_cast<int>(*try_number);
+    auto path = co_await on_loop(
+        [this, &dag_id, &run_id, &task_id, attempt]() -> Result<std::filesystem::path> {
+            auto found = find_task_instance(store_, dag_id, run_id, task_id);
+            if (!found) return found.error();
+            if (attempt > found->ti.try_number) {
+                return not_found(
+                    fmt::format("task instance '{}' of DAG run '{}' has no try {} "
+                                "(it has had {})",
+                                task_id, run_id, attempt, found->ti.try_number));
+            }
+            return engine_.log_path(dag_id, run_id, task_id, attempt);
+        });
+    if (!path) {
+        send_error(call.res, path.error(), call.instance);
+        co_return;
+    }
+    struct Chunk {
+        std::string text;
+        std::uint64_t end = 0;
+    };
+    const std::size_t limit = full_content ? options_.max_log_bytes : options_.log_chunk_bytes;
+    // The log writer and the file system may block: neither belongs on an event loop.
+    const std::filesystem::path& file = *path;
+    auto chunk = co_await on_worker([this, &file, offset, limit] {
+        engine_.flush_logs();  // touches only the engine's LogWriter, which is thread-safe
+        Chunk out;
+        std::ifstream in(file, std::ios::binary);
+        if (!in) return out;
+        in.seekg(0, std::ios::end);
+        const auto size = static_cast<std::uint64_t>(std::max<std::streamoff>(0, in.tellg()));
+        const std::uint64_t from = std::min(offset, size);
+        const std::uint64_t n = std::min<std::uint64_t>(size - from, limit);
+        out.text.resize(static_cast<std::size_t>(n));
+        in.seekg(static_cast<std::streamoff>(from));
+        in.read(out.text.data(), static_cast<std::streamsize>(n));
+        out.text.resize(static_cast<std::size_t>(std::max<std::streamsize>(0, in.gcount())));
+        out.end = from + out.text.size();
+        return out;
+    });
+    const std::string token = encode_token(chunk.end);
+    const std::string_view accept = call.req.header(http::beast_http::field::accept);
+    if (accept.find("text/plain") != std::string_view::npos &&
+        accept.find("application/json") == std::string_view::npos) {
+        call.res.set(200, "text/plain; charset=utf-8", std::move(chunk.text));
+        call.res.add_header("X-Continuation-Token", token);
+        co_return;
+    }
+    json::object out;
+    out["content"] = std::move(chunk.text);
+    out["continuation_token"] = token;
+    send_json(call.res, out);
+}
+
+asio::awaitable<void> ApiServer::get_xcom(Call& call, const std::string& dag_id,
+                                          const std::string& run_id, const std::string& task_id,
+                                          const std::string* key) {
+    auto stringify = query_bool(call.req, "stringify");
+    if (!stringify) {
+        send_error(call.res, stringify.error(), call.instance);
+        co_return;
+    }
+    auto found = co_await on_loop([this, &dag_id, &run_id, &task_id] {
+        return find_task_instance(store_, dag_id, run_id, task_id);
+    });
+    if (!found) {
+        send_error(call.res, found.error(), call.instance);
+        co_return;
+    }
+    const bool has_output = found->ti.output_json.has_value();
+    if (key == nullptr) {
+        json::array items;
+        if (has_output) {
+            items.push_back(xcom_json(found->ti, found->run.logical_date, false, false));
+        }
+        const auto total = static_cast<std::int64_t>(items.size());
+        send_json(call.res, page_of(std::move(items), "xcom_entries", total));
+        co_return;
+    }
+    if (*key != "return_value" || !has_output) {
+        send_error(call.res,
+                   not_found(fmt::format("XCom entry '{}' not found for task instance '{}' of "
+                                         "DAG run '{}'",
+                                         *key, task_id, run_id)),
+                   call.instance);
+        co_return;
+    }
+    send_json(call.res,
+              xcom_json(found->ti, found->run.logical_date, true, stringify->value_or(false)));
+}
+
+namespace {
+
+// The finished runs a clear or mark request names: one by id, or those of a logical date range.
+Result<std::vector<store::DagRun>> target_runs(store::Store& store, const std::string& dag_id,
+                                               const std::optional<std::string>& run_id,
+                                               std::optional<Millis> from, std::optional<Millis> to,
+                                               std::string_view what) {
+    std::vector<store::DagRun> out;
+    if (run_id) {
+        auto run = store.get_run(dag_id, *run_id);
+        if (!run) return run.error();
+        if (!run->has_value()) return run_not_found(dag_id, *run_id);
+        if (is_unfinished((*run)->state)) return run_in_progress(**run, what);
+        out.push_back(**run);
+        return out;
+    }
+    store::RunFilter filter;
+    filter.dag_id = dag_id;
+    filter.states = {RunState::kSuccess, RunState::kFailed};
+    filter.logical_date_gte = from;
+    filter.logical_date_lte = to;
+    filter.limit = 1000;
+    for (int offset = 0; offset < 100'000; offset += filter.limit) {
+        filter.offset = offset;
+        auto page = store.list_runs(filter);
+        if (!page) return page.error();
+        for (auto& run : page->items) out.push_back(std::move(run));
+        if (static_cast<std::int64_t>(offset) + filter.limit >= page->total) break;
+    }
+    return out;
+}
+
+struct Affected {
+    std::vector<std::pair<store::TaskInstance, Millis>> tis;  // with their run's logical date
+
+    json::value references() const {
+        json::array items;
+        for (const auto& [ti, logical] : tis) {
+            items.push_back(task_instance_reference_json(ti, logical));
+        }
+        return json::object{{"task_instances", std::move(items)}};
+    }
+};
+
+}  // namespace
+
+asio::awaitable<void> ApiServer::clear_task_instances(Call& call, const std::string& dag_id) {
+    struct Request {
+        bool dry_run = true;
+        std::optional<std::vector<std::string>> task_ids;
+        std::optional<Millis> start_date, end_date;
+        bool only_failed = true;
+        bool only_running = false;
+        bool reset_dag_runs = true;
+        std::optional<std::string> dag_run_id;
+        bool include_upstream = false;
+        bool include_downstream = false;
+    };
+    auto parsed = [&]() -> Result<Request> {
+        auto body = parse_body(call.req);
+        if (!body) return body.error();
+        if (auto known =
+                only_fields(*body, {"dry_run", "task_ids", "start_date", "end_date", "only_failed",
+                                    "only_running", "reset_dag_runs", "dag_run_id",
+                                    "include_upstream", "include_downstream", "include_future",
+                                    "include_past", "include_subdags", "include_parentdag"});
+            !known) {
+            return known.error();
+        }
+        Request r;
+        for (auto [name, target] : {std::pair<const char*, bool*>{"dry_run", &r.dry_run},
+                                    {"only_failed", &r.only_failed},
+                                    {"only_running", &r.only_running},
+                                    {"reset_dag_runs", &r.reset_dag_runs},
+                                    {"include_upstream", &r.include_upstream},
+                                    {"include_downstream", &r.include_downstream}}) {
+            auto v = field_bool(*body, name);
+            if (!v) return v.error();
+            if (*v) *target = **v;
+        }
+        for (const char* name : {"include_future", "include_past"}) {
+            auto v = field_bool(*body, name);
+            if (!v) return v.error();
+            if (v->value_or(false)) {
+                return invalid(
+                    fmt::format("field '{}' is not supported: name the runs with "
+                                "dag_run_id or start_date and end_date",
+                                name));
+            }
+        }
+        auto ids = field_strings(*body, "task_ids");
+        if (!ids) return ids.error();
+        if (*ids && (*ids)->empty()) return invalid("field 'task_ids' must not be empty");
+        r.task_ids = std::move(*ids);
+        auto start = field_datetime(*body, "start_date");
+        if (!start) return start.error();
+        r.start_date = *start;
+        auto end = field_datetime(*body, "end_date");
+        if (!end) return end.error();
+        r.end_date = *end;
+        auto run_id = field_string(*body, "dag_run_id");
+        if (!run_id) return run_id.error();
+        r.dag_run_id = std::move(*run_id);
+        return r;
+    }();
+    if (!parsed) {
+        send_error(call.res, parsed.error(), call.instance);
+        co_return;
+    }
+    const Request& r = *parsed;
+    auto affected = co_await on_loop([this, &r, &dag_id]() -> Result<Affected> {
+        auto d = engine_.find_dag(dag_id);
+        if (!d) {
+            auto record = store_.get_dag(dag_id);
+            if (record && record->has_value()) return dag_not_loaded(dag_id);
+            return not_found(fmt::format("DAG '{}' not found", dag_id));
+        }
+        std::optional<std::set<std::string>> selected;
+        if (r.task_ids) {
+            for (const auto& id : *r.task_ids) {
+                if (d->find_task(id) == nullptr) {
+                    return invalid(
+                        fmt::format("field 'task_ids': DAG '{}' has no task '{}'", dag_id, id));
+                }
+            }
+            selected = expand_tasks(*d, *r.task_ids, r.include_upstream, r.include_downstream);
+        }
+        auto runs = target_runs(store_, dag_id, r.dag_run_id, r.start_date, r.end_date, "cleared");
+        if (!runs) return runs.error();
+        Affected out;
+        store::Changes changes;
+        for (auto& run : *runs) {
+            auto tis = store_.task_instances(run.dag_id, run.run_id);
+            if (!tis) return tis.error();
+            bool touched = false;
+            for (auto& ti : *tis) {
+                if (selected && !selected->contains(ti.task_id)) continue;
+                if (r.only_failed && !is_failed(ti.state)) continue;
+                if (r.only_running && ti.state != TaskState::kRunning) continue;
+                out.tis.emplace_back(ti, run.logical_date);
+                if (r.dry_run) continue;
+                const dag::Task* task = d->find_task(ti.task_id);
+                clear_task_instance(ti, task);
+                if (task == nullptr) ti.state = TaskState::kRemoved;
+                changes.tasks.push_back(ti);
+                touched = true;
+            }
+            if (touched && r.reset_dag_runs) {
+                requeue_run(run);
+                changes.runs.push_back(run);
+            }
+        }
+        if (!r.dry_run && !changes.empty()) {
+            if (auto done = store_.commit(changes); !done) return done.error();
+            if (!changes.runs.empty()) engine_.housekeeping();
+        }
+        return out;
+    });
+    if (!affected) {
+        send_error(call.res, affected.error(), call.instance);
+        co_return;
+    }
+    send_json(call.res, affected->references());
+}
+
+asio::awaitable<void> ApiServer::update_task_instances_state(Call& call,
+                                                             const std::string& dag_id) {
+    struct Request {
+        bool dry_run = true;
+        std::string task_id;
+        std::optional<std::string> dag_run_id;
+        std::optional<Millis> execution_date;
+        bool include_upstream = false;
+        bool include_downstream = false;
+        TaskState new_state = TaskState::kSuccess;
+    };
+    auto parsed = [&]() -> Result<Request> {
+        auto body = parse_body(call.req);
+        if (!body) return body.error();
+        if (auto known = only_fields(
+                *body, {"dry_run", "task_id", "execution_date", "dag_run_id", "include_upstream",
+                        "include_downstream", "include_future", "include_past", "new_state"});
+            !known) {
+            return known.error();
+        }
+        Request r;
+        for (auto [name, target] : {std::pair<const char*, bool*>{"dry_run", &r.dry_run},
+                                    {"include_upstream", &r.include_upstream},
+                                    {"include_downstream", &r.include_downstream}}) {
+            auto v = field_bool(*body, name);
+            if (!v) return v.error();
+            if (*v) *target = **v;
+        }
+        for (const char* name : {"include_future", "include_past"}) {
+            auto v = field_bool(*body, name);
+            if (!v) return v.error();
+            if (v->value_or(false)) {
+                return invalid(fmt::format("field '{}' is not supported", name));
+            }
+        }
+        auto task_id = field_string(*body, "task_id");
+        if (!task_id) return task_id.error();
+        if (!*task_id) return invalid("field 'task_id' is required");
+        r.task_id = **task_id;
+        auto run_id = field_string(*body, "dag_run_id");
+        if (!run_id) return run_id.error();
+        r.dag_run_id = *run_id;
+        auto execution = field_datetime(*body, "execution_date");
+        if (!execution) return execution.error();
+        r.execution_date = *execution;
+        if (r.dag_run_id.has_value() == r.execution_date.has_value()) {
+            return invalid("give exactly one of the fields 'dag_run_id' and 'execution_date'");
+        }
+        auto state = field_string(*body, "new_state");
+        if (!state) return state.error();
+        auto parsed_state = *state ? store::parse_task_state(**state) : std::optional<TaskState>();
+        if (!parsed_state ||
+            (*parsed_state != TaskState::kSuccess && *parsed_state != TaskState::kFailed &&
+             *parsed_state != TaskState::kSkipped)) {
+            return invalid(fmt::format("field 'new_state' must be one of {}",
+                                       join_states({"success", "failed", "skipped"})));
+        }
+        r.new_state = *parsed_state;
+        return r;
+    }();
+    if (!parsed) {
+        send_error(call.res, parsed.error(), call.instance);
+        co_return;
+    }
+    const Request& r = *parsed;
+    auto affected = co_await on_loop([this, &r, &dag_id]() -> Result<Affected> {
+        auto d = engine_.find_dag(dag_id);
+        if (!d) {
+            auto record = store_.get_dag(dag_id);
+            if (record && record->has_value()) return dag_not_loaded(dag_id);
+            return not_found(fmt::format("DAG '{}' not found", dag_id));
+        }
+        if (d->find_task(r.task_id) == nullptr) {
+            return not_found(fmt::format("task '{}' not found in DAG '{}'", r.task_id, dag_id));
+        }
+        std::optional<std::string> run_id = r.dag_run_id;
+        if (!run_id) {
+            auto runs = target_runs(store_, dag_id, std::nullopt, r.execution_date,
+                                    r.execution_date, "marked");
+            if (!runs) return runs.error();
+            if (runs->size() != 1) {
+                return runs->empty()
+                           ? not_found(fmt::format("no finished DAG run of DAG '{}' has "
+                                                   "execution_date {}",
+                                                   dag_id, dag::format_datetime(*r.execution_date)))
+                           : invalid(fmt::format("several DAG runs of DAG '{}' have "
+                                                 "execution_date {}: give dag_run_id",
+                                                 dag_id, dag::format_datetime(*r.execution_date)));
+            }
+            run_id = runs->front().run_id;
+        }
+        auto runs = target_runs(store_, dag_id, run_id, std::nullopt, std::nullopt, "marked");
+        if (!runs) return runs.error();
+        store::DagRun run = runs->front();
+        auto tis = store_.task_instances(dag_id, run.run_id);
+        if (!tis) return tis.error();
+        const auto selected =
+            expand_tasks(*d, {r.task_id}, r.include_upstream, r.include_downstream);
+        const Millis now = clock_.now_ms();
+        Affected out;
+        store::Changes changes;
+        for (auto& ti : *tis) {
+            if (!selected.contains(ti.task_id) || ti.state == r.new_state) continue;
+            out.tis.emplace_back(ti, run.logical_date);
+            if (r.dry_run) continue;
+            mark_task_instance(ti, r.new_state, now);
+            changes.tasks.push_back(ti);
+        }
+        if (r.dry_run || changes.empty()) return out;
+        // As Airflow does: failed tasks below a task marked success (or skipped) are cleared,
+        // so the run resumes from there.
+        bool requeue = false;
+        if (r.new_state != TaskState::kFailed) {
+            std::vector<std::string> roots(selected.begin(), selected.end());
+            const auto below = expand_tasks(*d, roots, false, true);
+            for (auto& ti : *tis) {
+                if (selected.contains(ti.task_id) || !below.contains(ti.task_id) ||
+                    !is_failed(ti.state)) {
+                    continue;
+                }
+                clear_task_instance(ti, d->find_task(ti.task_id));
+                changes.tasks.push_back(ti);
+                requeue = true;
+            }
+        }
+        if (requeue) {
+            requeue_run(run);
+            changes.runs.push_back(run);
+        } else if (auto outcome = scheduler::run_outcome(*d, *tis);
+                   outcome && *outcome != run.state) {
+            run.state = *outcome;
+            run.end_date = now;
+            changes.runs.push_back(run);
+        }
+        if (auto done = store_.commit(changes); !done) return done.error();
+        if (requeue) engine_.housekeeping();
+        return out;
+    });
+    if (!affected) {
+        send_error(call.res, affected.error(), call.instance);
+        co_return;
+    }
+    send_json(call.res, affected->references());
+}
+
+// --- import errors ----------------------------------------------------------------------------
+
+asio::awaitable<void> ApiServer::list_import_errors(Call& call, const std::string* id) {
+    auto paging = parse_paging(call.req);
+    if (!paging) {
+        send_error(call.res, paging.error(), call.instance);
+        co_return;
+    }
+    std::optional<long long> wanted;
+    if (id != nullptr) {
+        wanted = parse_int(*id);
+        if (!wanted) {
+            send_error(call.res,
+                       invalid(fmt::format("import_error_id must be an integer, not '{}'", *id)),
+                       call.instance);
+            co_return;
+        }
+    }
+    const std::string order_by = call.req.query_param("order_by").value_or("import_error_id");
+    static const std::set<std::string> kOrders = {
+        "import_error_id", "-import_error_id", "filename", "-filename", "timestamp", "-timestamp"};
+    if (!kOrders.contains(order_by)) {
+        send_error(call.res,
+                   invalid(fmt::format("query parameter 'order_by' cannot be '{}': use "
+                                       "import_error_id, filename or timestamp, optionally with "
+                                       "a leading '-'",
+                                       order_by)),
+                   call.instance);
+        co_return;
+    }
+    auto errors = co_await on_loop([this] { return store_.import_errors(); });
+    if (!errors) {
+        send_error(call.res, errors.error(), call.instance);
+        co_return;
+    }
+    if (wanted) {
+        for (const auto& e : *errors) {
+            if (e.id == *wanted) {
+                send_json(call.res, import_error_json(e));
+                co_return;
+            }
+        }
+        send_error(call.res, not_found(fmt::format("import error {} not found", *wanted)),
+                   call.instance);
+        co_return;
+    }
+    const bool descending = order_by.front() == '-';
+    const std::string field = descending ? order_by.substr(1) : order_by;
+    auto less = [&field](const store::ImportError& a, const store::ImportError& b) {
+        if (field == "filename") return a.filename < b.filename;
+        if (field == "timestamp") return a.timestamp < b.timestamp;
+        return a.id < b.id;
+    };
+    std::stable_sort(errors->begin(), errors->end(),
+                     [&](const store::ImportError& a, const store::ImportError& b) {
+                         return descending ? less(b, a) : less(a, b);
+                     });
+    json::array items;
+    for (std::size_t i = static_cast<std::size_t>(paging->offset);
+         i < errors->size() && items.size() < static_cast<std::size_t>(paging->limit); ++i) {
+        items.push_back(import_error_json((*errors)[i]));
+    }
+    send_json(call.res, page_of(std::move(items), "import_errors",
+                                static_cast<std::int64_t>(errors->size())));
+}
+
+}  // namespace orquestra::api

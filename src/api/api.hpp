@@ -1,0 +1,145 @@
+#pragma once
+// ApiServer: the Airflow-compatible REST API v1 subset under /api/v1 (see
+// design/AIRFLOW-API.md): DAGs, DAG runs, task instances, logs, XComs, clearing and marking,
+// import errors, health and version, with HTTP Basic authentication against the store's users
+// and Airflow's roles (Viewer reads; User, Op and Admin also change things).
+//
+// Threading: handle() runs on whatever HTTP executor calls it and never blocks it. Every Engine
+// and Store call is made on the engine's loop (co_spawn onto it, resuming the handler on its
+// own executor afterwards); argon2id password checks, waiting for the log writer and reading
+// log files run on a small worker pool of the ApiServer's own. Successful credential checks
+// are cached for a minute (CredentialCache), so clients that send Basic auth on every request
+// pay for one argon2id check a minute.
+//
+// Clearing and marking work through the store and only on finished runs (a queued or running
+// run belongs to the engine, which holds it in memory: those requests get 409). A cleared or
+// re-queued run is handed back to the engine by its housekeeping, which reloads unfinished runs
+// from the store.
+//
+// Lifetime: construct after the engine's loop exists. Destroy it after the HTTP servers that
+// call handle() have stopped and the threads running their io_contexts have been joined
+// (a request in flight holds `this`), and before the engine loop stops. The destructor waits
+// for the worker pool (at most one password check or log read per worker).
+
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/credential_cache.hpp"
+#include "api/shapes.hpp"
+#include "core/clock.hpp"
+#include "http/message.hpp"
+#include "http/server.hpp"
+#include "scheduler/engine.hpp"
+#include "store/store.hpp"
+
+namespace orquestra::api {
+
+namespace detail {
+struct ApiHeartbeat;
+}
+
+struct ApiOptions {
+    std::string version = "0.1.0";
+    std::optional<std::string> git_version;
+    const Clock* clock = nullptr;  // nullptr: the system clock
+    // The API's heartbeat on the engine loop, which /health reports as the scheduler's.
+    std::chrono::milliseconds heartbeat_interval{1000};
+    // Older heartbeats make /health say "unhealthy" (Airflow's default threshold is 30 s).
+    std::chrono::milliseconds health_threshold{30'000};
+    Millis credential_ttl = 60'000;
+    int worker_threads = 2;  // password checks and log reads
+    // A log request without full_content returns at most this much; its continuation token
+    // points at the rest.
+    std::size_t log_chunk_bytes = 1 << 20;
+    std::size_t max_log_bytes = 32u << 20;  // full_content=true
+};
+
+class ApiServer {
+  public:
+    static constexpr std::string_view kBasePath = "/api/v1";
+
+    ApiServer(scheduler::Engine& engine, store::Store& store, boost::asio::io_context& engine_loop,
+              ApiOptions options = {});
+    ~ApiServer();
+    ApiServer(const ApiServer&) = delete;
+    ApiServer& operator=(const ApiServer&) = delete;
+
+    // Answers any request; paths outside /api/v1 get a 404 problem.
+    boost::asio::awaitable<void> handle(http::Request& req, http::Response& res);
+    // handle() as an HttpServer handler.
+    http::Handler handler();
+    // True for /api/v1 and below: lets a composite server route to this API.
+    static bool owns(std::string_view path);
+
+    // Drops cached credentials of a user (after deleting it or changing its password).
+    void forget_credentials(std::string_view username) { credentials_.forget(username); }
+
+  private:
+    struct Call;
+
+    template <class F>
+    boost::asio::awaitable<std::invoke_result_t<F&>> on_loop(F f);
+    template <class F>
+    boost::asio::awaitable<std::invoke_result_t<F&>> on_worker(F f);
+
+    boost::asio::awaitable<void> route(Call& call);
+    // nullopt once it has answered (401, or an error); else the role, empty for a user whose
+    // role grants nothing.
+    boost::asio::awaitable<std::optional<std::optional<Role>>> authenticate(Call& call);
+
+    void health(Call& call);
+    void version(Call& call);
+    boost::asio::awaitable<void> list_dags(Call& call);
+    boost::asio::awaitable<void> get_dag(Call& call, const std::string& dag_id, bool details);
+    boost::asio::awaitable<void> patch_dag(Call& call, const std::string& dag_id);
+    boost::asio::awaitable<void> list_tasks(Call& call, const std::string& dag_id,
+                                            const std::string* task_id);
+    boost::asio::awaitable<void> trigger(Call& call, const std::string& dag_id);
+    boost::asio::awaitable<void> list_runs(Call& call, const std::string& dag_id);
+    boost::asio::awaitable<void> get_run(Call& call, const std::string& dag_id,
+                                         const std::string& run_id);
+    boost::asio::awaitable<void> patch_run(Call& call, const std::string& dag_id,
+                                           const std::string& run_id);
+    boost::asio::awaitable<void> delete_run(Call& call, const std::string& dag_id,
+                                            const std::string& run_id);
+    boost::asio::awaitable<void> clear_run(Call& call, const std::string& dag_id,
+                                           const std::string& run_id);
+    boost::asio::awaitable<void> list_task_instances(Call& call, const std::string& dag_id,
+                                                     const std::string& run_id);
+    boost::asio::awaitable<void> get_task_instance(Call& call, const std::string& dag_id,
+                                                   const std::string& run_id,
+                                                   const std::string& task_id);
+    boost::asio::awaitable<void> get_log(Call& call, const std::string& dag_id,
+                                         const std::string& run_id, const std::string& task_id,
+                                         const std::string& try_text);
+    boost::asio::awaitable<void> get_xcom(Call& call, const std::string& dag_id,
+                                          const std::string& run_id, const std::string& task_id,
+                                          const std::string* key);
+    boost::asio::awaitable<void> clear_task_instances(Call& call, const std::string& dag_id);
+    boost::asio::awaitable<void> update_task_instances_state(Call& call, const std::string& dag_id);
+    boost::asio::awaitable<void> list_import_errors(Call& call, const std::string* id);
+
+    // Loop thread: the view of one DAG (nullopt when neither the store nor the engine knows it).
+    std::optional<DagView> dag_view_on_loop(const std::string& dag_id,
+                                            const std::vector<store::ImportError>& errors);
+    std::optional<dag::Interval> next_interval(const DagView& view) const;
+
+    scheduler::Engine& engine_;
+    store::Store& store_;
+    boost::asio::io_context& engine_loop_;
+    ApiOptions options_;
+    const Clock& clock_;
+    CredentialCache credentials_;
+    boost::asio::thread_pool workers_;
+    std::shared_ptr<detail::ApiHeartbeat> heartbeat_;
+};
+
+}  // namespace orquestra::api
