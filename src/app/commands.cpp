@@ -1,5 +1,6 @@
 #include "app/commands.hpp"
 
+#include "api/users.hpp"
 #include "dag/loader.hpp"
 #include "dag/params.hpp"
 #include "dag/time_text.hpp"
@@ -322,6 +323,42 @@ int run_scheduler(const CommonFlags& flags) {
     io.run();
     pool.stop();
     node.stop();
+    return 0;
+}
+
+int cmd_users_create(const CommonFlags& flags, const UserFlags& user) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto s = open_store(paths, true);
+    if (!s) return fail(s.error().message);
+    api::UserSpec spec{user.username, user.password,  user.role,
+                       user.email,    user.first_name, user.last_name};
+    if (auto r = api::create_user(**s, spec); !r) return fail(r.error().message);
+    std::printf("User \"%s\" created with role \"%s\"\n", user.username.c_str(),
+                user.role.c_str());
+    return 0;
+}
+
+int cmd_users_list(const CommonFlags& flags) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto s = open_store(paths, true);
+    if (!s) return fail(s.error().message);
+    auto users = (*s)->list_users();
+    if (!users) return fail(users.error().message);
+    std::printf("%-4s %-20s %-8s %-28s %s\n", "id", "username", "role", "email", "name");
+    for (const auto& u : *users) {
+        std::printf("%-4lld %-20s %-8s %-28s %s %s\n", static_cast<long long>(u.id),
+                    u.username.c_str(), u.role.c_str(), u.email.c_str(), u.first_name.c_str(),
+                    u.last_name.c_str());
+    }
+    return 0;
+}
+
+int cmd_users_delete(const CommonFlags& flags, const std::string& username) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto s = open_store(paths, true);
+    if (!s) return fail(s.error().message);
+    if (auto r = (*s)->delete_user(username); !r) return fail(r.error().message);
+    std::printf("User \"%s\" deleted\n", username.c_str());
     return 0;
 }
 

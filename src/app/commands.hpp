@@ -27,4 +27,11 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
                    const std::string& task_id, const std::string& conf);
 int run_scheduler(const CommonFlags& flags);
 
+struct UserFlags {
+    std::string username, password, role, email, first_name, last_name;
+};
+int cmd_users_create(const CommonFlags& flags, const UserFlags& user);
+int cmd_users_list(const CommonFlags& flags);
+int cmd_users_delete(const CommonFlags& flags, const std::string& username);
+
 }  // namespace orquestra::app

@@ -85,6 +85,23 @@ int main(int argc, char** argv) {
     tasks_test->add_option("task_id", task_id, "The task")->required();
     tasks_test->add_option("-c,--conf", conf, "JSON object of params");
 
+    auto* users = cli.add_subcommand("users", "User commands (REST API accounts)");
+    users->require_subcommand(1);
+    app::UserFlags user;
+    auto* users_create = users->add_subcommand("create", "Create a user");
+    add_common(users_create, false);
+    users_create->add_option("-u,--username", user.username, "Login name")->required();
+    users_create->add_option("-p,--password", user.password, "Password")->required();
+    users_create->add_option("-r,--role", user.role, "Admin, Op, User or Viewer")->required();
+    users_create->add_option("-e,--email", user.email, "E-mail")->required();
+    users_create->add_option("-f,--firstname", user.first_name, "First name")->required();
+    users_create->add_option("-l,--lastname", user.last_name, "Last name")->required();
+    auto* users_list = users->add_subcommand("list", "List the users");
+    add_common(users_list, false);
+    auto* users_delete = users->add_subcommand("delete", "Delete a user");
+    add_common(users_delete, false);
+    users_delete->add_option("-u,--username", user.username, "Login name")->required();
+
     auto* sched = cli.add_subcommand("scheduler", "Run the scheduler and executor");
     add_common(sched, true);
 
@@ -114,6 +131,9 @@ int main(int argc, char** argv) {
         if (dags_test->parsed()) return app::cmd_dags_test(common, dag_id, conf);
         if (tasks_test->parsed()) return app::cmd_tasks_test(common, dag_id, task_id, conf);
         if (sched->parsed()) return app::run_scheduler(common);
+        if (users_create->parsed()) return app::cmd_users_create(common, user);
+        if (users_list->parsed()) return app::cmd_users_list(common);
+        if (users_delete->parsed()) return app::cmd_users_delete(common, user.username);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;
