@@ -1,4 +1,5 @@
 #include "api/request.hpp"
+#include "core/json_kind.hpp"
 
 #include <fmt/format.h>
 
@@ -15,25 +16,6 @@ namespace {
 
 Error bad(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
 
-std::string_view json_kind(const json::value& v) {
-    switch (v.kind()) {
-        case json::kind::null:
-            return "null";
-        case json::kind::bool_:
-            return "a boolean";
-        case json::kind::int64:
-        case json::kind::uint64:
-        case json::kind::double_:
-            return "a number";
-        case json::kind::string:
-            return "a string";
-        case json::kind::array:
-            return "an array";
-        case json::kind::object:
-            return "an object";
-    }
-    return "a value";
-}
 
 // ' ' back to '+' after the date: "2024-01-01T00:00:00 00:00" came from an unencoded '+'.
 std::string restore_plus(std::string text) {
@@ -122,7 +104,7 @@ Result<json::object> parse_body(const http::Request& req) {
     auto value = json::parse(req.body(), ec);
     if (ec) return bad(fmt::format("the request body is not valid JSON: {}", ec.message()));
     if (!value.is_object()) {
-        return bad(fmt::format("the request body must be a JSON object, not {}", json_kind(value)));
+        return bad(fmt::format("the request body must be a JSON object, not {}", json_kind_name(value)));
     }
     return std::move(value.as_object());
 }
@@ -140,7 +122,7 @@ Result<std::optional<bool>> field_bool(const json::object& body, std::string_vie
     const json::value* v = body.if_contains(name);
     if (v == nullptr || v->is_null()) return std::optional<bool>{};
     if (!v->is_bool()) {
-        return bad(fmt::format("field '{}' must be a boolean, not {}", name, json_kind(*v)));
+        return bad(fmt::format("field '{}' must be a boolean, not {}", name, json_kind_name(*v)));
     }
     return std::optional<bool>{v->as_bool()};
 }
@@ -149,7 +131,7 @@ Result<std::optional<std::string>> field_string(const json::object& body, std::s
     const json::value* v = body.if_contains(name);
     if (v == nullptr || v->is_null()) return std::optional<std::string>{};
     if (!v->is_string()) {
-        return bad(fmt::format("field '{}' must be a string, not {}", name, json_kind(*v)));
+        return bad(fmt::format("field '{}' must be a string, not {}", name, json_kind_name(*v)));
     }
     return std::optional<std::string>{std::string(v->as_string())};
 }
@@ -172,13 +154,13 @@ Result<std::optional<std::vector<std::string>>> field_strings(const json::object
     if (v == nullptr || v->is_null()) return std::optional<std::vector<std::string>>{};
     if (!v->is_array()) {
         return bad(
-            fmt::format("field '{}' must be an array of strings, not {}", name, json_kind(*v)));
+            fmt::format("field '{}' must be an array of strings, not {}", name, json_kind_name(*v)));
     }
     std::vector<std::string> out;
     for (const auto& item : v->as_array()) {
         if (!item.is_string()) {
             return bad(fmt::format("field '{}' must be an array of strings; it holds {}", name,
-                                   json_kind(item)));
+                                   json_kind_name(item)));
         }
         out.emplace_back(item.as_string());
     }

@@ -2,6 +2,7 @@
 // with few allocations), writing by hand straight into the caller's string.
 
 #include "registry/codec.hpp"
+#include "core/json_kind.hpp"
 
 #include "core/strings.hpp"
 #include "registry/codec_detail.hpp"
@@ -28,31 +29,12 @@ using namespace codec_detail;
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-std::string_view kind_name(const json::value& v) {
-    switch (v.kind()) {
-        case json::kind::null:
-            return "null";
-        case json::kind::bool_:
-            return "a boolean";
-        case json::kind::int64:
-        case json::kind::uint64:
-        case json::kind::double_:
-            return "a number";
-        case json::kind::string:
-            return "a string";
-        case json::kind::array:
-            return "an array";
-        case json::kind::object:
-            return "an object";
-    }
-    return "a value";
-}
 
 Error wrong_type(std::string_view field, std::string_view expected, const json::value& v) {
     std::string reason = "expected ";
     reason.append(expected);
     reason.append(", got "sv);
-    reason.append(kind_name(v));
+    reason.append(json_kind_name(v));
     return invalid(field, reason);
 }
 
@@ -393,7 +375,7 @@ Result<json::value> parse_document(std::string_view body, json::monotonic_resour
     if (ec) return Error{ErrorCode::kInvalidArgument, "malformed JSON: " + ec.message()};
     if (!root.is_object()) {
         return Error{ErrorCode::kInvalidArgument,
-                     std::string("expected a JSON object, got ") + std::string(kind_name(root))};
+                     std::string("expected a JSON object, got ") + std::string(json_kind_name(root))};
     }
     return root;
 }
