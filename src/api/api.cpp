@@ -727,6 +727,13 @@ asio::awaitable<void> ApiServer::patch_dag(Call& call, const std::string& dag_id
     send_json(call.res, dag_json(v));
 }
 
+Result<std::shared_ptr<const dag::Dag>> ApiServer::loaded_dag(const std::string& dag_id) {
+    if (auto d = engine_.find_dag(dag_id)) return d;
+    auto record = store_.get_dag(dag_id);
+    if (record && record->has_value()) return dag_not_loaded(dag_id);
+    return not_found(fmt::format("DAG '{}' not found", dag_id));
+}
+
 asio::awaitable<void> ApiServer::list_tasks(Call& call, const std::string& dag_id,
                                             const std::string* task_id) {
     auto found = co_await on_loop([this, &dag_id]() -> Result<std::shared_ptr<const dag::Dag>> {
@@ -1362,12 +1369,9 @@ asio::awaitable<void> ApiServer::clear_task_instances(Call& call, const std::str
     }
     const Request& r = *parsed;
     auto affected = co_await on_loop([this, &r, &dag_id]() -> Result<Affected> {
-        auto d = engine_.find_dag(dag_id);
-        if (!d) {
-            auto record = store_.get_dag(dag_id);
-            if (record && record->has_value()) return dag_not_loaded(dag_id);
-            return not_found(fmt::format("DAG '{}' not found", dag_id));
-        }
+        auto loaded = loaded_dag(dag_id);
+        if (!loaded) return loaded.error();
+        const auto& d = *loaded;
         std::optional<std::set<std::string>> selected;
         if (r.task_ids) {
             for (const auto& id : *r.task_ids) {
@@ -1482,12 +1486,9 @@ asio::awaitable<void> ApiServer::update_task_instances_state(Call& call,
     }
     const Request& r = *parsed;
     auto affected = co_await on_loop([this, &r, &dag_id]() -> Result<Affected> {
-        auto d = engine_.find_dag(dag_id);
-        if (!d) {
-            auto record = store_.get_dag(dag_id);
-            if (record && record->has_value()) return dag_not_loaded(dag_id);
-            return not_found(fmt::format("DAG '{}' not found", dag_id));
-        }
+        auto loaded = loaded_dag(dag_id);
+        if (!loaded) return loaded.error();
+        const auto& d = *loaded;
         if (d->find_task(r.task_id) == nullptr) {
             return not_found(fmt::format("task '{}' not found in DAG '{}'", r.task_id, dag_id));
         }

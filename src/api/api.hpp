@@ -83,6 +83,8 @@ class ApiServer {
     void forget_credentials(std::string_view username) { credentials_.forget(username); }
 
   private:
+    // The DAG as loaded now (loop thread): 404 when unknown, 409 when its file fails to load.
+    Result<std::shared_ptr<const dag::Dag>> loaded_dag(const std::string& dag_id);
     struct Call;
 
     template <class F>

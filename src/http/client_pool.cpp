@@ -67,7 +67,7 @@ asio::awaitable<Result<ClientResponse>> ClientPool::fetch(Endpoint endpoint, Cli
     } catch (const std::exception& e) {
         co_return Error{ErrorCode::kInvalidArgument, std::string("bad request header: ") + e.what()};
     }
-    req.keep_alive(true);
+    req.keep_alive(max_idle_ > 0 || request.keep_alive);
     req.body() = std::move(request.body);
     req.prepare_payload();
     auto deadline = std::chrono::steady_clock::now() + timeout;
