@@ -90,6 +90,17 @@ Result<std::string> hash_password(std::string_view password) {
     return std::string(out);
 }
 
+Result<std::string> generate_password(std::size_t length) {
+    if (!sodium_ready()) return Error{ErrorCode::kInternal, "libsodium could not be initialised"};
+    static constexpr std::string_view kAlphabet =
+        "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    std::string out(length, ' ');
+    for (auto& c : out) {
+        c = kAlphabet[::randombytes_uniform(static_cast<std::uint32_t>(kAlphabet.size()))];
+    }
+    return out;
+}
+
 bool verify_password(std::string_view hash, std::string_view password) {
     if (!sodium_ready()) return false;
     // crypto_pwhash_str_verify wants a NUL-terminated string of at most STRBYTES - 1.

@@ -50,4 +50,8 @@ Result<std::string> hash_password(std::string_view password);
 // True when `password` matches `hash`; false for a wrong password or a malformed hash.
 bool verify_password(std::string_view hash, std::string_view password);
 
+// A random password of `length` letters and digits (from the system's secure source), e.g.
+// for the standalone admin; kInternal when that source cannot be opened.
+Result<std::string> generate_password(std::size_t length = 20);
+
 }  // namespace orquestra::api

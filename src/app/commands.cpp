@@ -4,7 +4,8 @@
 #include "dag/loader.hpp"
 #include "dag/params.hpp"
 #include "dag/time_text.hpp"
-#include "discovery/registry_poller.hpp"
+#include "core/strings.hpp"
+#include "discovery/eureka_client.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/json/parse.hpp>
@@ -58,16 +59,44 @@ std::string kind_summary(const dag::Task& t) {
     return fmt::format("wait_for_service {} (≥ {} UP)", w.service, w.min_instances);
 }
 
-// Where runners find services when the registry is another process.
-std::unique_ptr<discovery::RegistryPoller> remote_directory(const CommonFlags& flags) {
-    auto poller = std::make_unique<discovery::RegistryPoller>(flags.registry_url,
-                                                              std::chrono::milliseconds(1000));
-    if (auto r = poller->refresh(); !r) {
-        spdlog::warn("{} (services will be looked up again every second)", r.error().message);
+// Where runners find services when the registry is another process: the discovery client on
+// a thread of its own, its view refreshed by delta every second.
+class RemoteDirectory {
+public:
+    explicit RemoteDirectory(const CommonFlags& flags)
+        : guard_(boost::asio::make_work_guard(io_)) {
+        discovery::EurekaClientOptions options;
+        for (auto url : split(flags.registry_url, ',')) {
+            if (!url.empty()) options.registry_urls.emplace_back(url);
+        }
+        options.refresh_interval = std::chrono::milliseconds(1000);
+        options.retries = 1;
+        client_.emplace(io_.get_executor(), std::move(options));
+        thread_ = std::thread([this] { io_.run(); });
+        client_->start();
+        if (!client_->wait_until_fetched(std::chrono::seconds(3))) {
+            spdlog::warn("cannot read the registry at {} yet (trying again every second)",
+                         flags.registry_url);
+        }
     }
-    poller->start();
-    return poller;
-}
+    ~RemoteDirectory() {
+        client_->stop();
+        client_.reset();
+        guard_.reset();
+        io_.stop();
+        thread_.join();
+    }
+    RemoteDirectory(const RemoteDirectory&) = delete;
+    RemoteDirectory& operator=(const RemoteDirectory&) = delete;
+
+    discovery::EurekaClient& operator*() { return *client_; }
+
+private:
+    boost::asio::io_context io_{1};
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+    std::optional<discovery::EurekaClient> client_;
+    std::thread thread_;
+};
 
 }  // namespace
 
@@ -195,7 +224,7 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
     auto paths = HomePaths::resolve(flags.home, flags.dags);
     auto conf = parse_conf(conf_text);
     if (!conf) return fail(conf.error().message);
-    auto directory = remote_directory(flags);
+    RemoteDirectory directory(flags);
     http::IoPool pool(1);
     pool.start();
     scheduler::EngineOptions opts;
@@ -271,7 +300,7 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
     attempt->dag_id = dag_id;
     attempt->run_id = "tasks_test";
     attempt->task_id = task_id;
-    auto directory = remote_directory(flags);
+    RemoteDirectory directory(flags);
     http::IoPool pool(1);
     pool.start();
     boost::asio::io_context wait_io;
@@ -305,7 +334,7 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
 
 int run_scheduler(const CommonFlags& flags) {
     auto paths = HomePaths::resolve(flags.home, flags.dags);
-    auto directory = remote_directory(flags);
+    RemoteDirectory directory(flags);
     http::IoPool pool(std::max(1u, std::thread::hardware_concurrency()));
     pool.start();
     WorkflowNode node(paths, *directory, pool, SystemClock::instance(), {});

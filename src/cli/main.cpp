@@ -1,6 +1,7 @@
 // orquestra: one binary, subcommands in Airflow's shape. Parses flags, then calls app::.
 #include "app/commands.hpp"
 #include "app/run.hpp"
+#include "app/standalone.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -32,6 +33,24 @@ int main(int argc, char** argv) {
                          "Self-preservation engages only with at least this many leases")
         ->capture_default_str();
     registry->add_option("--threads", reg.threads, "Event-loop threads (0: one per core)")
+        ->capture_default_str();
+
+    // --- standalone: everything in one process
+    app::StandaloneOptions alone;
+    auto* standalone = cli.add_subcommand(
+        "standalone", "Run the registry, the REST API, the scheduler and the executor in one process");
+    standalone->add_option("--home", alone.home,
+                           "Orquestra's home (default $ORQUESTRA_HOME, else ~/.orquestra)");
+    standalone->add_option("--dags", alone.dags, "DAG folder (default <home>/dags)");
+    standalone->add_option("--host", alone.host, "Address to listen on")->capture_default_str();
+    standalone->add_option("--port", alone.port, "REST API and console port (0: any free port)")
+        ->capture_default_str();
+    standalone->add_option("--registry-port", alone.registry_port,
+                           "Registry (Eureka API) port (0: any free port)")
+        ->capture_default_str();
+    standalone->add_flag("--examples", alone.examples,
+                         "Load the example DAGs and start the example services");
+    standalone->add_option("--threads", alone.threads, "Event-loop threads (0: one per core)")
         ->capture_default_str();
 
     // --- workflow commands share where things are
@@ -119,6 +138,10 @@ int main(int argc, char** argv) {
                 return 2;
             }
             return app::run_registry(reg);
+        }
+        if (standalone->parsed()) {
+            alone.version = ORQUESTRA_VERSION;
+            return app::run_standalone(alone);
         }
         if (db_init->parsed()) return app::cmd_db(common, "init");
         if (db_migrate->parsed()) return app::cmd_db(common, "migrate");

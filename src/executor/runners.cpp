@@ -78,9 +78,16 @@ void CommandTaskRunner::work() {
 
 ServiceWaitRunner::ServiceWaitRunner(boost::asio::io_context& io, ServiceDirectory& directory)
     : io_(io), directory_(directory) {
-    directory_.subscribe([this](const std::string& service) {
+    directory_.subscribe([this, lifeline = lifeline_](const std::string& service) {
+        std::lock_guard lock(lifeline->mu);
+        if (!lifeline->alive) return;
         boost::asio::post(io_, [this, service] { check(service); });
     });
+}
+
+ServiceWaitRunner::~ServiceWaitRunner() {
+    std::lock_guard lock(lifeline_->mu);
+    lifeline_->alive = false;
 }
 
 void ServiceWaitRunner::run(Attempt attempt, std::function<void(AttemptResult)> done) {

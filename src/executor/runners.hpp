@@ -39,6 +39,9 @@ private:
 class ServiceWaitRunner final : public TaskRunner {
 public:
     ServiceWaitRunner(boost::asio::io_context& io, ServiceDirectory& directory);
+    ~ServiceWaitRunner() override;
+    ServiceWaitRunner(const ServiceWaitRunner&) = delete;
+    ServiceWaitRunner& operator=(const ServiceWaitRunner&) = delete;
     void run(Attempt attempt, std::function<void(AttemptResult)> done) override;
 
 private:
@@ -54,6 +57,13 @@ private:
     boost::asio::io_context& io_;
     ServiceDirectory& directory_;
     std::list<Waiter> waiters_;  // touched only on io_
+    // Directories keep their subscribers for good, so a notification may arrive after this
+    // runner is gone: it goes through the lifeline, which the destructor cuts.
+    struct Lifeline {
+        std::mutex mu;
+        bool alive = true;
+    };
+    std::shared_ptr<Lifeline> lifeline_ = std::make_shared<Lifeline>();
 };
 
 class RunnerSet final : public TaskRunner {

@@ -1,0 +1,317 @@
+#include "app/standalone.hpp"
+
+#include "api/api.hpp"
+#include "api/users.hpp"
+#include "app/child_processes.hpp"
+#include "app/registry_directory.hpp"
+#include "app/registry_node.hpp"
+#include "app/workflow_node.hpp"
+#include "http/io_pool.hpp"
+#include "http/server.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <thread>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace orquestra::app {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int fail(std::string_view what) {
+    std::fprintf(stderr, "orquestra standalone: %.*s\n", static_cast<int>(what.size()),
+                 what.data());
+    return 1;
+}
+
+// Lines for the person who started it: stdout, flushed at once (it is often a pipe).
+template <class... Args>
+void say(fmt::format_string<Args...> format, Args&&... args) {
+    std::string line = fmt::format(format, std::forward<Args>(args)...);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
+}
+
+// Where the example programs and DAGs are: $ORQUESTRA_EXAMPLES_DIR, else `examples/` next to
+// this binary (the build tree's layout).
+fs::path examples_dir() {
+    if (const char* env = std::getenv("ORQUESTRA_EXAMPLES_DIR"); env != nullptr && *env != '\0') {
+        return env;
+    }
+    std::error_code ec;
+    auto exe = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? fs::path("examples") : exe.parent_path() / "examples";
+}
+
+// Copies the example DAG files the DAG folder does not have yet; returns the names copied.
+Result<std::vector<std::string>> copy_example_dags(const fs::path& from, const fs::path& to) {
+    std::error_code ec;
+    if (!fs::is_directory(from / "dags", ec)) {
+        return Error{ErrorCode::kNotFound,
+                     fmt::format("no example DAGs in {} (set ORQUESTRA_EXAMPLES_DIR)",
+                                 (from / "dags").string())};
+    }
+    fs::create_directories(to, ec);
+    std::vector<std::string> copied;
+    for (const auto& entry : fs::directory_iterator(from / "dags", ec)) {
+        const auto ext = entry.path().extension();
+        if (ext != ".yaml" && ext != ".yml") continue;
+        const auto target = to / entry.path().filename();
+        if (fs::exists(target, ec)) continue;
+        fs::copy_file(entry.path(), target, ec);
+        if (ec) {
+            return Error{ErrorCode::kInternal, fmt::format("cannot copy {} to {}: {}",
+                                                           entry.path().string(), target.string(),
+                                                           ec.message())};
+        }
+        copied.push_back(entry.path().filename().string());
+    }
+    return copied;
+}
+
+Result<void> write_private_file(const fs::path& path, const std::string& text) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return Error{ErrorCode::kInternal,
+                     fmt::format("cannot write {}: {}", path.string(), std::strerror(errno))};
+    }
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!ok) return Error{ErrorCode::kInternal, fmt::format("cannot write {}", path.string())};
+    return {};
+}
+
+// What the person who started standalone is told about the admin's password.
+struct AdminLogin {
+    std::string password;  // empty when not known to this process
+    std::string where;     // how to find it
+};
+
+// Creates the `admin` user on first start: ORQUESTRA_ADMIN_PASSWORD, else a generated password
+// saved (mode 0600) to <home>/standalone_admin_password.txt.
+Result<AdminLogin> ensure_admin(WorkflowNode& node, const fs::path& home) {
+    const auto password_file = home / "standalone_admin_password.txt";
+    const char* env = std::getenv("ORQUESTRA_ADMIN_PASSWORD");
+    const bool from_env = env != nullptr && *env != '\0';
+    auto existing = node.call([&node] { return node.store().get_user("admin"); });
+    if (!existing) return existing.error();
+    if (*existing) {
+        if (from_env) return AdminLogin{env, "ORQUESTRA_ADMIN_PASSWORD (if not changed since)"};
+        std::ifstream in(password_file);
+        std::string saved;
+        if (in && std::getline(in, saved) && !saved.empty()) {
+            return AdminLogin{saved, password_file.string()};
+        }
+        return AdminLogin{"", "set when the user was created"};
+    }
+    AdminLogin login;
+    if (from_env) {
+        login = {env, "ORQUESTRA_ADMIN_PASSWORD"};
+    } else {
+        auto generated = api::generate_password();
+        if (!generated) return generated.error();
+        if (auto r = write_private_file(password_file, *generated + "\n"); !r) return r.error();
+        login = {*generated, password_file.string()};
+    }
+    api::UserSpec spec{"admin", login.password, "Admin", "admin@localhost", "Admin", "Orquestra"};
+    auto created = node.call([&] { return api::create_user(node.store(), spec); });
+    if (!created) return created.error();
+    say("Created user admin (role Admin); password from {}", login.where);
+    return login;
+}
+
+std::string landing_page(const StandaloneOptions& o, std::uint16_t registry_port) {
+    return fmt::format(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Orquestra</title>"
+        "</head><body><h1>Orquestra {}</h1><ul>"
+        "<li>REST API (Airflow v1): <a href=\"/api/v1/dags\">/api/v1/dags</a> "
+        "(HTTP Basic auth), health: <a href=\"/api/v1/health\">/api/v1/health</a></li>"
+        "<li>Registry (Eureka): <a href=\"http://{}:{}/\">status page</a>, "
+        "<a href=\"http://{}:{}/eureka/apps\">/eureka/apps</a></li></ul></body></html>",
+        o.version, o.host, registry_port, o.host, registry_port);
+}
+
+// Starts the example services against the registry and waits (bounded) until they show UP.
+Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
+                            registry::InstanceRegistry& registry, std::uint16_t registry_port) {
+    const std::string registry_url = fmt::format("http://127.0.0.1:{}/eureka", registry_port);
+    struct Spec {
+        const char* program;
+        const char* app;
+        int instances;
+    };
+    const Spec specs[] = {{"servico_usuarios", "SERVICO_USUARIOS", 2},
+                          {"servico_mensagens", "SERVICO_MENSAGENS", 1}};
+    for (const auto& s : specs) {
+        for (int i = 1; i <= s.instances; ++i) {
+            const std::vector<std::string> args = {
+                "--port", "0", "--registry", registry_url, "--lease-renewal-seconds", "5",
+                "--lease-duration-seconds", "15"};
+            auto pid = children.start(fmt::format("{} #{}", s.program, i),
+                                      (dir / s.program).string(), args);
+            if (!pid) return pid.error();
+        }
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    for (;;) {
+        bool all = true;
+        for (const auto& s : specs) {
+            all = all && registry.up_instances(s.app).size() >= static_cast<std::size_t>(s.instances);
+        }
+        if (all) break;
+        for (const auto& e : children.reap()) {
+            return Error{ErrorCode::kUnavailable,
+                         fmt::format("{} (pid {}) {} at start", e.name, e.pid, e.how)};
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            return Error{ErrorCode::kTimeout,
+                         "the example services did not register within 15 s"};
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (const auto& s : specs) {
+        for (const auto& info : registry.up_instances(s.app)) {
+            say("  {:<18} {}:{}  (instance {})", s.program,
+                info.ip_addr.empty() ? info.host_name : info.ip_addr, info.port.port,
+                info.instance_id);
+        }
+    }
+    return {};
+}
+
+int thread_count(int requested) {
+    if (requested > 0) return requested;
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+int run_standalone(const StandaloneOptions& options) {
+    auto paths = HomePaths::resolve(options.home, options.dags);
+    std::error_code ec;
+    fs::create_directories(paths.home, ec);
+    if (ec) return fail(fmt::format("cannot create {}: {}", paths.home.string(), ec.message()));
+
+    const fs::path examples = examples_dir();
+    if (options.examples) {
+        auto copied = copy_example_dags(examples, paths.dags);
+        if (!copied) return fail(copied.error().message);
+        for (const auto& name : *copied) say("Copied example DAG {} to {}", name, paths.dags.string());
+    }
+
+    http::IoPool pool(thread_count(options.threads));
+    RegistryNodeOptions registry_options;
+    registry_options.http.host = options.host;
+    registry_options.http.port = options.registry_port;
+    registry_options.api.version = options.version;
+    RegistryNode registry(pool.first(), SystemClock::instance(), registry_options, &pool);
+    RegistryDirectory directory(registry.registry());
+    WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
+    if (auto r = node.start(); !r) return fail(r.error().message);
+    auto admin = ensure_admin(node, paths.home);
+    if (!admin) return fail(admin.error().message);
+
+    api::ApiOptions api_options;
+    api_options.version = options.version;
+    std::optional<api::ApiServer> api;
+    api.emplace(node.engine(), node.store(), node.loop(), api_options);
+    http::ServerOptions web_options;
+    web_options.host = options.host;
+    web_options.port = options.port;
+    std::uint16_t registry_port = 0;
+    http::HttpServer web(
+        pool.first(), web_options,
+        http::Handler([&](http::Request& req, http::Response& res) -> boost::asio::awaitable<void> {
+            if (api::ApiServer::owns(req.path())) {
+                co_await api->handle(req, res);
+            } else if (req.path() == "/" && (req.method() == http::beast_http::verb::get ||
+                                             req.method() == http::beast_http::verb::head)) {
+                res.set(200, "text/html; charset=utf-8", landing_page(options, registry_port));
+            } else {
+                res.set(404, "text/plain; charset=utf-8", "Not found\n");
+            }
+        }),
+        &pool);
+
+    auto rport = registry.start();
+    if (!rport) return fail(fmt::format("registry: {}", rport.error().message));
+    registry_port = *rport;
+    auto port = web.start();
+    if (!port) return fail(fmt::format("REST API: {}", port.error().message));
+    pool.start();
+
+    const std::string base = fmt::format("http://{}:{}", options.host, *port);
+    say("Orquestra {} standalone", options.version);
+    say("  REST API   {}/api/v1  (user admin, password {})", base,
+        admin->password.empty() ? admin->where : admin->password);
+    say("  registry   http://{}:{}/eureka  (status page http://{}:{}/)", options.host,
+        registry_port, options.host, registry_port);
+    say("  home       {}  (DAGs in {}, database {})", paths.home.string(), paths.dags.string(),
+        paths.db.string());
+
+    ChildProcesses children;
+    bool ok = true;
+    if (options.examples) {
+        say("Example services:");
+        if (auto r = start_examples(children, examples, registry.registry(), registry_port); !r) {
+            spdlog::error("{}", r.error().message);
+            ok = false;
+        } else {
+            const std::string password = admin->password.empty() ? "PASSWORD" : admin->password;
+            say("Trigger the example DAG with any of:");
+            say("  curl -u admin:{} -H 'Content-Type: application/json' -d '{{\"conf\": "
+                "{{\"usuario_id\": 1}}}}' {}/api/v1/dags/servico_usuarios_mensagens/dagRuns",
+                password, base);
+            say("  orquestra dags trigger servico_usuarios_mensagens --home {} -c "
+                "'{{\"usuario_id\": 1}}'",
+                paths.home.string());
+            say("  {} --url {} --password {}", (examples / "invocar_dag").string(), base, password);
+        }
+    }
+
+    if (ok) {
+        say("Ready. Stop with Ctrl-C or SIGTERM.");
+        boost::asio::io_context io(1);
+        boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGCHLD);
+        std::function<void(const boost::system::error_code&, int)> on_signal =
+            [&](const boost::system::error_code& error, int sig) {
+                if (error) return;
+                if (sig == SIGCHLD) {
+                    for (const auto& e : children.reap()) {
+                        spdlog::warn("{} (pid {}) {}", e.name, e.pid, e.how);
+                    }
+                    signals.async_wait(on_signal);
+                    return;
+                }
+                spdlog::info("signal {}: stopping", sig);
+            };
+        signals.async_wait(on_signal);
+        io.run();
+    }
+
+    // Children first (they deregister from the registry, still running), then the servers and
+    // their threads, then the API (its requests are done), then the engine, then the registry.
+    children.stop_all(std::chrono::milliseconds(3000));
+    web.stop();
+    registry.stop();
+    pool.stop();
+    api.reset();
+    node.stop();
+    return ok ? 0 : 1;
+}
+
+}  // namespace orquestra::app

@@ -1,0 +1,27 @@
+#pragma once
+// `orquestra standalone`: everything in one process — the registry on its own port, and on the
+// main port the REST API (and the console), with the scheduler and the executor finding
+// services straight in the in-process registry. The first start creates the database and the
+// `admin` user. With `examples`, the example DAGs are copied into the DAG folder (when not
+// there yet) and the example services run as child processes registered in the registry.
+
+#include <cstdint>
+#include <string>
+
+namespace orquestra::app {
+
+struct StandaloneOptions {
+    std::string home;  // empty: $ORQUESTRA_HOME, else ~/.orquestra
+    std::string dags;  // empty: <home>/dags
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;           // REST API and console (0: any free port)
+    std::uint16_t registry_port = 8761;  // Eureka API (0: any free port)
+    bool examples = false;
+    int threads = 0;  // HTTP event-loop threads (0: one per core)
+    std::string version;
+};
+
+// Blocks until SIGINT or SIGTERM; returns the exit code.
+int run_standalone(const StandaloneOptions& options);
+
+}  // namespace orquestra::app
