@@ -73,12 +73,13 @@ std::vector<ChildExit> ChildProcesses::reap() {
     return ended;
 }
 
-void ChildProcesses::stop_all(std::chrono::milliseconds grace) {
-    if (children_.empty()) return;
+std::vector<ChildExit> ChildProcesses::stop_all(std::chrono::milliseconds grace) {
+    std::vector<ChildExit> ended;
+    if (children_.empty()) return ended;
     for (const auto& c : children_) ::kill(c.pid, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + grace;
     while (!children_.empty() && std::chrono::steady_clock::now() < deadline) {
-        reap();
+        for (auto& e : reap()) ended.push_back(std::move(e));
         if (!children_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     for (const auto& c : children_) ::kill(c.pid, SIGKILL);
@@ -86,8 +87,10 @@ void ChildProcesses::stop_all(std::chrono::milliseconds grace) {
         int status = 0;
         while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
         }
+        ended.push_back({c.name, c.pid, describe(status) + " after SIGTERM was ignored"});
     }
     children_.clear();
+    return ended;
 }
 
 }  // namespace orquestra::app

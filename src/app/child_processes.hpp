@@ -37,7 +37,8 @@ public:
     // The children that ended since the last call (never blocks).
     std::vector<ChildExit> reap();
     // SIGTERM to every running child, then SIGKILL to those still running after `grace`.
-    void stop_all(std::chrono::milliseconds grace);
+    // Returns how each one ended.
+    std::vector<ChildExit> stop_all(std::chrono::milliseconds grace);
     std::size_t running() const { return children_.size(); }
 
 private:

@@ -74,9 +74,18 @@ public:
         client_.emplace(io_.get_executor(), std::move(options));
         thread_ = std::thread([this] { io_.run(); });
         client_->start();
-        if (!client_->wait_until_fetched(std::chrono::seconds(3))) {
-            spdlog::warn("cannot read the registry at {} yet (trying again every second)",
-                         flags.registry_url);
+        // Until the first fetch answered one way or the other (bounded), so that tasks started
+        // right away find their services.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        for (;;) {
+            const auto stats = client_->stats();
+            if (stats.full_fetches > 0) break;
+            if (stats.fetch_failures > 0 || std::chrono::steady_clock::now() > deadline) {
+                spdlog::warn("cannot read the registry at {} yet (trying again every second)",
+                             flags.registry_url);
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     }
     ~RemoteDirectory() {

@@ -161,9 +161,10 @@ Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
             const std::vector<std::string> args = {
                 "--port", "0", "--registry", registry_url, "--lease-renewal-seconds", "5",
                 "--lease-duration-seconds", "15"};
-            auto pid = children.start(fmt::format("{} #{}", s.program, i),
-                                      (dir / s.program).string(), args);
+            const std::string name = fmt::format("{} #{}", s.program, i);
+            auto pid = children.start(name, (dir / s.program).string(), args);
             if (!pid) return pid.error();
+            say("  started {} (pid {})", name, *pid);
         }
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
@@ -221,14 +222,7 @@ int run_standalone(const StandaloneOptions& options) {
     RegistryNode registry(pool.first(), SystemClock::instance(), registry_options, &pool);
     RegistryDirectory directory(registry.registry());
     WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
-    if (auto r = node.start(); !r) return fail(r.error().message);
-    auto admin = ensure_admin(node, paths.home);
-    if (!admin) return fail(admin.error().message);
-
-    api::ApiOptions api_options;
-    api_options.version = options.version;
     std::optional<api::ApiServer> api;
-    api.emplace(node.engine(), node.store(), node.loop(), api_options);
     http::ServerOptions web_options;
     web_options.host = options.host;
     web_options.port = options.port;
@@ -246,31 +240,40 @@ int run_standalone(const StandaloneOptions& options) {
             }
         }),
         &pool);
-
-    auto rport = registry.start();
-    if (!rport) return fail(fmt::format("registry: {}", rport.error().message));
-    registry_port = *rport;
-    auto port = web.start();
-    if (!port) return fail(fmt::format("REST API: {}", port.error().message));
-    pool.start();
-
-    const std::string base = fmt::format("http://{}:{}", options.host, *port);
-    say("Orquestra {} standalone", options.version);
-    say("  REST API   {}/api/v1  (user admin, password {})", base,
-        admin->password.empty() ? admin->where : admin->password);
-    say("  registry   http://{}:{}/eureka  (status page http://{}:{}/)", options.host,
-        registry_port, options.host, registry_port);
-    say("  home       {}  (DAGs in {}, database {})", paths.home.string(), paths.dags.string(),
-        paths.db.string());
-
     ChildProcesses children;
-    bool ok = true;
-    if (options.examples) {
-        say("Example services:");
-        if (auto r = start_examples(children, examples, registry.registry(), registry_port); !r) {
-            spdlog::error("{}", r.error().message);
-            ok = false;
-        } else {
+
+    // The registry first, then the example services (so that the DAGs' first scheduled runs
+    // find them), then the engine, and the API last.
+    auto start = [&]() -> Result<void> {
+        auto rport = registry.start();
+        if (!rport) return Error{rport.error().code, "registry: " + rport.error().message};
+        registry_port = *rport;
+        pool.start();
+        if (options.examples) {
+            say("Example services:");
+            if (auto r = start_examples(children, examples, registry.registry(), registry_port);
+                !r) {
+                return r.error();
+            }
+        }
+        if (auto r = node.start(); !r) return r.error();
+        auto admin = ensure_admin(node, paths.home);
+        if (!admin) return admin.error();
+        api::ApiOptions api_options;
+        api_options.version = options.version;
+        api.emplace(node.engine(), node.store(), node.loop(), api_options);
+        auto port = web.start();
+        if (!port) return Error{port.error().code, "REST API: " + port.error().message};
+
+        const std::string base = fmt::format("http://{}:{}", options.host, *port);
+        say("Orquestra {} standalone", options.version);
+        say("  REST API   {}/api/v1  (user admin, password {})", base,
+            admin->password.empty() ? admin->where : admin->password);
+        say("  registry   http://{}:{}/eureka  (status page http://{}:{}/)", options.host,
+            registry_port, options.host, registry_port);
+        say("  home       {}  (DAGs in {}, database {})", paths.home.string(),
+            paths.dags.string(), paths.db.string());
+        if (options.examples) {
             const std::string password = admin->password.empty() ? "PASSWORD" : admin->password;
             say("Trigger the example DAG with any of:");
             say("  curl -u admin:{} -H 'Content-Type: application/json' -d '{{\"conf\": "
@@ -279,9 +282,14 @@ int run_standalone(const StandaloneOptions& options) {
             say("  orquestra dags trigger servico_usuarios_mensagens --home {} -c "
                 "'{{\"usuario_id\": 1}}'",
                 paths.home.string());
-            say("  {} --url {} --password {}", (examples / "invocar_dag").string(), base, password);
+            say("  {} --url {} --password {}", (examples / "invocar_dag").string(), base,
+                password);
         }
-    }
+        return {};
+    };
+    auto started = start();
+    const bool ok = started.has_value();
+    if (!ok) spdlog::error("{}", started.error().message);
 
     if (ok) {
         say("Ready. Stop with Ctrl-C or SIGTERM.");
@@ -305,7 +313,9 @@ int run_standalone(const StandaloneOptions& options) {
 
     // Children first (they deregister from the registry, still running), then the servers and
     // their threads, then the API (its requests are done), then the engine, then the registry.
-    children.stop_all(std::chrono::milliseconds(3000));
+    for (const auto& e : children.stop_all(std::chrono::milliseconds(3000))) {
+        spdlog::info("{} (pid {}) {}", e.name, e.pid, e.how);
+    }
     web.stop();
     registry.stop();
     pool.stop();
