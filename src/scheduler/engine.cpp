@@ -786,10 +786,12 @@ void Engine::flush() {
         auto key = d.key;
         auto task_id = d.task_id;
         int try_number = d.attempt.try_number;
-        runner_.run(std::move(d.attempt), [this, alive = alive_, key, task_id,
+        // The runner may call back after the engine is gone (a command ending while the node
+        // shuts down): only the loop, which outlives the engine, is touched before `alive`.
+        runner_.run(std::move(d.attempt), [this, &loop = loop_, alive = alive_, key, task_id,
                                            try_number](executor::AttemptResult result) {
-            boost::asio::post(loop_, [this, alive, key, task_id, try_number,
-                                      result = std::move(result)]() mutable {
+            boost::asio::post(loop, [this, alive, key, task_id, try_number,
+                                     result = std::move(result)]() mutable {
                 if (*alive) on_result(key, task_id, try_number, std::move(result));
             });
         });

@@ -1,0 +1,382 @@
+// The seed lesson end to end with real processes: `orquestra standalone --examples` on free
+// ports (registry, REST API, scheduler, and the example services as its children), driven over
+// HTTP the way the lesson's users drive Airflow, plus the invocar_dag program.
+#include "core/strings.hpp"
+#include "test_http.hpp"
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace orquestra {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using testing::Reply;
+
+const std::string kDag = "servico_usuarios_mensagens";
+const std::string kPassword = "segredo-do-teste";
+
+// Starts `args` with stdout and stderr appended to `log` and `extra_env` added to the
+// environment. The child is killed if this test process dies, so a crashed test leaves no
+// standalone (and, through it, no example service) behind.
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log,
+            const std::vector<std::string>& extra_env = {}) {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    std::vector<std::string> env_text(extra_env);
+    for (char** e = environ; *e != nullptr; ++e) env_text.emplace_back(*e);
+    std::vector<char*> envp;
+    for (auto& e : env_text) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    EXPECT_GE(fd, 0) << log;
+    if (fd < 0) return -1;
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execve(argv[0], argv.data(), envp.data());
+        _exit(127);
+    }
+    close(fd);
+    EXPECT_GT(pid, 0) << "cannot start " << args[0];
+    return pid;
+}
+
+// Exit status, or -1 when killed or still running after `limit` (then it is killed).
+int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        std::this_thread::sleep_for(10ms);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+template <class F>
+bool eventually(F check, std::chrono::milliseconds limit = 30s) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (check()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return check();
+}
+
+bool process_exists(pid_t pid) { return kill(pid, 0) == 0; }
+
+class SeedScenarioTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::random_device rd;
+        home_ = fs::temp_directory_path() / ("orquestra-seed-" + std::to_string(rd()));
+        fs::create_directories(home_);
+        out_ = home_ / "standalone.out";
+    }
+    void TearDown() override {
+        if (standalone_ > 0) {
+            kill(standalone_, SIGKILL);
+            waitpid(standalone_, nullptr, 0);
+        }
+        // The kernel sends the children SIGTERM when their parent dies; make sure of it.
+        for (pid_t pid : service_pids_) kill(pid, SIGKILL);
+        if (HasFailure()) std::cerr << "standalone output:\n" << read_file(out_) << "\n";
+        fs::remove_all(home_);
+    }
+
+    // Starts standalone and reads its ports and its children's pids from what it prints.
+    void start(bool with_password_env = true) {
+        std::vector<std::string> env;
+        if (with_password_env) env.push_back("ORQUESTRA_ADMIN_PASSWORD=" + kPassword);
+        standalone_ = spawn({ORQUESTRA_BINARY, "standalone", "--examples", "--home",
+                             home_.string(), "--port", "0", "--registry-port", "0", "--threads",
+                             "2"},
+                            out_, env);
+        ASSERT_GT(standalone_, 0);
+        ASSERT_TRUE(eventually([&] {
+            return read_file(out_).find("Ready.") != std::string::npos ||
+                   waitpid(standalone_, nullptr, WNOHANG) == standalone_;
+        })) << read_file(out_);
+        const std::string text = read_file(out_);
+        ASSERT_NE(text.find("Ready."), std::string::npos) << text;
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(text, m, std::regex(R"(REST API +http://127\.0\.0\.1:(\d+)/api/v1)")));
+        api_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        ASSERT_TRUE(std::regex_search(text, m, std::regex(R"(registry +http://127\.0\.0\.1:(\d+)/eureka)")));
+        registry_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        ASSERT_TRUE(std::regex_search(text, m, std::regex(R"(servico_mensagens +127\.0\.0\.1:(\d+))")));
+        mensagens_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+        const std::regex started(R"(started (servico_\w+) #\d \(pid (\d+)\))");
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), started);
+             it != std::sregex_iterator(); ++it) {
+            const pid_t pid = std::stoi((*it)[2]);
+            service_pids_.push_back(pid);
+            if ((*it)[1] == "servico_usuarios") usuarios_pids_.push_back(pid);
+        }
+        ASSERT_EQ(service_pids_.size(), 3u) << text;
+        ASSERT_EQ(usuarios_pids_.size(), 2u) << text;
+    }
+
+    std::vector<std::pair<std::string, std::string>> auth(const std::string& user,
+                                                          const std::string& password) {
+        return {{"Authorization", "Basic " + base64_encode(user + ":" + password)},
+                {"Content-Type", "application/json"}};
+    }
+    Reply api(const std::string& method, const std::string& path, const std::string& body = "",
+              const std::string& user = "admin", const std::string& password = kPassword) {
+        return testing::request(api_port_, method, "/api/v1" + path, body, auth(user, password));
+    }
+    Reply trigger(const std::string& run_id, const std::string& conf) {
+        return api("POST", "/dags/" + kDag + "/dagRuns",
+                   R"({"dag_run_id": ")" + run_id + R"(", "conf": )" + conf + "}");
+    }
+    // Adds a Viewer with the CLI while standalone runs, and triggers as that user.
+    int trigger_as_viewer() {
+        const int rc = wait_exit(spawn({ORQUESTRA_BINARY, "users", "create", "--home",
+                                        home_.string(), "-u", "leitor", "-p", "leitor-pw", "-r",
+                                        "Viewer", "-e", "leitor@example.com", "-f", "Le", "-l",
+                                        "Itor"},
+                                       home_ / "cli.out"),
+                                 30s);
+        EXPECT_EQ(rc, 0) << read_file(home_ / "cli.out");
+        EXPECT_EQ(api("GET", "/dags/" + kDag, "", "leitor", "leitor-pw").status, 200);
+        return api("POST", "/dags/" + kDag + "/dagRuns", R"({"conf": {"usuario_id": 1}})",
+                   "leitor", "leitor-pw")
+            .status;
+    }
+    // The run's final state ("" when it did not finish in time).
+    std::string wait_run(const std::string& run_id) {
+        std::string state;
+        eventually([&] {
+            auto r = api("GET", "/dags/" + kDag + "/dagRuns/" + run_id);
+            if (r.status != 200) return false;
+            state = json::parse(r.body).at("state").as_string().c_str();
+            return state == "success" || state == "failed";
+        });
+        return state == "success" || state == "failed" ? state : "";
+    }
+    std::map<std::string, std::string> task_states(const std::string& run_id) {
+        std::map<std::string, std::string> out;
+        auto r = api("GET", "/dags/" + kDag + "/dagRuns/" + run_id + "/taskInstances");
+        EXPECT_EQ(r.status, 200) << r.body;
+        if (r.status != 200) return out;
+        const json::value doc = json::parse(r.body);
+        for (const auto& ti : doc.at("task_instances").as_array()) {
+            const auto& o = ti.as_object();
+            out[o.at("task_id").as_string().c_str()] =
+                o.at("state").is_null() ? "none" : o.at("state").as_string().c_str();
+        }
+        return out;
+    }
+
+    // Messages servico_mensagens holds for `grupo`.
+    std::vector<json::object> messages(const std::string& grupo) {
+        auto r = testing::request(mensagens_port_, "GET", "/mensagens?grupo=" + grupo);
+        EXPECT_EQ(r.status, 200) << r.body;
+        std::vector<json::object> out;
+        if (r.status != 200) return out;
+        const json::value doc = json::parse(r.body);
+        for (const auto& m : doc.at("mensagens").as_array()) out.push_back(m.as_object());
+        return out;
+    }
+    // The DAG's daily schedule makes one run at start (usuario_id 1 by default); the tests
+    // begin once every run so far has finished.
+    void wait_until_runs_settle() {
+        EXPECT_TRUE(eventually([&] {
+            auto r = api("GET", "/dags/" + kDag + "/dagRuns");
+            if (r.status != 200) return false;
+            const json::value doc = json::parse(r.body);
+            for (const auto& run : doc.at("dag_runs").as_array()) {
+                const auto state = run.at("state").as_string();
+                if (state != "success" && state != "failed") return false;
+            }
+            return true;
+        }));
+    }
+
+    fs::path home_;
+    fs::path out_;
+    pid_t standalone_ = -1;
+    std::uint16_t api_port_ = 0;
+    std::uint16_t registry_port_ = 0;
+    std::uint16_t mensagens_port_ = 0;
+    std::vector<pid_t> service_pids_;
+    std::vector<pid_t> usuarios_pids_;
+};
+
+TEST_F(SeedScenarioTest, RunsTheSeedLessonOverRest) {
+    ASSERT_NO_FATAL_FAILURE(start());
+
+    // Both services are registered under their names, servico_usuarios twice.
+    auto apps = testing::request(registry_port_, "GET", "/eureka/apps/SERVICO_USUARIOS", "",
+                                 {{"Accept", "application/json"}});
+    ASSERT_EQ(apps.status, 200);
+    EXPECT_EQ(json::parse(apps.body).at("application").at("instance").as_array().size(), 2u);
+
+    // The first scheduled run found the services registered and sent its message.
+    wait_until_runs_settle();
+    auto list = api("GET", "/dags/" + kDag + "/dagRuns");
+    ASSERT_EQ(list.status, 200);
+    const json::value runs = json::parse(list.body);
+    for (const auto& run : runs.at("dag_runs").as_array()) {
+        EXPECT_EQ(run.at("state").as_string(), "success") << list.body;
+    }
+    const std::size_t before = messages("admin").size();
+
+    // Usuário 1 (Ana) is in admin: the message is sent and kept by servico_mensagens.
+    ASSERT_EQ(trigger("ana", R"({"usuario_id": 1})").status, 200);
+    EXPECT_EQ(wait_run("ana"), "success");
+    auto states = task_states("ana");
+    EXPECT_EQ(states["obter_usuario"], "success");
+    EXPECT_EQ(states["enviar_mensagem"], "success");
+    auto sent = messages("admin");
+    ASSERT_EQ(sent.size(), before + 1);
+    EXPECT_EQ(sent.back().at("usuario_id").as_int64(), 1);
+    EXPECT_EQ(sent.back().at("mensagem").as_string(), "Mensagem automática do Orquestra");
+    EXPECT_TRUE(messages("vendas").empty());
+    EXPECT_NE(read_file(out_).find("Mensagem enviada para o grupo 'admin': Mensagem automática"),
+              std::string::npos);
+
+    // Usuário 3 (Carla) is not in admin: enviar_mensagem is skipped and the run succeeds.
+    ASSERT_EQ(trigger("carla", R"({"usuario_id": 3})").status, 200);
+    EXPECT_EQ(wait_run("carla"), "success");
+    states = task_states("carla");
+    EXPECT_EQ(states["obter_usuario"], "success");
+    EXPECT_EQ(states["enviar_mensagem"], "skipped");
+
+    // Usuário 99 does not exist: obter_usuario fails (the 404 is not retried), the run fails.
+    ASSERT_EQ(trigger("ninguem", R"({"usuario_id": 99})").status, 200);
+    EXPECT_EQ(wait_run("ninguem"), "failed");
+    states = task_states("ninguem");
+    EXPECT_EQ(states["obter_usuario"], "failed");
+    EXPECT_EQ(states["enviar_mensagem"], "upstream_failed");
+    auto log = testing::request(
+        api_port_, "GET",
+        "/api/v1/dags/" + kDag + "/dagRuns/ninguem/taskInstances/obter_usuario/logs/1"
+        "?full_content=true",
+        "", {auth("admin", kPassword)[0], {"Accept", "text/plain"}});
+    ASSERT_EQ(log.status, 200);
+    EXPECT_NE(log.body.find("404"), std::string::npos) << log.body;
+    EXPECT_NE(log.body.find("99 não encontrado"), std::string::npos) << log.body;
+    // Only Ana's message was sent.
+    EXPECT_EQ(messages("admin").size(), before + 1);
+
+    // Usuário 0 breaks the params schema: 400 naming the field, and no run.
+    auto bad = trigger("zero", R"({"usuario_id": 0})");
+    EXPECT_EQ(bad.status, 400);
+    EXPECT_NE(bad.body.find("usuario_id"), std::string::npos) << bad.body;
+    EXPECT_EQ(api("GET", "/dags/" + kDag + "/dagRuns/zero").status, 404);
+
+    // The same run id again: 409.
+    EXPECT_EQ(trigger("ana", R"({"usuario_id": 1})").status, 409);
+
+    // A wrong password: 401. A Viewer may read but not trigger: 403.
+    EXPECT_EQ(api("GET", "/dags", "", "admin", "errada").status, 401);
+    EXPECT_EQ(trigger_as_viewer(), 403);
+
+    // invocar_dag, the seed's invocar_dag.py in C++: triggers usuário 1 and prints success.
+    const fs::path invocar_out = home_ / "invocar.out";
+    pid_t invocar = spawn({ORQUESTRA_EXAMPLES_DIR "/invocar_dag", "--url",
+                           "http://127.0.0.1:" + std::to_string(api_port_), "--password",
+                           kPassword, "--run-id", "invocar_1"},
+                          invocar_out);
+    EXPECT_EQ(wait_exit(invocar, 60s), 0) << read_file(invocar_out);
+    EXPECT_NE(read_file(invocar_out).find("invocar_1: success"), std::string::npos)
+        << read_file(invocar_out);
+    EXPECT_EQ(messages("admin").size(), before + 2);
+}
+
+TEST_F(SeedScenarioTest, RunsStillSucceedWhenAnInstanceDies) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    wait_until_runs_settle();
+    ASSERT_EQ(kill(usuarios_pids_[0], SIGKILL), 0);
+    // The dead instance stays registered until its lease runs out; every run must still
+    // succeed, the tasks moving on to the live instance when the connection is refused.
+    int moved_on = 0;
+    for (int i = 0; i < 6; ++i) {
+        const std::string run_id = "depois_" + std::to_string(i);
+        ASSERT_EQ(trigger(run_id, R"({"usuario_id": 2})").status, 200);
+        EXPECT_EQ(wait_run(run_id), "success") << run_id;
+        EXPECT_EQ(task_states(run_id)["enviar_mensagem"], "success") << run_id;
+        auto log = testing::request(api_port_, "GET",
+                                    "/api/v1/dags/" + kDag + "/dagRuns/" + run_id +
+                                        "/taskInstances/obter_usuario/logs/1?full_content=true",
+                                    "", {auth("admin", kPassword)[0], {"Accept", "text/plain"}});
+        EXPECT_EQ(log.status, 200);
+        if (log.body.find("trying another instance") != std::string::npos) ++moved_on;
+    }
+    // Round robin sent some of those calls to the dead instance first.
+    EXPECT_GT(moved_on, 0);
+    // Standalone noticed its child ended and kept going.
+    EXPECT_TRUE(eventually([&] {
+        return read_file(out_).find("servico_usuarios #1 (pid " + std::to_string(usuarios_pids_[0]) +
+                                    ") killed by signal 9") != std::string::npos;
+    }));
+}
+
+TEST_F(SeedScenarioTest, SigtermStopsEverythingCleanly) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    ASSERT_EQ(kill(standalone_, SIGTERM), 0);
+    EXPECT_EQ(wait_exit(standalone_, 20s), 0) << read_file(out_);
+    standalone_ = -1;
+    for (pid_t pid : service_pids_) EXPECT_FALSE(process_exists(pid)) << pid;
+    // Each service stopped on SIGTERM by itself (deregistering), none had to be killed.
+    const std::string text = read_file(out_);
+    for (pid_t pid : service_pids_) {
+        EXPECT_NE(text.find("(pid " + std::to_string(pid) + ") exited with status 0"),
+                  std::string::npos)
+            << text;
+    }
+}
+
+TEST_F(SeedScenarioTest, GeneratesTheAdminPasswordOnFirstStartAndKeepsIt) {
+    ASSERT_NO_FATAL_FAILURE(start(/*with_password_env=*/false));
+    const fs::path file = home_ / "standalone_admin_password.txt";
+    std::string password = read_file(file);
+    ASSERT_FALSE(password.empty());
+    if (password.back() == '\n') password.pop_back();
+    EXPECT_GE(password.size(), 16u);
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+              fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_NE(read_file(out_).find("password " + password), std::string::npos);
+    EXPECT_EQ(api("GET", "/dags/" + kDag, "", "admin", password).status, 200);
+    EXPECT_EQ(api("GET", "/dags/" + kDag, "", "admin", kPassword).status, 401);
+}
+
+}  // namespace
+}  // namespace orquestra
