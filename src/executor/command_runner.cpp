@@ -554,6 +554,9 @@ private:
     std::string pending_;  // the line read so far, without its '\n'
 };
 
+// How often a cancellable command looks at its cancel flag.
+constexpr int kCancelTickMs = 100;
+
 // poll()'s timeout until `wake`; bounded by the reap tick when no pidfd will wake us.
 int poll_timeout_ms(SteadyClock::time_point now, std::optional<SteadyClock::time_point> wake,
                     bool have_pidfd) {
@@ -684,6 +687,12 @@ Result<CommandResult> run_command(const CommandRequest& request, const LineCallb
             term_sent_at = now;
             result.timed_out = true;
         }
+        if (!term_sent_at && request.cancel != nullptr && request.cancel->load()) {
+            spdlog::info("'{}' (pid {}) cancelled; sending SIGTERM to its group", display, pid);
+            terminate_group(pid);
+            term_sent_at = now;
+            result.cancelled = true;
+        }
         if (term_sent_at && !kill_sent && now >= *term_sent_at + request.kill_grace) {
             spdlog::warn("'{}' (pid {}) outlived SIGTERM; sending SIGKILL to its group", display,
                          pid);
@@ -707,7 +716,11 @@ Result<CommandResult> run_command(const CommandRequest& request, const LineCallb
         }
         if (child.pidfd() >= 0) fds[count++] = pollfd{child.pidfd(), POLLIN, 0};
 
-        if (::poll(fds.data(), count, poll_timeout_ms(now, wake, child.pidfd() >= 0)) < 0) {
+        int timeout_ms = poll_timeout_ms(now, wake, child.pidfd() >= 0);
+        if (request.cancel != nullptr && !term_sent_at) {
+            timeout_ms = timeout_ms < 0 ? kCancelTickMs : std::min(timeout_ms, kCancelTickMs);
+        }
+        if (::poll(fds.data(), count, timeout_ms) < 0) {
             if (errno == EINTR) continue;
             return internal_error("poll", errno);
         }

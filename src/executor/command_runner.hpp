@@ -26,6 +26,7 @@
 //
 // Needs SIGCHLD not ignored and nobody else reaping our children (waitpid(-1)).
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -59,12 +60,16 @@ struct CommandRequest {
     std::size_t max_output_bytes = 16u << 20;
     // Time between SIGTERM and SIGKILL when stopping the process group.
     std::chrono::milliseconds kill_grace{2'000};
+    // When set, the program is stopped like on timeout (within ~100 ms) once it reads true; the
+    // result then has `cancelled`. For shutting down.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct CommandResult {
     int exit_code = -1;  // -1 when killed by a signal
     int signal = 0;      // the signal that ended it, 0 if none
     bool timed_out = false;
+    bool cancelled = false;  // stopped because `cancel` became true
     std::string stdout_text;  // whole stdout, up to max_output_bytes
     // The last stdout line that is not blank, trimmed, when it parses as JSON; nullopt otherwise
     // and whenever stdout was truncated (its real last line is unknown then).

@@ -12,11 +12,16 @@ CommandTaskRunner::CommandTaskRunner(int threads) {
     for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { work(); });
 }
 
+// Queued commands are dropped and running ones stopped (their callbacks still run, with a
+// failed result): a scheduler that stops does not wait for its tasks. The store still shows
+// them running, so the next start counts those tries as failed, as after a crash.
 CommandTaskRunner::~CommandTaskRunner() {
     {
         std::lock_guard lock(mu_);
         stopping_ = true;
+        queue_.clear();
     }
+    cancel_ = true;
     cv_.notify_all();
     for (auto& t : threads_) t.join();
 }
@@ -46,6 +51,7 @@ void CommandTaskRunner::work() {
         req.env = spec.env;
         req.cwd = spec.cwd;
         req.timeout = job.first.timeout;
+        req.cancel = &cancel_;
         AttemptResult result;
         result.log.push_back(spec.script ? fmt::format("command: /bin/sh -c {}", *spec.script)
                                          : fmt::format("command: {}", fmt::join(spec.argv, " ")));
@@ -57,6 +63,8 @@ void CommandTaskRunner::work() {
         });
         if (!ran) {
             result.error = ran.error().message;
+        } else if (ran->cancelled) {
+            result.error = "stopped: the scheduler is shutting down";
         } else if (ran->timed_out) {
             result.error = fmt::format("timed out after {} ms and was killed",
                                        job.first.timeout.count());

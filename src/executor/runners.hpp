@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -33,6 +34,7 @@ private:
     std::condition_variable cv_;
     std::deque<std::pair<Attempt, std::function<void(AttemptResult)>>> queue_;
     bool stopping_ = false;
+    std::atomic<bool> cancel_{false};  // set on destruction: running commands are stopped
     std::vector<std::thread> threads_;
 };
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -230,6 +231,28 @@ TEST(CommandRunnerTest, TimeoutTerminatesTheWholeProcessGroup) {
     EXPECT_GE(result.duration_ms, 300);
     ASSERT_FALSE(result.stdout_text.empty());
     const pid_t background = first_line_as_pid(result.stdout_text);
+    EXPECT_FALSE(is_running(background)) << "background sleep " << background << " survived";
+}
+
+TEST(CommandRunnerTest, CancelStopsTheWholeProcessGroup) {
+    std::atomic<bool> cancel{false};
+    CommandRequest request = script("sleep 30 & echo $!; sleep 30");
+    request.cancel = &cancel;
+    pid_t background = 0;
+    const auto start = SteadyClock::now();
+    auto ran = run_command(request, [&](std::string_view stream, std::string_view line) {
+        // Cancelled once the background sleep exists, from the thread that runs the command.
+        if (stream == "stdout" && background == 0) {
+            background = std::stoi(std::string(line));
+            cancel = true;
+        }
+    });
+    ASSERT_TRUE(ran) << ran.error().message;
+    EXPECT_LT(seconds_since(start), 5.0);
+    EXPECT_TRUE(ran->cancelled);
+    EXPECT_FALSE(ran->timed_out);
+    EXPECT_EQ(ran->signal, SIGTERM);
+    ASSERT_GT(background, 0);
     EXPECT_FALSE(is_running(background)) << "background sleep " << background << " survived";
 }
 
