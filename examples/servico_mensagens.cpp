@@ -119,7 +119,7 @@ std::variant<Request400, std::string> text_field(const json::object& body, std::
     if (orquestra::trim(text).empty()) {
         return Request400{fmt::format("campo '{}' não pode ser vazio", name)};
     }
-    if (examples::utf8_length(text) > max_chars) {
+    if (orquestra::utf8_length(text) > max_chars) {
         return Request400{
             fmt::format("campo '{}' é longo demais (máximo de {} caracteres)", name, max_chars)};
     }

@@ -175,13 +175,4 @@ void reply_wrong_method(const http::Request& req, http::Response& res, std::stri
     res.add_header("Allow", std::string(allow));
 }
 
-std::size_t utf8_length(std::string_view text) {
-    std::size_t n = 0;
-    for (char c : text) {
-        // Every code point has exactly one byte that is not a continuation byte (10xxxxxx).
-        if ((static_cast<unsigned char>(c) & 0xC0U) != 0x80U) ++n;
-    }
-    return n;
-}
-
 }  // namespace orquestra::examples

@@ -48,7 +48,4 @@ void reply_unknown_path(const http::Request& req, http::Response& res);
 // 405 {"erro": "método <M> não permitido em <path>"} with an Allow header.
 void reply_wrong_method(const http::Request& req, http::Response& res, std::string_view allow);
 
-// Length of UTF-8 text in code points (the services' limits are in characters, not bytes).
-std::size_t utf8_length(std::string_view text);
-
 }  // namespace orquestra::examples

@@ -172,4 +172,13 @@ std::string base64_encode(std::string_view s) {
     return out;
 }
 
+std::size_t utf8_length(std::string_view s) {
+    std::size_t n = 0;
+    for (char c : s) {
+        // Every code point has exactly one byte that is not a continuation byte (10xxxxxx).
+        if ((static_cast<unsigned char>(c) & 0xC0U) != 0x80U) ++n;
+    }
+    return n;
+}
+
 }  // namespace orquestra

@@ -24,5 +24,7 @@ std::optional<long long> parse_int(std::string_view s);
 std::string xml_escape(std::string_view s);
 std::string base64_decode(std::string_view s);
 std::string base64_encode(std::string_view s);
+// Length of UTF-8 text in code points (limits on text count characters, not bytes).
+std::size_t utf8_length(std::string_view s);
 
 }  // namespace orquestra

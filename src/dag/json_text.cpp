@@ -163,12 +163,4 @@ std::string_view kind_name(const json::value& v) {
     return "unknown";
 }
 
-std::size_t utf8_length(std::string_view s) {
-    std::size_t n = 0;
-    for (char c : s) {
-        if ((static_cast<unsigned char>(c) & 0xC0u) != 0x80u) ++n;
-    }
-    return n;
-}
-
 }  // namespace orquestra::dag

@@ -3,9 +3,12 @@
 // numeric-aware equality and ordering. Pure functions; thread-safe.
 
 #include <boost/json/value.hpp>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
+
+#include "core/strings.hpp"  // utf8_length, used with these helpers
 
 namespace orquestra::dag {
 
@@ -28,8 +31,5 @@ int compare_numbers(const boost::json::value& a, const boost::json::value& b);
 
 // "null", "boolean", "integer", "number", "string", "list", "object": for error messages.
 std::string_view kind_name(const boost::json::value& v);
-
-// Counts UTF-8 code points (bytes that are not continuation bytes).
-std::size_t utf8_length(std::string_view s);
 
 }  // namespace orquestra::dag

@@ -40,13 +40,4 @@ ExampleService start_example(const std::string& binary, const std::string& name,
     return service;
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return pred();
-}
-
 }  // namespace orquestra::testing

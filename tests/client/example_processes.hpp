@@ -4,6 +4,7 @@
 // with a deadline.
 
 #include "child_process.hpp"
+#include "wait.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -32,8 +33,5 @@ ExampleService start_example(const std::string& binary, const std::string& name,
                              const std::string& registry_url,
                              const std::vector<std::string>& extra = {});
 
-// Polls `pred` until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& pred,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace orquestra::testing

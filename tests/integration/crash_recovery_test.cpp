@@ -1,6 +1,7 @@
 // Whole-process crash recovery: kill -9 the scheduler mid-run, start it again, and the run
 // completes with no try run twice.
 #include "store/sqlite_store.hpp"
+#include "wait.hpp"
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -22,6 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::eventually;
+using testing::read_file;
 
 pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
     std::vector<char*> argv;
@@ -44,24 +47,6 @@ int run(const std::vector<std::string>& args, const fs::path& log) {
     int status = 0;
     waitpid(pid, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-// Waits for `check` to hold, up to `limit`; the limit is generous, the condition is the test.
-template <class F>
-bool eventually(F check, std::chrono::milliseconds limit = 20s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (check()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return check();
 }
 
 class CrashRecoveryTest : public ::testing::Test {

@@ -3,6 +3,7 @@
 // HTTP the way the lesson's users drive Airflow, plus the invocar_dag program.
 #include "core/strings.hpp"
 #include "test_http.hpp"
+#include "wait.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -32,6 +33,8 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using testing::Reply;
+using testing::eventually;
+using testing::read_file;
 
 const std::string kDag = "servico_usuarios_mensagens";
 const std::string kPassword = "segredo-do-teste";
@@ -81,23 +84,6 @@ int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
     return -1;
 }
 
-std::string read_file(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-template <class F>
-bool eventually(F check, std::chrono::milliseconds limit = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (check()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return check();
-}
-
 bool process_exists(pid_t pid) { return kill(pid, 0) == 0; }
 
 class SeedScenarioTest : public ::testing::Test {
@@ -131,7 +117,7 @@ protected:
         ASSERT_TRUE(eventually([&] {
             return read_file(out_).find("Ready.") != std::string::npos ||
                    waitpid(standalone_, nullptr, WNOHANG) == standalone_;
-        })) << read_file(out_);
+        }, 30s)) << read_file(out_);
         const std::string text = read_file(out_);
         ASSERT_NE(text.find("Ready."), std::string::npos) << text;
         std::smatch m;
@@ -187,7 +173,7 @@ protected:
             if (r.status != 200) return false;
             state = json::parse(r.body).at("state").as_string().c_str();
             return state == "success" || state == "failed";
-        });
+        }, 30s);
         return state == "success" || state == "failed" ? state : "";
     }
     std::map<std::string, std::string> task_states(const std::string& run_id) {
