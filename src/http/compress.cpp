@@ -10,24 +10,33 @@ namespace orquestra::http {
 
 namespace {
 
+// Deflates through a small fixed buffer: the output grows with what deflate produces, so
+// compressing a large document never reserves its uncompressed size.
 std::string deflate_pieces(const std::vector<std::string_view>& pieces, int level) {
     z_stream zs{};
     // 15 window bits + 16: write a gzip header and trailer.
     if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-    std::size_t total = 0;
-    for (auto p : pieces) total += p.size();
+    std::array<Bytef, 64 * 1024> buffer;
     std::string out;
-    out.resize(deflateBound(&zs, static_cast<uLong>(total)) + 64);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    for (std::size_t i = 0; i < pieces.size(); ++i) {
-        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(pieces[i].data()));
-        zs.avail_in = static_cast<uInt>(pieces[i].size());
-        deflate(&zs, i + 1 == pieces.size() ? Z_FINISH : Z_NO_FLUSH);
+    auto pump = [&](int flush) {
+        int rc = Z_OK;
+        do {
+            zs.next_out = buffer.data();
+            zs.avail_out = static_cast<uInt>(buffer.size());
+            rc = deflate(&zs, flush);
+            out.append(reinterpret_cast<const char*>(buffer.data()), buffer.size() - zs.avail_out);
+        } while (zs.avail_out == 0 && rc != Z_STREAM_END);
+    };
+    for (auto p : pieces) {
+        zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(p.data()));
+        zs.avail_in = static_cast<uInt>(p.size());
+        pump(Z_NO_FLUSH);
     }
-    if (pieces.empty()) deflate(&zs, Z_FINISH);
-    out.resize(zs.total_out);
+    zs.next_in = nullptr;
+    zs.avail_in = 0;
+    pump(Z_FINISH);
     deflateEnd(&zs);
+    out.shrink_to_fit();  // kept in caches: no slack
     return out;
 }
 
