@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -223,6 +224,8 @@ int run_standalone(const StandaloneOptions& options) {
     RegistryDirectory directory(registry.registry());
     WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
     std::optional<api::ApiServer> api;
+    // Set once the API exists; the port listens before that and answers 503 meanwhile.
+    std::atomic<api::ApiServer*> api_ready{nullptr};
     http::ServerOptions web_options;
     web_options.host = options.host;
     web_options.port = options.port;
@@ -231,7 +234,12 @@ int run_standalone(const StandaloneOptions& options) {
         pool.first(), web_options,
         http::Handler([&](http::Request& req, http::Response& res) -> boost::asio::awaitable<void> {
             if (api::ApiServer::owns(req.path())) {
-                co_await api->handle(req, res);
+                if (auto* ready = api_ready.load(std::memory_order_acquire)) {
+                    co_await ready->handle(req, res);
+                } else {
+                    res.set(503, "text/plain; charset=utf-8", "Starting, try again shortly\n");
+                    res.add_header("Retry-After", "1");
+                }
             } else if (req.path() == "/" && (req.method() == http::beast_http::verb::get ||
                                              req.method() == http::beast_http::verb::head)) {
                 res.set(200, "text/html; charset=utf-8", landing_page(options, registry_port));
@@ -242,12 +250,14 @@ int run_standalone(const StandaloneOptions& options) {
         &pool);
     ChildProcesses children;
 
-    // The registry first, then the example services (so that the DAGs' first scheduled runs
-    // find them), then the engine, and the API last.
+    // Both ports first (a port in use stops everything before anything ran), then the example
+    // services (so that the DAGs' first scheduled runs find them), then the engine, and the API.
     auto start = [&]() -> Result<void> {
         auto rport = registry.start();
         if (!rport) return Error{rport.error().code, "registry: " + rport.error().message};
         registry_port = *rport;
+        auto port = web.start();
+        if (!port) return Error{port.error().code, "REST API: " + port.error().message};
         pool.start();
         if (options.examples) {
             say("Example services:");
@@ -261,9 +271,8 @@ int run_standalone(const StandaloneOptions& options) {
         if (!admin) return admin.error();
         api::ApiOptions api_options;
         api_options.version = options.version;
-        api.emplace(node.engine(), node.store(), node.loop(), api_options);
-        auto port = web.start();
-        if (!port) return Error{port.error().code, "REST API: " + port.error().message};
+        api_ready.store(&api.emplace(node.engine(), node.store(), node.loop(), api_options),
+                        std::memory_order_release);
 
         const std::string base = fmt::format("http://{}:{}", options.host, *port);
         say("Orquestra {} standalone", options.version);
