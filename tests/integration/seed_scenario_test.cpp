@@ -10,7 +10,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -362,6 +365,36 @@ TEST_F(SeedScenarioTest, GeneratesTheAdminPasswordOnFirstStartAndKeepsIt) {
     EXPECT_NE(read_file(out_).find("password " + password), std::string::npos);
     EXPECT_EQ(api("GET", "/dags/" + kDag, "", "admin", password).status, 200);
     EXPECT_EQ(api("GET", "/dags/" + kDag, "", "admin", kPassword).status, 401);
+}
+
+}  // namespace
+}  // namespace orquestra
+
+namespace orquestra {
+namespace {
+
+TEST_F(SeedScenarioTest, APortInUseStopsItBeforeAnythingRuns) {
+    // Hold a port, and ask standalone to serve the REST API on it.
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(fd, 1), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const std::string busy = std::to_string(ntohs(addr.sin_port));
+
+    standalone_ = spawn({ORQUESTRA_BINARY, "standalone", "--examples", "--home", home_.string(),
+                         "--port", busy, "--registry-port", "0"},
+                        out_, {"ORQUESTRA_ADMIN_PASSWORD=" + kPassword});
+    EXPECT_EQ(wait_exit(standalone_, 20s), 1);
+    standalone_ = -1;
+    close(fd);
+    const std::string text = read_file(out_);
+    EXPECT_NE(text.find("REST API: cannot listen on 127.0.0.1:" + busy), std::string::npos) << text;
+    EXPECT_EQ(text.find("started servico"), std::string::npos) << text;
 }
 
 }  // namespace
