@@ -1,4 +1,5 @@
 #include "app/commands.hpp"
+#include "app/run.hpp"
 
 #include "api/users.hpp"
 #include "dag/loader.hpp"
@@ -344,7 +345,7 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
 int run_scheduler(const CommonFlags& flags) {
     auto paths = HomePaths::resolve(flags.home, flags.dags);
     RemoteDirectory directory(flags);
-    http::IoPool pool(std::max(1u, std::thread::hardware_concurrency()));
+    http::IoPool pool(thread_count(0));
     pool.start();
     WorkflowNode node(paths, *directory, pool, SystemClock::instance(), {});
     if (auto r = node.start(); !r) {

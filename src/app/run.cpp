@@ -10,11 +10,6 @@ namespace orquestra::app {
 
 namespace {
 
-int thread_count(int requested) {
-    if (requested > 0) return requested;
-    return std::max(1u, std::thread::hardware_concurrency());
-}
-
 // Blocks the calling thread until SIGINT or SIGTERM.
 void wait_for_signal() {
     boost::asio::io_context io(1);
@@ -26,6 +21,11 @@ void wait_for_signal() {
 }
 
 }  // namespace
+
+int thread_count(int requested) {
+    if (requested > 0) return requested;
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 int run_registry(RegistryCommandOptions options) {
     http::IoPool pool(thread_count(options.threads));

@@ -12,4 +12,7 @@ struct RegistryCommandOptions {
 
 int run_registry(RegistryCommandOptions options);
 
+// Event-loop threads for a `--threads` flag: the flag when positive, else one per core.
+int thread_count(int requested);
+
 }  // namespace orquestra::app

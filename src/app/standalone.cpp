@@ -5,6 +5,7 @@
 #include "app/child_processes.hpp"
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
+#include "app/run.hpp"
 #include "app/workflow_node.hpp"
 #include "http/io_pool.hpp"
 #include "http/server.hpp"
@@ -193,11 +194,6 @@ Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
         }
     }
     return {};
-}
-
-int thread_count(int requested) {
-    if (requested > 0) return requested;
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace
