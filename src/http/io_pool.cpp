@@ -12,7 +12,13 @@ IoPool::IoPool(int threads) {
     }
 }
 
-IoPool::~IoPool() { stop(); }
+IoPool::~IoPool() {
+    stop();
+    // Last context first: handlers still queued on a context may own a server whose listener
+    // lives on first() (a connection's coroutine keeps its server's state alive), so first()
+    // must outlive the others' pending handlers.
+    while (!contexts_.empty()) contexts_.pop_back();
+}
 
 void IoPool::start() {
     for (auto& ctx : contexts_) {
