@@ -7,6 +7,7 @@
 #include "app/registry_node.hpp"
 #include "app/run.hpp"
 #include "app/workflow_node.hpp"
+#include "core/strings.hpp"
 #include "http/io_pool.hpp"
 #include "http/server.hpp"
 
@@ -130,6 +131,8 @@ Result<AdminLogin> ensure_admin(WorkflowNode& node, const fs::path& home) {
         login = {*generated, password_file.string()};
     }
     api::UserSpec spec{"admin", login.password, "Admin", "admin@localhost", "Admin", "Orquestra"};
+    // On the engine loop, where the store is used; nothing else runs there yet, so the hash's
+    // tens of milliseconds delay nobody.
     auto created = node.call([&] { return api::create_user(node.store(), spec); });
     if (!created) return created.error();
     say("Created user admin (role Admin); password from {}", login.where);
@@ -144,7 +147,8 @@ std::string landing_page(const StandaloneOptions& o, std::uint16_t registry_port
         "(HTTP Basic auth), health: <a href=\"/api/v1/health\">/api/v1/health</a></li>"
         "<li>Registry (Eureka): <a href=\"http://{}:{}/\">status page</a>, "
         "<a href=\"http://{}:{}/eureka/apps\">/eureka/apps</a></li></ul></body></html>",
-        o.version, o.host, registry_port, o.host, registry_port);
+        xml_escape(o.version), xml_escape(o.host), registry_port, xml_escape(o.host),
+        registry_port);
 }
 
 // Starts the example services against the registry and waits (bounded) until they show UP.

@@ -365,6 +365,16 @@ TEST_F(SeedScenarioTest, GeneratesTheAdminPasswordOnFirstStartAndKeepsIt) {
     EXPECT_NE(read_file(out_).find("password " + password), std::string::npos);
     EXPECT_EQ(api("GET", "/dags/" + kDag, "", "admin", password).status, 200);
     EXPECT_EQ(api("GET", "/dags/" + kDag, "", "admin", kPassword).status, 401);
+
+    // The main port's page links the API and the registry; other paths are 404.
+    auto page = testing::request(api_port_, "GET", "/");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.header("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_NE(page.body.find("href=\"/api/v1/dags\""), std::string::npos) << page.body;
+    EXPECT_NE(page.body.find("http://127.0.0.1:" + std::to_string(registry_port_) + "/"),
+              std::string::npos)
+        << page.body;
+    EXPECT_EQ(testing::request(api_port_, "GET", "/nada").status, 404);
 }
 
 }  // namespace
