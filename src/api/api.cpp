@@ -48,31 +48,6 @@ struct detail::ApiHeartbeat {
 
 namespace {
 
-// One place maps an error to an HTTP status.
-int status_of(ErrorCode code) {
-    switch (code) {
-        case ErrorCode::kInvalidArgument:
-            return 400;
-        case ErrorCode::kUnauthorized:
-            return 401;
-        case ErrorCode::kForbidden:
-            return 403;
-        case ErrorCode::kNotFound:
-            return 404;
-        case ErrorCode::kConflict:
-            return 409;
-        case ErrorCode::kTooLarge:
-            return 413;
-        case ErrorCode::kUnavailable:
-            return 503;
-        case ErrorCode::kTimeout:
-            return 504;
-        case ErrorCode::kInternal:
-            return 500;
-    }
-    return 500;
-}
-
 Error invalid(std::string message) {
     return Error{ErrorCode::kInvalidArgument, std::move(message)};
 }
@@ -91,7 +66,7 @@ void send_problem(http::Response& res, int status, std::string_view detail,
 }
 
 void send_error(http::Response& res, const Error& error, std::string_view instance) {
-    const int status = status_of(error.code);
+    const int status = http_status_for(error.code);
     if (status >= 500) spdlog::error("API {}: {}", instance, error.message);
     send_problem(res, status, error.message, instance);
 }

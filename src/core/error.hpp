@@ -27,6 +27,8 @@ struct Error {
 };
 
 std::string_view to_string(ErrorCode code);
+// The HTTP status an error answers with (the mapping listed above), for every HTTP API.
+int http_status_for(ErrorCode code);
 
 // boost::system::result needs a way to throw when value() is called on an error.
 [[noreturn]] void throw_exception_from_error(const Error& e, const boost::source_location& loc);

@@ -27,17 +27,7 @@ void reply(http::Response& res, int status, std::string_view text) {
 }
 
 void reply_error(http::Response& res, const Error& e) {
-    int status = 500;
-    switch (e.code) {
-        case ErrorCode::kInvalidArgument: status = 400; break;
-        case ErrorCode::kNotFound: status = 404; break;
-        case ErrorCode::kConflict: status = 409; break;
-        case ErrorCode::kTooLarge: status = 413; break;
-        case ErrorCode::kUnauthorized: status = 401; break;
-        case ErrorCode::kForbidden: status = 403; break;
-        default: status = 500;
-    }
-    reply(res, status, e.message);
+    reply(res, http_status_for(e.code), e.message);
 }
 
 std::optional<Millis> query_millis(const http::Request& req, std::string_view name) {
