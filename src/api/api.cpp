@@ -245,7 +245,7 @@ void beat(const std::shared_ptr<detail::ApiHeartbeat>& hb, store::Store& store, 
     if (hb->stopped.load()) return;
     const Millis now = clock.now_ms();
     hb->beat.store(now);
-    if (store.schema_version()) {
+    if (store.check_writable()) {
         hb->db_ok.store(now);
         hb->db_failed.store(false);
     } else {

@@ -37,6 +37,7 @@ void clear_task_instance(store::TaskInstance& ti, const dag::Task* task) {
     ti.next_try_at.reset();
     ti.output_json.reset();
     ti.pid = 0;
+    ti.process_identity.clear();
     ti.owner.clear();
 }
 

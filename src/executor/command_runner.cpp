@@ -663,6 +663,7 @@ Result<CommandResult> run_command(const CommandRequest& request, const LineCallb
     out->write_end.reset();  // else we would never see EOF
     err->write_end.reset();
     spdlog::debug("started '{}' as pid {}", display, pid);
+    if (request.on_spawned) request.on_spawned(static_cast<int>(pid));
 
     CommandResult result;
     OutputPump pumps[] = {

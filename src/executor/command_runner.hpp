@@ -63,6 +63,9 @@ struct CommandRequest {
     // When set, the program is stopped like on timeout (within ~100 ms) once it reads true; the
     // result then has `cancelled`. For shutting down.
     const std::atomic<bool>* cancel = nullptr;
+    // Called on the calling thread right after the program was spawned, with its pid (also its
+    // process group id), before any output is read. May be empty.
+    std::function<void(int pid)> on_spawned;
 };
 
 struct CommandResult {

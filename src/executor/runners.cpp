@@ -2,6 +2,7 @@
 
 #include "core/strings.hpp"
 #include "executor/command_runner.hpp"
+#include "executor/process_group.hpp"
 
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
@@ -52,6 +53,11 @@ void CommandTaskRunner::work() {
         req.cwd = spec.cwd;
         req.timeout = job.first.timeout;
         req.cancel = &cancel_;
+        if (job.first.on_started) {
+            req.on_spawned = [&job](int pid) {
+                job.first.on_started(StartedProcess{pid, process_identity(pid)});
+            };
+        }
         AttemptResult result;
         result.log.push_back(spec.script ? fmt::format("command: /bin/sh -c {}", *spec.script)
                                          : fmt::format("command: {}", fmt::join(spec.argv, " ")));

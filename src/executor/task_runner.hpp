@@ -43,6 +43,12 @@ struct RenderedWait {
     int min_instances = 1;
 };
 
+// A command's process group once it runs, and its leader's identity (process_group.hpp).
+struct StartedProcess {
+    int group = 0;
+    std::string identity;
+};
+
 struct Attempt {
     std::string dag_id;
     std::string run_id;
@@ -50,6 +56,9 @@ struct Attempt {
     int try_number = 1;
     std::chrono::milliseconds timeout{30'000};
     std::variant<RenderedHttp, RenderedCommand, RenderedWait> work;
+    // Commands: called once, from any thread, when the process has started (before `done`).
+    // A try that is never started (dropped from the queue at shutdown) never calls it.
+    std::function<void(const StartedProcess&)> on_started;
 };
 
 struct AttemptResult {

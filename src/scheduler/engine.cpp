@@ -6,6 +6,7 @@
 #include "dag/schedule.hpp"
 #include "dag/time_text.hpp"
 #include "scheduler/decide.hpp"
+#include "executor/process_group.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
@@ -28,7 +29,7 @@ using store::RunState;
 namespace {
 
 bool valid_run_id(std::string_view id) {
-    if (id.empty() || id.size() > 250) return false;
+    if (id.empty() || id.size() > 250 || id == "." || id == "..") return false;
     for (char c : id) {
         bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                   c == '_' || c == '.' || c == '~' || c == ':' || c == '+' || c == '-';
@@ -72,16 +73,27 @@ std::string local_hostname() {
     return buf;
 }
 
-// A path segment for the log tree: ids are [A-Za-z0-9_.~:+-], so only ':' and '+' need care
-// on some filesystems; they are kept as they are (Linux allows them).
-std::string safe_segment(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c == '/' || c == '\0') c = '_';
+// A path segment for the log tree, one-to-one with the id: the characters valid in ids
+// ([A-Za-z0-9_.~:+-]) stay as they are, anything else (and '%') becomes %XX, and the names
+// "." and ".." (refused as ids, but possibly stored by older versions) are encoded whole.
+std::string log_segment(std::string_view s) {
+    if (s == "." || s == "..") return s.size() == 1 ? "%2E" : "%2E%2E";
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '_' || c == '.' || c == '~' || c == ':' || c == '+' || c == '-';
+        if (plain) {
+            out += c;
+        } else {
+            out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+        }
     }
-    if (out == "." || out == "..") out = "_";
+    if (out.empty()) out = "%";  // never a folder of its own parent
     return out;
 }
+
+bool is_busy(TaskState s) { return s == TaskState::kRunning || s == TaskState::kQueued; }
 
 
 }  // namespace
@@ -200,8 +212,8 @@ void Engine::stop() {
 
 std::filesystem::path Engine::log_path(const std::string& dag_id, const std::string& run_id,
                                        const std::string& task_id, int try_number) const {
-    return options_.log_dir / safe_segment(dag_id) / safe_segment(run_id) /
-           safe_segment(task_id) / fmt::format("{}.log", try_number);
+    return options_.log_dir / log_segment(dag_id) / log_segment(run_id) / log_segment(task_id) /
+           fmt::format("{}.log", try_number);
 }
 
 std::shared_ptr<const dag::Dag> Engine::find_dag(const std::string& dag_id) const {
@@ -217,23 +229,77 @@ bool Engine::is_paused(const std::string& dag_id) const {
     return it == records_.end() || it->second.is_paused;
 }
 
-int Engine::running_tasks(const std::string& dag_id) const {
-    int n = 0;
+void Engine::count_busy() {
+    busy_tasks_.clear();
+    running_runs_.clear();
     for (const auto& [key, ar] : runs_) {
-        if (key.first != dag_id) continue;
-        for (const auto& [id, ti] : ar.tis) {
-            if (ti.state == TaskState::kRunning || ti.state == TaskState::kQueued) ++n;
-        }
+        if (ar.run.state == RunState::kRunning) ++running_runs_[key.first];
+        int busy = 0;
+        for (const auto& [id, ti] : ar.tis) busy += is_busy(ti.state) ? 1 : 0;
+        if (busy > 0) busy_tasks_[key.first] += busy;
     }
-    return n;
 }
 
-int Engine::running_runs(const std::string& dag_id) const {
-    int n = 0;
-    for (const auto& [key, ar] : runs_) {
-        if (key.first == dag_id && ar.run.state == RunState::kRunning) ++n;
+// Runs queued or running (not finished) already fill max_active_runs: no new scheduled run.
+bool Engine::at_run_limit(const dag::Dag& dag) const {
+    int active = 0;
+    for (auto it = runs_.lower_bound({dag.dag_id, std::string()});
+         it != runs_.end() && it->first.first == dag.dag_id; ++it) {
+        if (++active >= dag.max_active_runs) return true;
     }
-    return n;
+    return false;
+}
+
+bool Engine::dag_file_broken(const std::string& dag_id) const {
+    auto rec = records_.find(dag_id);
+    if (rec == records_.end() || rec->second.fileloc.empty()) return false;
+    for (const auto& e : folder_.import_errors()) {
+        if (e.filename == rec->second.fileloc) return true;
+    }
+    return false;
+}
+
+// The DAG is gone: nothing of the run starts any more. A queued run ends at once; a running
+// one once its running tries have ended.
+void Engine::retire_run(ActiveRun& ar, const std::string& reason, Millis now,
+                        store::Changes& changes) {
+    ar.retired = reason;
+    for (auto& [id, ti] : ar.tis) {
+        if (store::is_finished(ti.state) || is_busy(ti.state)) continue;
+        ti.state = TaskState::kRemoved;
+        ti.next_try_at.reset();
+        ti.end_date = now;
+        ti.note = reason;
+        changes.tasks.push_back(ti);
+    }
+    ar.run.note = reason;
+    dirty_.insert({ar.run.dag_id, ar.run.run_id});
+}
+
+void Engine::retire_runs(const std::string& dag_id, const std::string& reason,
+                         store::Changes& changes) {
+    Millis now = clock_.now_ms();
+    for (auto it = runs_.lower_bound({dag_id, std::string()});
+         it != runs_.end() && it->first.first == dag_id; ++it) {
+        if (it->second.retired.empty()) {
+            spdlog::warn("run {} / {}: {}", dag_id, it->first.second, reason);
+            retire_run(it->second, reason, now, changes);
+        }
+    }
+}
+
+void Engine::stop_leftover_processes(const store::TaskInstance& ti) {
+    if (ti.operator_name != "command" || ti.hostname != hostname_ || ti.try_number < 1) return;
+    executor::TryProcesses target;
+    target.group = ti.pid;
+    target.identity = ti.process_identity;
+    target.marker = executor::try_marker(ti.owner, ti.dag_id, ti.run_id, ti.task_id,
+                                         ti.try_number);
+    int stopped = executor::stop_try_processes(target);
+    if (stopped > 0) {
+        spdlog::warn("{} / {} / {}: stopped {} process(es) left by try {}", ti.dag_id, ti.run_id,
+                     ti.task_id, stopped, ti.try_number);
+    }
 }
 
 void Engine::sync_dags() {
@@ -271,6 +337,17 @@ void Engine::sync_dags() {
         }
     }
     dags_ = std::move(fresh);
+    // Runs of a DAG whose file is gone run nothing more; a broken file (an import error)
+    // only holds them until it loads again.
+    store::Changes retired;
+    for (const auto& [key, ar] : runs_) {
+        const auto& id = key.first;
+        if (dags_.contains(id) || !ar.retired.empty() || dag_file_broken(id)) continue;
+        retire_runs(id, fmt::format("DAG '{}' is no longer in the DAG folder", id), retired);
+    }
+    carried_.tasks.insert(carried_.tasks.end(), retired.tasks.begin(), retired.tasks.end());
+    for (const auto& [key, ar] : runs_) dirty_.insert(key);  // held runs may go on
+    request_flush();
     std::vector<store::ImportError> errors;
     for (const auto& e : folder_.import_errors()) {
         store::ImportError se;
@@ -292,7 +369,11 @@ void Engine::load_dags() {
 
 void Engine::housekeeping() {
     auto scan = folder_.scan();
-    if (!scan.folder_error.empty()) spdlog::warn("DAG folder: {}", scan.folder_error);
+    if (!scan.folder_error.empty()) {
+        spdlog::warn("DAG folder: {}", scan.folder_error);
+    } else {
+        folder_scanned_ = true;
+    }
     bool first = dags_.empty() && records_.empty();
     if (first || !scan.added.empty() || !scan.changed.empty() || !scan.removed.empty() ||
         scan.import_errors_changed) {
@@ -318,6 +399,8 @@ void Engine::housekeeping() {
 }
 
 void Engine::load_unfinished_runs(bool recovering) {
+    // `dags test` works only on the run it creates.
+    if (!options_.only_dag.empty()) return;
     auto runs = store_.unfinished_runs();
     if (!runs) {
         spdlog::error("cannot read unfinished runs: {}", runs.error().message);
@@ -328,9 +411,8 @@ void Engine::load_unfinished_runs(bool recovering) {
     for (auto& run : *runs) {
         RunKey key{run.dag_id, run.run_id};
         if (runs_.contains(key)) continue;
-        if (!options_.only_dag.empty() && run.dag_id != options_.only_dag) continue;
         auto dag = find_dag(run.dag_id);
-        if (!dag) continue;  // its file is gone or broken; it waits for the DAG to come back
+        if (!dag && (dag_file_broken(run.dag_id) || !folder_scanned_)) continue;  // waits
         auto tis = store_.task_instances(run.dag_id, run.run_id);
         if (!tis) continue;
         ActiveRun ar;
@@ -338,9 +420,7 @@ void Engine::load_unfinished_runs(bool recovering) {
         ar.dag = dag;
         bool foreign = false;
         for (auto& ti : *tis) {
-            if (ti.state == TaskState::kRunning && !recovering && ti.owner != options_.owner) {
-                foreign = true;
-            }
+            if (is_busy(ti.state) && !recovering && ti.owner != options_.owner) foreign = true;
             if (ti.output_json) {
                 boost::system::error_code ec;
                 auto v = json::parse(*ti.output_json, ec);
@@ -351,20 +431,54 @@ void Engine::load_unfinished_runs(bool recovering) {
         if (foreign) continue;  // another scheduler is working on it
         if (recovering) {
             for (auto& [id, ti] : ar.tis) {
-                const dag::Task* task = dag->find_task(id);
-                if (ti.state == TaskState::kRunning && task != nullptr) {
+                const dag::Task* task = dag ? dag->find_task(id) : nullptr;
+                if (is_busy(ti.state)) stop_leftover_processes(ti);
+                if (ti.state == TaskState::kRunning) {
                     spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
                                  run.dag_id, run.run_id, id, ti.try_number);
-                    fail_try(ar, *task, ti, now,
-                             "the scheduler stopped while this try was running", changes);
-                    write_log(key, id, ti.try_number,
-                              {"the scheduler stopped while this try was running; "
-                               "the try counts as failed"});
-                } else if (ti.state == TaskState::kQueued || ti.state == TaskState::kScheduled) {
+                    const std::string why = "the scheduler stopped while this try was running";
+                    if (task != nullptr) {
+                        fail_try(ar, *task, ti, now, why, changes);
+                    } else {
+                        ti.max_tries = ti.try_number;  // no retry of a task that is gone
+                        fail_try(ar, dag::Task{}, ti, now, why, changes);
+                    }
+                    write_log(key, id, ti.try_number, {why + "; the try counts as failed"});
+                } else if (ti.state == TaskState::kQueued) {
+                    // Waiting for a free command slot: it never started, so it is no failure.
+                    store::TaskTry never = try_record(ti, TaskState::kNone, now);
+                    never.end_date = now;
+                    never.error = "never started: the scheduler stopped first";
+                    changes.tries.push_back(std::move(never));
+                    ti.try_number = std::max(0, ti.try_number - 1);
+                    ti.state = TaskState::kNone;
+                    ti.pid = 0;
+                    ti.process_identity.clear();
+                    changes.tasks.push_back(ti);
+                } else if (ti.state == TaskState::kScheduled) {
                     ti.state = TaskState::kNone;
                     changes.tasks.push_back(ti);
                 }
             }
+        }
+        if (!dag) {
+            // Its file is gone: the run ends, and nothing of it starts.
+            std::string reason = fmt::format("DAG '{}' is no longer in the DAG folder", run.dag_id);
+            ActiveRun gone = std::move(ar);
+            for (auto& [id, ti] : gone.tis) {
+                if (store::is_finished(ti.state)) continue;
+                ti.state = TaskState::kRemoved;
+                ti.end_date = now;
+                ti.next_try_at.reset();
+                ti.note = reason;
+                changes.tasks.push_back(ti);
+            }
+            gone.run.state = RunState::kFailed;
+            gone.run.end_date = now;
+            gone.run.note = reason;
+            changes.runs.push_back(gone.run);
+            spdlog::warn("run {} / {} failed: {}", run.dag_id, run.run_id, reason);
+            continue;
         }
         // Tasks added to the DAG since the run was created.
         for (const auto& task : dag->tasks) {
@@ -389,7 +503,9 @@ void Engine::schedule_runs() {
     Millis now = clock_.now_ms();
     for (const auto& [id, dag] : dags_) {
         if (is_paused(id) || dag->schedule.kind() == dag::ScheduleKind::kNone) continue;
-        for (int i = 0; i < 64; ++i) {  // bounded catch-up per pass
+        // Catch-up creates runs only as max_active_runs allows; the end of a run makes room
+        // for the next one.
+        for (int i = 0; i < 64 && !at_run_limit(*dag); ++i) {
             auto& rec = records_[id];
             auto interval = dag::next_data_interval(*dag, rec.last_scheduled_logical_date, now,
                                                     dag->catchup);
@@ -425,7 +541,9 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     std::string run_id = request.run_id.value_or("manual__" + dag::format_datetime(logical));
     if (!valid_run_id(run_id)) {
         return Error{ErrorCode::kInvalidArgument,
-                     fmt::format("run id '{}' must match ^[A-Za-z0-9_.~:+-]{{1,250}}$", run_id)};
+                     fmt::format("run id '{}' must match ^[A-Za-z0-9_.~:+-]{{1,250}}$ and be neither "
+                            "'.' nor '..'",
+                            run_id)};
     }
     store::DagRun run;
     run.dag_id = request.dag_id;
@@ -526,7 +644,9 @@ json::object Engine::context(const ActiveRun& ar) const {
 bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
                        store::Changes& changes, std::vector<Dispatch>& dispatches) {
     ti.try_number += 1;
-    ti.state = TaskState::kRunning;
+    // A command waits for a free process slot: queued until its process has started.
+    const bool command = std::holds_alternative<dag::CommandSpec>(task.kind);
+    ti.state = command ? TaskState::kQueued : TaskState::kRunning;
     if (!ti.start_date || ti.try_number == 1) ti.start_date = now;
     ti.queued_when = now;
     ti.end_date.reset();
@@ -534,9 +654,10 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     ti.owner = options_.owner;
     ti.hostname = hostname_;
     ti.served_by.clear();
-    ti.pid = static_cast<int>(::getpid());
+    ti.pid = 0;
+    ti.process_identity.clear();
     ti.operator_name = std::string(task.kind_name());
-    store::TaskTry tr = try_record(ti, TaskState::kRunning, now);
+    store::TaskTry tr = try_record(ti, ti.state, now);
     auto attempt = render_attempt(task, context(ar));
     if (!attempt) {
         std::string error = "cannot render the task: " + attempt.error().message;
@@ -556,6 +677,9 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
         cmd->env.emplace_back("ORQUESTRA_RUN_ID", ti.run_id);
         cmd->env.emplace_back("ORQUESTRA_TASK_ID", ti.task_id);
         cmd->env.emplace_back("ORQUESTRA_TRY_NUMBER", std::to_string(ti.try_number));
+        cmd->env.emplace_back(std::string(executor::kTryMarkerVariable),
+                              executor::try_marker(options_.owner, ti.dag_id, ti.run_id,
+                                                   ti.task_id, ti.try_number));
     }
     changes.tasks.push_back(ti);
     changes.tries.push_back(tr);
@@ -590,9 +714,22 @@ void Engine::fail_try(ActiveRun&, const dag::Task& task, store::TaskInstance& ti
 void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
                       std::vector<Dispatch>& dispatches) {
     const dag::Dag& dag = *ar.dag;
+    const RunKey key{ar.run.dag_id, ar.run.run_id};
+    if (!ar.retired.empty()) {
+        if (ar.run.state == RunState::kQueued) {
+            // Never started: it ends now (flush() sees every task finished).
+            ar.run.state = RunState::kRunning;
+            ar.run.start_date = now;
+        }
+        return;
+    }
+    // A DAG whose file is broken holds its runs until it loads again.
+    if (!dags_.contains(dag.dag_id)) return;
     if (ar.run.state == RunState::kQueued) {
         if (is_paused(dag.dag_id)) return;
-        if (running_runs(dag.dag_id) >= dag.max_active_runs) return;
+        int& running = running_runs_[dag.dag_id];
+        if (running >= dag.max_active_runs) return;  // woken when a run of the DAG ends
+        ++running;
         ar.run.state = RunState::kRunning;
         ar.run.start_date = now;
         ar.run.last_scheduling_decision = now;
@@ -611,7 +748,7 @@ void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
             ar.run.note = "conf no longer valid for the DAG: " + params.error().message;
         }
     }
-    int budget = dag.max_active_tasks - running_tasks(dag.dag_id);
+    int& busy = busy_tasks_[dag.dag_id];
     for (const auto& task : dag.tasks) {
         auto it = ar.tis.find(task.task_id);
         if (it == ar.tis.end()) continue;
@@ -656,12 +793,18 @@ void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
                     continue;
                 }
             }
-            if (budget <= 0) continue;
-            if (start_try(ar, task, ti, now, changes, dispatches)) --budget;
+            if (busy >= dag.max_active_tasks) {
+                waiting_for_slot_[dag.dag_id].insert(key);
+                continue;
+            }
+            if (start_try(ar, task, ti, now, changes, dispatches)) ++busy;
         } else if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
                    *ti.next_try_at <= now) {
-            if (budget <= 0) continue;
-            if (start_try(ar, task, ti, now, changes, dispatches)) --budget;
+            if (busy >= dag.max_active_tasks) {
+                waiting_for_slot_[dag.dag_id].insert(key);
+                continue;
+            }
+            if (start_try(ar, task, ti, now, changes, dispatches)) ++busy;
         }
     }
 }
@@ -672,12 +815,30 @@ void Engine::on_result(const RunKey& key, const std::string& task_id, int try_nu
     mark(key);
 }
 
+void Engine::on_started(const RunKey& key, const std::string& task_id, int try_number,
+                        const executor::StartedProcess& process) {
+    auto run = runs_.find(key);
+    if (run == runs_.end()) return;
+    auto it = run->second.tis.find(task_id);
+    if (it == run->second.tis.end()) return;
+    store::TaskInstance& ti = it->second;
+    if (ti.state != TaskState::kQueued || ti.try_number != try_number) return;
+    ti.state = TaskState::kRunning;
+    ti.pid = process.group;
+    ti.process_identity = process.identity;
+    carried_.tasks.push_back(ti);
+    carried_.tries.push_back(try_record(ti, TaskState::kRunning, ti.queued_when.value_or(0)));
+    request_flush();
+}
+
 void Engine::flush() {
     flush_posted_ = false;
     if (stopped_) return;
     Millis now = clock_.now_ms();
-    store::Changes changes;
+    store::Changes changes = std::move(carried_);
+    carried_ = store::Changes{};
     std::vector<Dispatch> dispatches;
+    std::set<std::string, std::less<>> freed;  // DAGs where a try ended: a slot is free
     std::vector<std::tuple<RunKey, std::string, int, std::vector<std::string>>> logs;
 
     for (auto& p : results_) {
@@ -687,7 +848,7 @@ void Engine::flush() {
         auto it = ar.tis.find(p.task_id);
         if (it == ar.tis.end()) continue;
         store::TaskInstance& ti = it->second;
-        if (ti.state != TaskState::kRunning || ti.try_number != p.try_number) {
+        if (!is_busy(ti.state) || ti.try_number != p.try_number) {
             spdlog::debug("ignoring a stale result for {} try {}", p.task_id, p.try_number);
             continue;
         }
@@ -721,8 +882,16 @@ void Engine::flush() {
         }
         logs.emplace_back(p.key, p.task_id, p.try_number, std::move(lines));
         dirty_.insert(p.key);
+        freed.insert(p.key.first);
     }
     results_.clear();
+    for (const auto& dag_id : freed) {
+        auto waiting = waiting_for_slot_.find(dag_id);
+        if (waiting == waiting_for_slot_.end()) continue;
+        dirty_.insert(waiting->second.begin(), waiting->second.end());
+        waiting_for_slot_.erase(waiting);
+    }
+    count_busy();
 
     std::vector<RunKey> finished;
     for (const auto& key : dirty_) {
@@ -738,7 +907,9 @@ void Engine::flush() {
         std::vector<store::TaskInstance> all;
         all.reserve(ar.tis.size());
         for (const auto& [id, ti] : ar.tis) all.push_back(ti);
-        if (auto outcome = run_outcome(*ar.dag, all)) {
+        auto outcome = ar.retired.empty() ? run_outcome(*ar.dag, all)
+                                          : std::optional<RunState>(RunState::kFailed);
+        if (outcome) {
             ar.run.state = *outcome;
             ar.run.end_date = now;
             ar.run.last_scheduling_decision = now;
@@ -780,12 +951,21 @@ void Engine::flush() {
         }
         for (const auto& l : listeners_) l(done);
     }
+    if (!finished.empty()) schedule_runs();  // room for catch-up runs held by max_active_runs
     if (!dirty_.empty()) request_flush();
     for (auto& d : dispatches) {
         write_log(d.key, d.task_id, d.attempt.try_number, d.log);
         auto key = d.key;
         auto task_id = d.task_id;
         int try_number = d.attempt.try_number;
+        if (std::holds_alternative<executor::RenderedCommand>(d.attempt.work)) {
+            d.attempt.on_started = [this, &loop = loop_, alive = alive_, key, task_id,
+                                    try_number](const executor::StartedProcess& process) {
+                boost::asio::post(loop, [this, alive, key, task_id, try_number, process] {
+                    if (*alive) on_started(key, task_id, try_number, process);
+                });
+            };
+        }
         // The runner may call back after the engine is gone (a command ending while the node
         // shuts down): only the loop, which outlives the engine, is touched before `alive`.
         runner_.run(std::move(d.attempt), [this, &loop = loop_, alive = alive_, key, task_id,
@@ -801,29 +981,73 @@ void Engine::flush() {
 
 void Engine::arm_timer() {
     std::optional<Millis> earliest;
+    Millis now = clock_.now_ms();
     for (const auto& [key, ar] : runs_) {
+        if (!ar.retired.empty()) continue;
+        const auto waiting = waiting_for_slot_.find(key.first);
+        const bool waits = waiting != waiting_for_slot_.end() && waiting->second.contains(key);
         for (const auto& [id, ti] : ar.tis) {
-            if (ti.state == TaskState::kUpForRetry && ti.next_try_at) {
-                earliest = earliest ? std::min(*earliest, *ti.next_try_at) : *ti.next_try_at;
-            }
+            if (ti.state != TaskState::kUpForRetry || !ti.next_try_at) continue;
+            // A retry that is due but has no slot is woken by the end of a try, not a timer.
+            if (*ti.next_try_at <= now && waits) continue;
+            earliest = earliest ? std::min(*earliest, *ti.next_try_at) : *ti.next_try_at;
         }
     }
-    Millis now = clock_.now_ms();
     for (const auto& [id, dag] : dags_) {
-        if (is_paused(id)) continue;
+        // A DAG at its max_active_runs gets its next scheduled run when one of them ends.
+        if (is_paused(id) || options_.only_dag.size() > 0 || at_run_limit(*dag)) continue;
         auto rec = records_.find(id);
         auto upcoming = dag::upcoming_data_interval(
             *dag, rec == records_.end() ? std::nullopt : rec->second.last_scheduled_logical_date,
             now, dag->catchup);
         if (upcoming) earliest = earliest ? std::min(*earliest, upcoming->end) : upcoming->end;
     }
-    if (!earliest) return;
+    wake_deadline_ = earliest;
+    if (!earliest) {
+        wake_timer_.cancel();
+        return;
+    }
     Millis wait = std::max<Millis>(0, *earliest - now);
     wake_timer_.expires_after(std::chrono::milliseconds(wait));
     wake_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
         if (ec || !*alive || stopped_) return;
-        tick();
+        fire_timers();
     });
+}
+
+void Engine::fire_timers() {
+    Millis now = clock_.now_ms();
+    for (const auto& [key, ar] : runs_) {
+        for (const auto& [id, ti] : ar.tis) {
+            if (ti.state == TaskState::kUpForRetry && ti.next_try_at && *ti.next_try_at <= now) {
+                dirty_.insert(key);
+                break;
+            }
+        }
+    }
+    schedule_runs();
+    flush();
+}
+
+std::vector<Engine::RunView> Engine::inspect() const {
+    std::vector<RunView> out;
+    out.reserve(runs_.size());
+    Millis now = clock_.now_ms();
+    for (const auto& [key, ar] : runs_) {
+        RunView v;
+        v.run = ar.run;
+        const auto waiting = waiting_for_slot_.find(key.first);
+        v.waits_for_slot = waiting != waiting_for_slot_.end() && waiting->second.contains(key);
+        for (const auto& [id, ti] : ar.tis) {
+            v.tis.push_back(ti);
+            if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
+                (*ti.next_try_at > now || !v.waits_for_slot)) {
+                v.wake_at = v.wake_at ? std::min(*v.wake_at, *ti.next_try_at) : *ti.next_try_at;
+            }
+        }
+        out.push_back(std::move(v));
+    }
+    return out;
 }
 
 void Engine::write_log(const RunKey& key, const std::string& task_id, int try_number,

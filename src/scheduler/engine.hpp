@@ -10,7 +10,13 @@
 // it decided is started. Public methods marked "any thread" post onto the loop.
 //
 // Recovery: on start, runs left queued or running are picked up again; tries that were
-// running (their process died) are retried or failed by their retry policy.
+// running (their process died) are retried or failed by their retry policy, after whatever
+// processes they left behind have been stopped (a try never runs twice at once). A command
+// try waits in `queued` until its process starts; one that never started is not a failure:
+// it goes back to no state and keeps its try number.
+//
+// Liveness: every run that can move has a try queued or running, a timer (a retry, a
+// schedule), or waits for a slot that a try of its DAG holds and whose end wakes it.
 
 #include "core/clock.hpp"
 #include "dag/dag_folder.hpp"
@@ -42,7 +48,8 @@ struct EngineOptions {
     // DAGs first seen by this engine start unpaused regardless of their file (standalone's
     // example DAGs, `dags test`).
     bool unpause_new_dags = false;
-    // `dags test`: run regardless of pause, and only this DAG's runs (no schedules).
+    // `dags test`: run regardless of pause, and only this DAG's runs (no schedules); such an
+    // engine works only on the runs it creates itself, so it may run next to a scheduler.
     bool ignore_pause = false;
     std::string only_dag;
 };
@@ -87,6 +94,19 @@ public:
     void load_dags();
     // Re-evaluates every active run now (after the clock moved, in tests). Loop thread.
     void tick();
+    // What the wake timer does when it fires: re-evaluates the runs whose retry is due and
+    // creates the scheduled runs that are due (tests call it after moving a FakeClock).
+    void fire_timers();
+    // When the wake timer is set to fire (clock time), if it is set.
+    std::optional<Millis> wake_deadline() const { return wake_deadline_; }
+    // Runs in memory, queued or running (tests and the stress check). Loop thread.
+    struct RunView {
+        store::DagRun run;
+        std::vector<store::TaskInstance> tis;
+        std::optional<Millis> wake_at;  // the timer that will move it, if any
+        bool waits_for_slot = false;    // woken when a try of its DAG ends
+    };
+    std::vector<RunView> inspect() const;
     // Looks at the folder and the store now (loop thread).
     void housekeeping();
 
@@ -106,6 +126,7 @@ private:
         boost::json::object params;
         boost::json::object outputs;  // task_id -> output
         bool params_ready = false;
+        std::string retired;  // why: the DAG is gone; nothing new starts, the run ends failed
     };
     using RunKey = std::pair<std::string, std::string>;  // dag_id, run_id
     struct Dispatch {
@@ -130,12 +151,18 @@ private:
                   const std::string& error, store::Changes& changes);
     void on_result(const RunKey& key, const std::string& task_id, int try_number,
                    executor::AttemptResult result);
+    void on_started(const RunKey& key, const std::string& task_id, int try_number,
+                    const executor::StartedProcess& process);
+    void count_busy();
+    bool at_run_limit(const dag::Dag& dag) const;
+    bool dag_file_broken(const std::string& dag_id) const;
+    void retire_runs(const std::string& dag_id, const std::string& reason, store::Changes& changes);
+    void retire_run(ActiveRun& ar, const std::string& reason, Millis now, store::Changes& changes);
+    void stop_leftover_processes(const store::TaskInstance& ti);
     boost::json::object context(const ActiveRun& ar) const;
     void write_log(const RunKey& key, const std::string& task_id, int try_number,
                    const std::vector<std::string>& lines);
     void arm_timer();
-    int running_tasks(const std::string& dag_id) const;
-    int running_runs(const std::string& dag_id) const;
     bool is_paused(const std::string& dag_id) const;
 
     boost::asio::io_context& loop_;
@@ -149,6 +176,13 @@ private:
     std::map<std::string, store::DagRecord, std::less<>> records_;
     std::map<RunKey, ActiveRun> runs_;
     std::set<RunKey> dirty_;
+    // Counted at each flush: tries queued or running, and runs running, by DAG.
+    std::map<std::string, int, std::less<>> busy_tasks_;
+    std::map<std::string, int, std::less<>> running_runs_;
+    // Runs with a task ready but no free max_active_tasks slot, by DAG: evaluated again as
+    // soon as a try of that DAG ends.
+    std::map<std::string, std::set<RunKey>, std::less<>> waiting_for_slot_;
+    store::Changes carried_;  // changes made between flushes (a command's process started)
     // Results that arrived and wait for the next flush.
     struct Pending {
         RunKey key;
@@ -158,8 +192,10 @@ private:
     };
     std::vector<Pending> results_;
     bool flush_posted_ = false;
+    bool folder_scanned_ = false;  // the DAG folder has been read once: a missing DAG is gone
     boost::asio::steady_timer housekeeping_timer_;
     boost::asio::steady_timer wake_timer_;  // the earliest retry or schedule
+    std::optional<Millis> wake_deadline_;
     std::vector<RunListener> listeners_;
     bool stopped_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -103,9 +103,15 @@ CREATE TABLE users (
 );
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// What finds a command try's processes after a restart (see executor/process_group.hpp).
+constexpr std::string_view kProcessIdentity = R"sql(
+ALTER TABLE task_instances ADD COLUMN process_identity TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
+    {3, "process identity", kProcessIdentity},
 }};
 
 }  // namespace

@@ -81,7 +81,10 @@ struct TaskInstance {
     std::string served_by;              // the service instance that answered the last try
     std::optional<std::string> output_json;  // the task's output (XCom return_value)
     std::string note;
+    // A command try's process group once its process started (0 otherwise), and its leader's
+    // identity (boot id and start time), so that a reused pid is never taken for it.
     int pid = 0;
+    std::string process_identity;
     // The scheduler process that owns a running try; a try whose owner is gone is recovered.
     std::string owner;
 };

@@ -5,9 +5,15 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -165,10 +171,10 @@ constexpr std::array<std::string_view, 14> kRunColumns = {
     "conf",             "note",
     "external_trigger", "last_scheduling_decision"};
 
-constexpr std::array<std::string_view, 17> kTaskColumns = {
+constexpr std::array<std::string_view, 18> kTaskColumns = {
     "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
     "start_date", "end_date", "queued_when", "next_try_at", "operator",   "hostname",
-    "served_by",  "output",   "note",        "pid",         "owner"};
+    "served_by",  "output",   "note",        "pid",         "owner",      "process_identity"};
 
 // Without "id", which the store assigns; SELECTs read "id" first.
 constexpr std::array<std::string_view, 7> kUserColumns = {
@@ -270,6 +276,7 @@ void bind_task(Query& q, const TaskInstance& t, std::string_view dag_id, std::st
     q.bind(t.try_number).bind(t.max_tries).bind(t.start_date).bind(t.end_date);
     q.bind(t.queued_when).bind(t.next_try_at).bind(t.operator_name).bind(t.hostname);
     q.bind(t.served_by).bind(t.output_json).bind(t.note).bind(t.pid).bind(t.owner);
+    q.bind(t.process_identity);
 }
 
 Result<TaskInstance> read_task(const Query& q) {
@@ -294,6 +301,7 @@ Result<TaskInstance> read_task(const Query& q) {
     t.note = q.text(14);
     t.pid = static_cast<int>(q.int64(15));
     t.owner = q.text(16);
+    t.process_identity = q.text(17);
     return t;
 }
 
@@ -647,8 +655,15 @@ public:
     // Runs body (returning a Result) in a transaction: committed when body succeeds, rolled
     // back whole when body or the commit fails. Write transactions begin IMMEDIATE so that they
     // take the write lock up front and wait (busy_timeout) rather than fail on upgrade.
+    //
+    // A write transaction first checks that the database file is still where it was opened:
+    // writing to a file that was deleted or replaced would acknowledge what nobody can read
+    // after a restart.
     template <class Body>
     std::invoke_result_t<Body&> transaction(Sql begin, Body&& body) {
+        if (begin == Sql::kBeginImmediate) {
+            if (auto here = check_in_place(); !here) return here.error();
+        }
         if (auto started = run(begin); !started) return started.error();
         auto result = body();
         if (!result) {
@@ -660,6 +675,20 @@ public:
             return committed.error();
         }
         return result;
+    }
+
+    Result<void> check_in_place() {
+        int moved = 0;
+        const int rc = sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+        if (rc != SQLITE_OK) return sqlite_error(db_, rc, "check the database file");
+        if (moved != 0) {
+            const char* name = sqlite3_db_filename(db_, "main");
+            return Error{ErrorCode::kUnavailable,
+                         fmt::format("the database file {} was deleted or replaced while in use; "
+                                     "nothing more is stored: restart orquestra",
+                                     name != nullptr ? name : "")};
+        }
+        return {};
     }
 
 private:
@@ -694,10 +723,53 @@ Result<bool> migrations_table_exists(SqliteConnection& c) {
 
 }  // namespace
 
-SqliteStore::SqliteStore(std::unique_ptr<SqliteConnection> connection)
-    : db_(std::move(connection)) {}
+SqliteStore::SqliteStore(std::unique_ptr<SqliteConnection> connection,
+                         std::filesystem::path file)
+    : db_(std::move(connection)), file_(std::move(file)) {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+    if (scheduler_lock_ >= 0) ::close(scheduler_lock_);
+}
+
+Result<void> SqliteStore::check_writable() {
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    // Takes the write lock and gives it back: fails on a read-only or vanished database.
+    return c.transaction(Sql::kBeginImmediate, [] { return Result<void>{}; });
+}
+
+Result<void> SqliteStore::claim_scheduler() {
+    std::lock_guard lock(mu_);
+    if (scheduler_lock_ >= 0) return {};
+    const std::string path = file_.string() + "-scheduler.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return Error{ErrorCode::kUnavailable,
+                     fmt::format("cannot open {}: {}", path, std::strerror(errno))};
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        char buf[32] = {};
+        const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
+        ::close(fd);
+        std::string holder = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+        while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+        if (err == EWOULDBLOCK) {
+            return Error{ErrorCode::kConflict,
+                         fmt::format("the database {} is in use by another scheduler (process "
+                                     "{}); with SQLite only one may run",
+                                     file_.string(), holder.empty() ? "unknown" : holder)};
+        }
+        return Error{ErrorCode::kUnavailable,
+                     fmt::format("cannot lock {}: {}", path, std::strerror(err))};
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+        spdlog::warn("cannot write the scheduler's pid to {}: {}", path, std::strerror(errno));
+    }
+    scheduler_lock_ = fd;
+    return {};
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& file,
                                                        SqliteOptions options) {
@@ -749,7 +821,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
                          fmt::format("{}: this SQLite does not enforce foreign keys", what)};
         }
     }
-    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(connection)));
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(connection), file));
 }
 
 Result<void> SqliteStore::migrate() {
@@ -799,6 +871,7 @@ Result<int> SqliteStore::schema_version() {
 
 Result<void> SqliteStore::upsert_dag(const DagRecord& dag) {
     std::lock_guard lock(mu_);
+    if (auto here = db_->check_in_place(); !here) return here.error();
     auto q = db_->cached(Sql::kUpsertDag);
     if (!q) return q.error();
     bind_dag(*q, dag);
@@ -918,6 +991,7 @@ Result<std::vector<DagRun>> SqliteStore::unfinished_runs() {
 
 Result<void> SqliteStore::delete_run(const std::string& dag_id, const std::string& run_id) {
     std::lock_guard lock(mu_);
+    if (auto here = db_->check_in_place(); !here) return here.error();
     auto q = db_->cached(Sql::kDeleteRun);
     if (!q) return q.error();
     q->bind(dag_id).bind(run_id);
@@ -1056,6 +1130,7 @@ Result<std::vector<ImportError>> SqliteStore::import_errors() {
 
 Result<User> SqliteStore::create_user(const User& user) {
     std::lock_guard lock(mu_);
+    if (auto here = db_->check_in_place(); !here) return here.error();
     auto q = db_->cached(Sql::kInsertUser);
     if (!q) return q.error();
     bind_user(*q, user);
@@ -1087,6 +1162,7 @@ Result<std::vector<User>> SqliteStore::list_users() {
 
 Result<void> SqliteStore::delete_user(const std::string& username) {
     std::lock_guard lock(mu_);
+    if (auto here = db_->check_in_place(); !here) return here.error();
     auto q = db_->cached(Sql::kDeleteUser);
     if (!q) return q.error();
     q->bind(username);

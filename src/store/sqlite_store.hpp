@@ -12,8 +12,10 @@
 // WAL at every commit, surviving power loss at the cost of one fsync per commit.
 //
 // Failures: every SQLite error comes back as an Error carrying SQLite's message (a constraint
-// violation as kConflict; a busy, full or unreadable database as kUnavailable; anything else as
-// kInternal). A failed write transaction is rolled back whole. Nothing here throws.
+// violation as kConflict; a busy, full, read-only or unreadable database as kUnavailable;
+// anything else as kInternal). A failed write transaction is rolled back whole. A database
+// file deleted or replaced while open fails every write with kUnavailable (SQLite would go on
+// writing to the deleted file). Nothing here throws.
 //
 // Foreign keys are immediate: in a commit() batch, runs are written first, then task instances,
 // then tries, so a batch may create a run, its tasks and their tries together.
@@ -89,11 +91,21 @@ public:
     Result<std::vector<User>> list_users() override;
     Result<void> delete_user(const std::string& username) override;
 
+    // kUnavailable when the file was deleted or replaced since it was opened, or is read-only.
+    Result<void> check_writable() override;
+
+    // Makes this process the only scheduler of the database (an exclusive lock on
+    // <file>-scheduler.lock holding our pid, released when the process ends, even by kill -9).
+    // kConflict naming the holder's pid when another process has it.
+    Result<void> claim_scheduler();
+
 private:
-    explicit SqliteStore(std::unique_ptr<SqliteConnection> connection);
+    SqliteStore(std::unique_ptr<SqliteConnection> connection, std::filesystem::path file);
 
     std::mutex mu_;
     std::unique_ptr<SqliteConnection> db_;  // guarded by mu_
+    std::filesystem::path file_;
+    int scheduler_lock_ = -1;
 };
 
 }  // namespace orquestra::store

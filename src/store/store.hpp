@@ -88,6 +88,9 @@ public:
     // One transaction for every change in the batch.
     virtual Result<void> commit(const Changes& changes) = 0;
 
+    // Whether writes can be stored now (health checks): kUnavailable when they cannot.
+    virtual Result<void> check_writable() = 0;
+
     // Import errors are replaced wholesale by the DAG folder scanner.
     virtual Result<void> replace_import_errors(const std::vector<ImportError>& errors) = 0;
     virtual Result<std::vector<ImportError>> import_errors() = 0;

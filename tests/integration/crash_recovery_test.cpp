@@ -115,7 +115,11 @@ tasks:
     ASSERT_EQ(run(cli({"dags", "trigger", "crash", "--run-id", "r1"}), log_), 0)
         << read_file(log_);
     ASSERT_TRUE(eventually([&] { return fs::exists(home_ / "a.pid"); })) << read_file(log_);
-    ASSERT_EQ(task("a")->state, store::TaskState::kRunning);
+    // Queued until the scheduler has recorded that its process started.
+    ASSERT_TRUE(eventually([&] {
+        auto ti = task("a");
+        return ti && ti->state == store::TaskState::kRunning;
+    })) << read_file(log_);
 
     kill(scheduler_, SIGKILL);
     waitpid(scheduler_, nullptr, 0);
@@ -140,6 +144,79 @@ tasks:
     EXPECT_NE((*tries)[0].error.find("scheduler stopped"), std::string::npos);
     EXPECT_EQ((*tries)[1].state, store::TaskState::kSuccess);
     EXPECT_EQ(*(*tries)[1].output_json, R"({"done": true})");
+}
+
+// The processes of a try whose scheduler was killed are stopped before its retry starts:
+// its process group, a child in the background, and a daemon that left the group (setsid).
+TEST_F(CrashRecoveryTest, ProcessesOfTheDeadSchedulersTryAreGoneBeforeTheRetry) {
+    std::ofstream(home_ / "dags" / "crash.yaml") << R"(
+dag_id: crash
+default_args: {retries: 1, retry_delay: 0s}
+tasks:
+  a:
+    command:
+      script: |
+        if [ "$ORQUESTRA_TRY_NUMBER" = 1 ]; then
+          sleep 60 & echo $! > "$OUT/a.child"
+          setsid sleep 61 & echo $! > "$OUT/a.daemon"
+          echo $$ > "$OUT/a.pid"
+          exec sleep 62
+        fi
+        for f in a.pid a.child a.daemon; do
+          p=$(cat "$OUT/$f")
+          if [ -e /proc/$p ] && ! grep -q ') Z' /proc/$p/stat; then echo "$f" >> "$OUT/alive"; fi
+        done
+        echo checked > "$OUT/checked"
+      env: {OUT: ")" + home_.string() + R"("}
+)";
+    ASSERT_EQ(run(cli({"dags", "unpause", "crash"}), log_), 0) << read_file(log_);
+    start_scheduler();
+    ASSERT_EQ(run(cli({"dags", "trigger", "crash", "--run-id", "r1"}), log_), 0);
+    ASSERT_TRUE(eventually([&] { return fs::exists(home_ / "a.pid"); })) << read_file(log_);
+    const int group = std::stoi(read_file(home_ / "a.pid"));
+    const int daemon = std::stoi(read_file(home_ / "a.daemon"));
+    ASSERT_TRUE(eventually([&] {
+        auto ti = task("a");
+        return ti && ti->state == store::TaskState::kRunning && ti->pid == group &&
+               !ti->process_identity.empty();
+    })) << read_file(log_);
+
+    kill(scheduler_, SIGKILL);
+    waitpid(scheduler_, nullptr, 0);
+    scheduler_ = 0;
+    ASSERT_EQ(kill(-group, 0), 0) << "the try's group outlives its scheduler";
+    ASSERT_EQ(kill(daemon, 0), 0);
+
+    start_scheduler();
+    ASSERT_TRUE(eventually([&] { return fs::exists(home_ / "checked"); })) << read_file(log_);
+    EXPECT_FALSE(fs::exists(home_ / "alive")) << read_file(home_ / "alive");
+    EXPECT_NE(read_file(log_).find("stopped 3 process(es) left by try 1"), std::string::npos)
+        << read_file(log_);
+    kill(daemon, SIGKILL);
+}
+
+TEST_F(CrashRecoveryTest, SecondSchedulerOnTheSameDatabaseRefusesToStart) {
+    std::ofstream(home_ / "dags" / "crash.yaml") << "dag_id: crash\ntasks:\n  a: {command: [\"true\"]}\n";
+    start_scheduler();
+    const fs::path lock = home_ / "orquestra.db-scheduler.lock";
+    ASSERT_TRUE(eventually([&] { return read_file(lock) == std::to_string(scheduler_) + "\n"; }))
+        << read_file(log_);
+    const fs::path second_log = home_ / "second.log";
+    pid_t second = spawn({ORQUESTRA_BINARY, "scheduler", "--home", home_.string(), "--registry",
+                          "http://127.0.0.1:9/eureka"},
+                         second_log);
+    int status = 0;
+    const bool exited = eventually([&] { return waitpid(second, &status, WNOHANG) == second; });
+    if (!exited) {
+        kill(second, SIGKILL);
+        waitpid(second, nullptr, 0);
+    }
+    ASSERT_TRUE(exited) << "a second scheduler started: " << read_file(second_log);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    EXPECT_NE(read_file(second_log).find(
+                  "in use by another scheduler (process " + std::to_string(scheduler_) + ")"),
+              std::string::npos)
+        << read_file(second_log);
 }
 
 TEST_F(CrashRecoveryTest, QueuedRunCreatedWhileNoSchedulerRunsIsPickedUp) {

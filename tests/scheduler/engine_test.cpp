@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <random>
 
 namespace orquestra::scheduler {
@@ -19,8 +20,11 @@ using store::TaskState;
 class ManualRunner final : public executor::TaskRunner {
 public:
     void run(executor::Attempt attempt, std::function<void(executor::AttemptResult)> done) override {
+        // Commands start at once unless the test holds them in the pool.
+        if (attempt.on_started && start_commands) attempt.on_started({0, ""});
         started.push_back({std::move(attempt), std::move(done)});
     }
+    bool start_commands = true;
     struct Started {
         executor::Attempt attempt;
         std::function<void(executor::AttemptResult)> done;
@@ -438,6 +442,203 @@ tasks:
     auto tries = store_->tries("d", "r1", "a");
     ASSERT_EQ(tries->size(), 1u);
     EXPECT_NE((*tries)[0].error.find("missing"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace orquestra::scheduler
+
+namespace orquestra::scheduler {
+namespace {
+
+// max_active_tasks frees a slot when a try ends: every run waiting for one must be woken, not
+// only the run whose try ended (10 runs of one task used to leave two running for ever).
+TEST_F(EngineTest, EveryRunWaitingForATaskSlotIsWokenWhenOneFrees) {
+    write_dag("d.yaml", R"(
+dag_id: d
+max_active_runs: 4
+max_active_tasks: 2
+tasks:
+  a: {command: ["sleep", "1"]}
+)");
+    start_engine();
+    for (int i = 0; i < 10; ++i) trigger("d", "{}", "r" + std::to_string(i));
+    std::size_t next = 0;
+    while (next < runner_.started.size()) {
+        ASSERT_LE(runner_.started.size() - next, 2u) << "max_active_tasks exceeded";
+        finish(next++, true);
+    }
+    EXPECT_EQ(runner_.started.size(), 10u);
+    EXPECT_EQ(engine_->active_runs(), 0u);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(run_state("r" + std::to_string(i)), RunState::kSuccess);
+}
+
+// A retry that is due but finds no free slot waits for one without spinning on its timer.
+TEST_F(EngineTest, DueRetryWithoutASlotWaitsForOne) {
+    write_dag("d.yaml", R"(
+dag_id: d
+max_active_runs: 2
+max_active_tasks: 1
+default_args: {retries: 1, retry_delay: 1s}
+tasks:
+  a: {command: ["true"]}
+)");
+    start_engine();
+    trigger("d", "{}", "r1");
+    trigger("d", "{}", "r2");
+    ASSERT_EQ(runner_.started.size(), 1u);  // r1's try holds the only slot
+    finish(0, false);                       // r1 up for retry in 1 s; r2 takes the slot
+    ASSERT_EQ(runner_.started.size(), 2u);
+    EXPECT_EQ(runner_.started[1].attempt.run_id, "r2");
+    clock_.advance(5'000);
+    engine_->fire_timers();
+    EXPECT_EQ(runner_.started.size(), 2u);  // due, but no slot
+    auto views = engine_->inspect();
+    ASSERT_EQ(views.size(), 2u);
+    EXPECT_TRUE(views[0].waits_for_slot);
+    EXPECT_FALSE(views[0].wake_at.has_value());  // no timer spins for it
+    finish(1, true);                        // r2 ends: r1's retry starts
+    ASSERT_EQ(runner_.started.size(), 3u);
+    EXPECT_EQ(runner_.started[2].attempt.run_id, "r1");
+    EXPECT_EQ(runner_.started[2].attempt.try_number, 2);
+    finish(2, true);
+    EXPECT_EQ(run_state("r1"), RunState::kSuccess);
+    EXPECT_EQ(run_state("r2"), RunState::kSuccess);
+}
+
+TEST_F(EngineTest, CommandTryIsQueuedUntilItsProcessStarts) {
+    write_dag("d.yaml", kChain);
+    runner_.start_commands = false;
+    start_engine();
+    trigger("d");
+    ASSERT_EQ(runner_.started.size(), 1u);
+    EXPECT_EQ(state("a"), TaskState::kQueued);
+    runner_.started[0].attempt.on_started({4242, "boot:1"});
+    pump();
+    EXPECT_EQ(state("a"), TaskState::kRunning);
+    auto ti = store_->get_task_instance("d", "r1", "a");
+    EXPECT_EQ((*ti)->pid, 4242);
+    EXPECT_EQ((*ti)->process_identity, "boot:1");
+}
+
+// A try that only waited for a free command slot when the scheduler died never started: it
+// keeps its try number and uses up no retry.
+TEST_F(EngineTest, QueuedTryThatNeverStartedIsNoFailureAfterACrash) {
+    write_dag("d.yaml", kChain);
+    runner_.start_commands = false;
+    start_engine();
+    trigger("d");
+    ASSERT_EQ(state("a"), TaskState::kQueued);
+    crash_engine();
+    runner_.start_commands = true;
+    start_engine();
+    ASSERT_EQ(runner_.started.size(), 1u);
+    EXPECT_EQ(runner_.started[0].attempt.try_number, 1);
+    EXPECT_EQ(state("a"), TaskState::kRunning);
+    finish(0, true);
+    auto tries = store_->tries("d", "r1", "a");
+    ASSERT_EQ(tries->size(), 1u);
+    EXPECT_EQ((*tries)[0].state, TaskState::kSuccess);
+}
+
+TEST_F(EngineTest, RunningTryCountsAsFailedAfterACrash) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    trigger("d");
+    ASSERT_EQ(state("a"), TaskState::kRunning);
+    crash_engine();
+    start_engine();
+    EXPECT_EQ(state("a"), TaskState::kFailed);
+    EXPECT_EQ(run_state(), RunState::kFailed);
+    EXPECT_TRUE(runner_.started.empty());
+}
+
+// Catch-up from long ago creates runs only as max_active_runs allows, and the next one as a
+// run ends.
+TEST_F(EngineTest, CatchUpCreatesRunsOnlyAsMaxActiveRunsAllows) {
+    write_dag("d.yaml", R"(
+dag_id: d
+schedule: "* * * * *"
+start_date: 1970-01-01
+catchup: true
+max_active_runs: 2
+tasks:
+  a: {command: ["true"]}
+)");
+    start_engine();
+    for (int i = 0; i < 5; ++i) engine_->housekeeping();
+    pump();
+    EXPECT_EQ(engine_->active_runs(), 2u);
+    auto page = store_->list_runs(store::RunFilter{});
+    EXPECT_EQ(page->total, 2);
+    ASSERT_EQ(runner_.started.size(), 2u);
+    finish(0, true);
+    EXPECT_EQ(engine_->active_runs(), 2u);  // one ended, the next one was made
+    EXPECT_EQ(store_->list_runs(store::RunFilter{})->total, 3);
+}
+
+TEST_F(EngineTest, RunsOfADeletedDagEndAndStartNothing) {
+    write_dag("d.yaml", R"(
+dag_id: d
+max_active_runs: 1
+tasks:
+  a: {command: ["true"]}
+  b: {command: ["true"], upstream: [a]}
+)");
+    start_engine();
+    trigger("d", "{}", "r1");
+    trigger("d", "{}", "r2");  // queued behind r1
+    ASSERT_EQ(runner_.started.size(), 1u);
+    fs::remove(home_ / "dags" / "d.yaml");
+    engine_->housekeeping();
+    pump();
+    EXPECT_EQ(run_state("r2"), RunState::kFailed);
+    EXPECT_EQ(state("a", "r2"), TaskState::kRemoved);
+    EXPECT_EQ(run_state("r1"), RunState::kRunning);  // its try is still running
+    EXPECT_EQ(state("b", "r1"), TaskState::kRemoved);
+    finish(0, true);
+    EXPECT_EQ(runner_.started.size(), 1u);  // b never starts
+    EXPECT_EQ(run_state("r1"), RunState::kFailed);
+    auto run = store_->get_run("d", "r1");
+    EXPECT_NE((*run)->note.find("no longer in the DAG folder"), std::string::npos);
+    EXPECT_EQ(engine_->active_runs(), 0u);
+}
+
+TEST_F(EngineTest, RunsOfABrokenDagWaitUntilItLoadsAgain) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    trigger("d");
+    write_dag("d.yaml", "dag_id: d\ntasks: [\n");
+    engine_->housekeeping();
+    pump();
+    finish(0, true);
+    EXPECT_EQ(runner_.started.size(), 1u);  // held: b does not start
+    EXPECT_EQ(run_state(), RunState::kRunning);
+    write_dag("d.yaml", kChain + std::string("\n"));
+    engine_->housekeeping();
+    pump();
+    ASSERT_EQ(runner_.started.size(), 2u);
+    EXPECT_EQ(runner_.started[1].attempt.task_id, "b");
+}
+
+TEST_F(EngineTest, RunIdsDotAndDotDotAreRefusedAndLogPathsAreOneToOne) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    for (const char* bad : {".", ".."}) {
+        TriggerRequest req;
+        req.dag_id = "d";
+        req.run_id = bad;
+        auto r = engine_->trigger(req);
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    }
+    std::set<fs::path> paths;
+    for (const char* id : {"_", ".", "..", "%2E", "a b", "a%20b", "a/b", "a_b"}) {
+        paths.insert(engine_->log_path("d", id, "a", 1));
+    }
+    EXPECT_EQ(paths.size(), 8u);
+    for (const auto& p : paths) {
+        EXPECT_EQ(p.parent_path().parent_path().parent_path(), home_ / "logs" / "d") << p;
+    }
 }
 
 }  // namespace
