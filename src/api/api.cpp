@@ -1,5 +1,7 @@
 #include "api/api.hpp"
 
+#include "dag/params.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -789,6 +791,20 @@ asio::awaitable<void> ApiServer::trigger(Call& call, const std::string& dag_id) 
     if (!parsed) {
         send_error(call.res, parsed.error(), call.instance);
         co_return;
+    }
+    // The conf is checked against the params' schema on a worker thread, never on the
+    // engine loop: patterns and schemas come from DAG files, the conf from the caller.
+    auto dag = co_await on_loop([this, &dag_id] { return engine_.find_dag(dag_id); });
+    if (dag) {
+        auto checked = co_await on_worker([&dag, &parsed] {
+            return dag::resolve_params(*dag, parsed->conf);
+        });
+        if (!checked) {
+            send_error(call.res, checked.error(), call.instance);
+            co_return;
+        }
+        parsed->checked_dag = dag;
+        parsed->checked_params = std::move(*checked);
     }
     auto created = co_await on_loop([this, &parsed, &dag_id]() -> Result<store::DagRun> {
         if (!engine_.find_dag(dag_id)) {

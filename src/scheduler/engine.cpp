@@ -534,7 +534,9 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     if (!dag) {
         return Error{ErrorCode::kNotFound, fmt::format("DAG '{}' not found", request.dag_id)};
     }
-    auto params = dag::resolve_params(*dag, request.conf);
+    auto params = request.checked_params && request.checked_dag == dag
+                      ? Result<json::object>(*request.checked_params)
+                      : dag::resolve_params(*dag, request.conf);
     if (!params) return params.error();
     Millis now = clock_.now_ms();
     Millis logical = request.logical_date.value_or(now);

@@ -65,6 +65,11 @@ struct TriggerRequest {
     std::optional<Millis> logical_date;  // default now
     std::string note;
     store::RunType run_type = store::RunType::kManual;
+    // The params resolved from `conf` off the loop (the API does it on a worker thread, as
+    // patterns and schemas are user input), and the DAG they were checked against: the engine
+    // checks the conf again only when that DAG has been reloaded since.
+    std::shared_ptr<const dag::Dag> checked_dag;
+    std::optional<boost::json::object> checked_params;
 };
 
 // Called when a run finishes (on the loop thread).
