@@ -542,10 +542,16 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     Millis logical = request.logical_date.value_or(now);
     std::string run_id = request.run_id.value_or("manual__" + dag::format_datetime(logical));
     if (!valid_run_id(run_id)) {
+        // The id is the caller's: only its start when it is long, and printable ASCII only.
+        std::string shown = run_id.substr(0, 80);
+        for (char& c : shown) {
+            if (c < 0x20 || c > 0x7e) c = '?';
+        }
+        if (run_id.size() > 80) shown += "...";
         return Error{ErrorCode::kInvalidArgument,
-                     fmt::format("run id '{}' must match ^[A-Za-z0-9_.~:+-]{{1,250}}$ and be neither "
-                            "'.' nor '..'",
-                            run_id)};
+                     fmt::format("run id '{}' must match ^[A-Za-z0-9_.~:+-]{{1,250}}$ and be "
+                                 "neither '.' nor '..'",
+                                 shown)};
     }
     store::DagRun run;
     run.dag_id = request.dag_id;
