@@ -60,12 +60,11 @@ struct HttpSpec {
     std::optional<TemplateTree> json;  // at most one of json and body
     std::optional<Template> body;
     Millis timeout = 30'000;  // the whole try, every instance tried included
-    // One call to one instance; unset: the timeout shared among the instances, at least
-    // kMinAttemptTimeout (the last instance tried gets what is left).
+    // One call to one instance; unset: the timeout shared among the instances, at least 1 s
+    // (the last instance tried gets what is left).
     std::optional<Millis> attempt_timeout;
     std::vector<int> expected_status;  // empty: any 2xx
 };
-inline constexpr Millis kMinAttemptTimeout = 1'000;
 
 // A subprocess. Values reach it only through environment variables: `script` is not a
 // template, so nothing is ever pasted into a shell line.
