@@ -597,6 +597,17 @@ struct Val {
 
 using Eval = Result<Val>;
 
+// An upper bound on the length of `s` as a JSON string, counted no further than just past `cap`.
+std::size_t quoted_size(std::string_view s, std::size_t cap) {
+    std::size_t n = 2;
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        n += u < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
+        if (n > cap) break;
+    }
+    return n;
+}
+
 // An upper bound on the length of to_json_text(v) (quoted) or to_text(v) (not quoted), counted
 // no further than just past `cap`: enough to tell whether a value fits without building it.
 std::size_t text_size(const json::value& v, std::size_t cap, bool quoted = true) {
@@ -611,14 +622,7 @@ std::size_t text_size(const json::value& v, std::size_t cap, bool quoted = true)
             return 25;  // the longest number text
         case json::kind::string: {
             std::string_view s(v.get_string());
-            if (!quoted) return s.size();
-            std::size_t n = 2;
-            for (char c : s) {
-                auto u = static_cast<unsigned char>(c);
-                n += u < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
-                if (n > cap) break;
-            }
-            return n;
+            return quoted ? quoted_size(s, cap) : s.size();
         }
         case json::kind::array: {
             std::size_t n = 2;
@@ -632,7 +636,7 @@ std::size_t text_size(const json::value& v, std::size_t cap, bool quoted = true)
             std::size_t n = 2;
             for (const auto& field : v.get_object()) {
                 if (n > cap) break;
-                n += 2 + text_size(json::value(field.key()), cap - n);
+                n += 1 + quoted_size(field.key(), cap - n);
                 if (n > cap) break;
                 n += text_size(field.value(), cap - n);
             }
