@@ -23,6 +23,15 @@ inline constexpr std::size_t kMaxDagFileBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxTasks = 10'000;
 inline constexpr std::size_t kMaxIdLength = 250;
 
+// Limits on what one try's rendered templates may add up to; each template is also held to
+// kMaxRenderedBytes (template.hpp). Going past one fails the try, naming the field and limit.
+inline constexpr std::size_t kMaxArgvItems = 1024;              // checked when the file loads
+inline constexpr std::size_t kMaxArgvBytes = 512 * 1024;        // all of argv
+inline constexpr std::size_t kMaxEnvBytes = 512 * 1024;         // env names and values
+inline constexpr std::size_t kMaxRequestTargetBytes = 64 * 1024;  // path and query, encoded
+inline constexpr std::size_t kMaxHeaderBytes = 64 * 1024;       // headers' names and values
+inline constexpr std::size_t kMaxBodyBytes = 4 * 1024 * 1024;   // an http body or json
+
 // dag_id and task_id: ^[A-Za-z0-9_.-]{1,250}$
 bool is_valid_id(std::string_view id);
 
@@ -50,7 +59,10 @@ struct HttpSpec {
     std::map<std::string, Template> headers;
     std::optional<TemplateTree> json;  // at most one of json and body
     std::optional<Template> body;
-    Millis timeout = 30'000;
+    Millis timeout = 30'000;  // the whole try, every instance tried included
+    // One call to one instance; unset: the timeout shared among the instances, at least 1 s
+    // (the last instance tried gets what is left).
+    std::optional<Millis> attempt_timeout;
     std::vector<int> expected_status;  // empty: any 2xx
 };
 

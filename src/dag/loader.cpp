@@ -126,9 +126,9 @@ constexpr std::array<std::string_view, 13> kTaskKeys = {"upstream",
                                                         "command",
                                                         "wait_for_service"};
 constexpr std::array<std::string_view, 3> kTaskKinds = {"http", "command", "wait_for_service"};
-constexpr std::array<std::string_view, 10> kHttpKeys = {
-    "service", "url",  "method", "path",    "query",
-    "headers", "json", "body",   "timeout", "expected_status"};
+constexpr std::array<std::string_view, 11> kHttpKeys = {
+    "service", "url",  "method", "path",    "query",          "headers",
+    "json",    "body", "timeout", "attempt_timeout", "expected_status"};
 constexpr std::array<std::string_view, 5> kCommandKeys = {"argv", "script", "env", "timeout",
                                                           "cwd"};
 constexpr std::array<std::string_view, 4> kWaitKeys = {"service", "min_instances", "timeout",
@@ -204,6 +204,37 @@ class MapView {
   private:
     std::vector<Entry> entries_;
 };
+
+// How a command gets a run's values: through its environment, never pasted into its text.
+constexpr std::string_view kUseEnvHint =
+    "pass values through env (env: {NAME: \"{{ params.x }}\"}) and read \"$NAME\" in the "
+    "script";
+
+// The values a template in argv may read: fixed by the DAG or formatted by the scheduler, so a
+// run's trigger cannot put arbitrary text (shell code, options, newlines) into an argument.
+// run_id is chosen by whoever triggers and may start with '-'; it reaches commands as
+// ORQUESTRA_RUN_ID.
+bool is_static_read(std::string_view path) {
+    static constexpr std::array<std::string_view, 6> kStatic = {
+        "ds", "ds_nodash", "ts", "logical_date", "data_interval_start", "data_interval_end"};
+    static constexpr std::array<std::string_view, 4> kStaticDagRun = {
+        "dag_id", "logical_date", "data_interval_start", "data_interval_end"};
+    std::string_view root = path.substr(0, path.find_first_of(".["));
+    if (std::find(kStatic.begin(), kStatic.end(), root) != kStatic.end()) return true;
+    if (root != "dag_run" || path.size() <= root.size() || path[root.size()] != '.') return false;
+    std::string_view rest = path.substr(root.size() + 1);
+    std::string_view member = rest.substr(0, rest.find_first_of(".["));
+    return std::find(kStaticDagRun.begin(), kStaticDagRun.end(), member) != kStaticDagRun.end();
+}
+
+// An HTTP header name: an RFC 9110 token.
+bool is_header_name(std::string_view s) {
+    constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+    return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               kSpecials.find(c) != std::string_view::npos;
+    });
+}
 
 bool is_env_name(std::string_view s) {
     if (s.empty() || (s[0] >= '0' && s[0] <= '9')) return false;
@@ -380,16 +411,22 @@ class Loader {
         return compile_template(scalar(e, where), e.value_line, where);
     }
 
+    enum class Names { kAny, kEnv, kHeader };
     std::map<std::string, Template> template_map(const Entry& e, std::string_view where,
-                                                 bool env_names) {
+                                                 Names names) {
         std::map<std::string, Template> out;
         MapView m(e.value, where, e.value_line);
         for (const Entry& item : m.entries()) {
             std::string item_where = fmt::format("{}.{}", where, item.key);
             if (item.key.empty()) fail(item.line, fmt::format("empty name in {}", where));
-            if (env_names && !is_env_name(item.key)) {
+            if (names == Names::kEnv && !is_env_name(item.key)) {
                 fail(item.line,
                      fmt::format("bad environment variable name '{}' in {}", item.key, where));
+            }
+            if (names == Names::kHeader && !is_header_name(item.key)) {
+                fail(item.line, fmt::format("bad header name '{}' in {}: use letters, digits and "
+                                            "!#$%&'*+-.^_`|~",
+                                            item.key, where));
             }
             if (!item.value.IsScalar() && !item.is_null()) {
                 fail(item.value_line, fmt::format("{} must be a string, got a {}", item_where,
@@ -500,15 +537,17 @@ HttpSpec Loader::parse_http(const Entry& e, const std::string& where) {
     }
     if (const Entry* x = m.find("path")) {
         const std::string& text = scalar(*x, what + ".path");
-        if (!text.empty() && text.front() != '/' && text.rfind("{{", 0) != 0) {
+        // Each value is put in as one encoded path segment, so only the file's own text can
+        // start the path.
+        if (!text.empty() && text.front() != '/') {
             fail(x->value_line, fmt::format("{}.path must start with '/', got '{}'", what, text));
         }
         h.path = template_of(*x, what + ".path");
     } else {
         h.path = compile_template(h.service ? "/" : "", e.line, what + ".path");
     }
-    if (const Entry* x = m.find("query")) h.query = template_map(*x, what + ".query", false);
-    if (const Entry* x = m.find("headers")) h.headers = template_map(*x, what + ".headers", false);
+    if (const Entry* x = m.find("query")) h.query = template_map(*x, what + ".query", Names::kAny);
+    if (const Entry* x = m.find("headers")) h.headers = template_map(*x, what + ".headers", Names::kHeader);
     const Entry* json_entry = m.find("json");
     const Entry* body = m.find("body");
     if (json_entry != nullptr && body != nullptr) {
@@ -526,6 +565,12 @@ HttpSpec Loader::parse_http(const Entry& e, const std::string& where) {
     }
     if (body != nullptr) h.body = template_of(*body, what + ".body");
     if (const Entry* x = m.find("timeout")) h.timeout = as_duration(*x, what + ".timeout", false);
+    if (const Entry* x = m.find("attempt_timeout")) {
+        h.attempt_timeout = as_duration(*x, what + ".attempt_timeout", false);
+        if (*h.attempt_timeout > h.timeout) {
+            fail(x->value_line, fmt::format("{}.attempt_timeout is longer than its timeout", what));
+        }
+    }
     if (const Entry* x = m.find("expected_status")) {
         std::vector<YAML::Node> items;
         if (x->value.IsSequence()) {
@@ -561,10 +606,7 @@ CommandSpec Loader::parse_command(const Entry& e, const std::string& where) {
                                           return std::find(known.begin(), known.end(), n) !=
                                                  known.end();
                                       })) {
-            fail(x.value_line,
-                 fmt::format("{}.script is not a template: pass values through env (env: {{NAME: "
-                             "\"{{{{ params.x }}}}\"}}) and read \"$NAME\" in the script",
-                             what));
+            fail(x.value_line, fmt::format("{}.script is not a template: {}", what, kUseEnvHint));
         }
         if (trim(text).empty()) fail(x.value_line, fmt::format("{}.script is empty", what));
         c.script = text;
@@ -578,7 +620,19 @@ CommandSpec Loader::parse_command(const Entry& e, const std::string& where) {
             int line = line_of(item, x.value_line);
             std::string item_where = fmt::format("{}.argv[{}]", what, i++);
             if (!item.IsScalar()) fail(line, fmt::format("{} must be a string", item_where));
-            c.argv.push_back(compile_template(item.Scalar(), line, item_where));
+            if (c.argv.size() == kMaxArgvItems) {
+                fail(line, fmt::format("{}.argv has more than {} items", what, kMaxArgvItems));
+            }
+            Template arg = compile_template(item.Scalar(), line, item_where);
+            // Whatever the program, an argument may be code (sh -c, python3 -c) or an option:
+            // values a run may set never go into one.
+            for (const std::string& read : arg.read_paths()) {
+                if (!is_static_read(read)) {
+                    fail(line, fmt::format("{} uses '{}', which a run may set: {}", item_where,
+                                           read, kUseEnvHint));
+                }
+            }
+            c.argv.push_back(std::move(arg));
         }
     };
     // Shorthands: a list is argv, a string is a script.
@@ -598,7 +652,7 @@ CommandSpec Loader::parse_command(const Entry& e, const std::string& where) {
     }
     if (argv != nullptr) set_argv(*argv);
     if (script != nullptr) set_script(*script);
-    if (const Entry* x = m.find("env")) c.env = template_map(*x, what + ".env", true);
+    if (const Entry* x = m.find("env")) c.env = template_map(*x, what + ".env", Names::kEnv);
     if (const Entry* x = m.find("timeout")) c.timeout = as_duration(*x, what + ".timeout", false);
     if (const Entry* x = m.find("cwd")) {
         c.cwd = scalar(*x, what + ".cwd");

@@ -1,6 +1,7 @@
 #include "dag/params.hpp"
 
 #include <fmt/format.h>
+#include <re2/re2.h>
 
 #include <algorithm>
 #include <array>
@@ -162,12 +163,21 @@ Result<ParamSchema> ParamSchema::compile(const json::object& schema) {
         if (!p->is_string())
             return invalid(fmt::format("'pattern' must be a string, got {}", show(*p)));
         out.pattern_text_ = std::string(p->get_string());
-        try {
-            out.pattern_.emplace(out.pattern_text_, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-            return invalid(fmt::format("pattern '{}' is not a valid regular expression: {}",
-                                       out.pattern_text_, e.what()));
+        if (out.pattern_text_.size() > kMaxPatternLength) {
+            return invalid(fmt::format("'pattern' is {} characters long; the limit is {}",
+                                       out.pattern_text_.size(), kMaxPatternLength));
         }
+        RE2::Options options;
+        options.set_log_errors(false);
+        options.set_max_mem(8 << 20);  // bounds the compiled program, e.g. a{1000}{1000}
+        auto re = std::make_shared<const RE2>(out.pattern_text_, options);
+        if (!re->ok()) {
+            return invalid(fmt::format(
+                "pattern '{}' is not a valid regular expression: {} (RE2 syntax: no "
+                "backreferences or lookaround)",
+                out.pattern_text_, re->error()));
+        }
+        out.pattern_ = std::move(re);
     }
     if (const json::value* f = schema.if_contains("format")) {
         std::string_view name =
@@ -256,16 +266,11 @@ Result<void> ParamSchema::validate(const json::value& v) const {
         if (pattern_) {
             if (s.size() > kMaxPatternSubjectLength) {
                 return invalid(fmt::format(
-                    "{} is longer than {} characters, too long to check against pattern '{}'",
+                    "{} is longer than {} bytes, too long to check against pattern '{}'",
                     show(v), kMaxPatternSubjectLength, pattern_text_));
             }
-            bool matched = false;
-            try {
-                matched = std::regex_search(s.begin(), s.end(), *pattern_);
-            } catch (const std::regex_error& e) {
-                return invalid(fmt::format("{} could not be checked against pattern '{}': {}",
-                                           show(v), pattern_text_, e.what()));
-            }
+            const bool matched =
+                RE2::PartialMatch(re2::StringPiece(s.data(), s.size()), *pattern_);
             if (!matched) {
                 return invalid(
                     fmt::format("{} does not match pattern '{}'", show(v), pattern_text_));

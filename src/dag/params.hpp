@@ -4,7 +4,8 @@
 //
 // Supported keywords: type (string, integer, number, boolean, array, object, null, or a list
 // of them), minimum, maximum, exclusiveMinimum, exclusiveMaximum, enum, minLength, maxLength,
-// pattern (ECMAScript, searched anywhere in the string as JSON Schema says), format (date,
+// pattern (RE2 syntax, which has no backreferences or lookaround, so matching takes time linear
+// in the value; searched anywhere in the string as JSON Schema says), format (date,
 // date-time, time, email, uri; "multiline" is a UI hint and checks nothing). Annotations
 // title, description, description_md, examples, section and values_display are kept and not
 // checked. Any other keyword is refused so that a typo cannot pass silently.
@@ -15,19 +16,24 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <span>
 #include <string>
 
 #include "core/error.hpp"
 
+namespace re2 {
+class RE2;
+}
+
 namespace orquestra::dag {
 
 struct Dag;
 
-// Strings longer than this are not matched against `pattern` (std::regex recurses per
-// character); such a value fails validation with a clear message.
-inline constexpr std::size_t kMaxPatternSubjectLength = 4096;
+// A `pattern` may be at most this long; strings longer than kMaxPatternSubjectLength bytes are
+// not matched against a pattern and fail validation with a clear message. Matching is linear
+// in the string, so the bound is on work, not on stack depth.
+inline constexpr std::size_t kMaxPatternLength = 1000;
+inline constexpr std::size_t kMaxPatternSubjectLength = 64u << 10;
 
 class ParamSchema {
   public:
@@ -56,7 +62,7 @@ class ParamSchema {
     std::optional<boost::json::value> minimum_, maximum_, exclusive_minimum_, exclusive_maximum_;
     std::optional<boost::json::array> enum_;
     std::optional<std::uint64_t> min_length_, max_length_;
-    std::optional<std::regex> pattern_;
+    std::shared_ptr<const re2::RE2> pattern_;  // compiled once; RE2 is thread-safe
     std::string pattern_text_;
     Format format_ = Format::kNone;
     std::string format_text_;

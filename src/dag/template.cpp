@@ -577,7 +577,7 @@ void collect_roots(const Expr& e, std::vector<std::string>& out) {
 // Evaluation
 
 // A value that is either borrowed from the context or the syntax tree (both outlive the
-// evaluation) or owned. Members of an owned value are copied out, never borrowed, so no
+// evaluation) or owned. Members of an owned value are moved out, never borrowed, so no
 // reference dangles.
 struct Val {
     const json::value* ref = nullptr;
@@ -587,12 +587,95 @@ struct Val {
     static Val owned(json::value v) { return Val{nullptr, std::move(v)}; }
     const json::value& get() const { return ref != nullptr ? *ref : own; }
     json::value take() && { return ref != nullptr ? *ref : std::move(own); }
-    Val member(const json::value& child) const {
-        return ref != nullptr ? borrow(child) : owned(child);
+    // `child` lies inside this value. An owned value is dropped right after, so its member
+    // is moved out of it rather than copied.
+    Val member(const json::value& child) && {
+        if (ref != nullptr) return borrow(child);
+        return owned(std::move(const_cast<json::value&>(child)));
     }
 };
 
 using Eval = Result<Val>;
+
+// An upper bound on the length of `s` as a JSON string, counted no further than just past `cap`.
+std::size_t quoted_size(std::string_view s, std::size_t cap) {
+    std::size_t n = 2;
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        n += u < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
+        if (n > cap) break;
+    }
+    return n;
+}
+
+// An upper bound on the length of to_json_text(v) (quoted) or to_text(v) (not quoted), counted
+// no further than just past `cap`: enough to tell whether a value fits without building it.
+std::size_t text_size(const json::value& v, std::size_t cap, bool quoted = true) {
+    switch (v.kind()) {
+        case json::kind::null:
+            return 4;
+        case json::kind::bool_:
+            return 5;
+        case json::kind::int64:
+        case json::kind::uint64:
+        case json::kind::double_:
+            return 25;  // the longest number text
+        case json::kind::string: {
+            std::string_view s(v.get_string());
+            return quoted ? quoted_size(s, cap) : s.size();
+        }
+        case json::kind::array: {
+            std::size_t n = 2;
+            for (const auto& item : v.get_array()) {
+                if (n > cap) break;
+                n += 1 + text_size(item, cap - n);
+            }
+            return n;
+        }
+        case json::kind::object: {
+            std::size_t n = 2;
+            for (const auto& field : v.get_object()) {
+                if (n > cap) break;
+                n += 1 + quoted_size(field.key(), cap - n);
+                if (n > cap) break;
+                n += text_size(field.value(), cap - n);
+            }
+            return n;
+        }
+    }
+    return 0;
+}
+
+Error too_large(std::size_t limit, std::string_view what) {
+    return Error{ErrorCode::kTooLarge,
+                 fmt::format("the rendered text would be longer than {} bytes, the limit for {}",
+                             limit, what)};
+}
+
+// What one expression is evaluated against: the context, and the count of bytes the values it
+// builds take (each at most kMaxRenderedBytes, all at most kMaxRenderWorkBytes).
+struct Scope {
+    const json::object& vars;
+    std::size_t built = 0;
+
+    // Call before building a value of about `bytes` bytes.
+    Result<void> build(std::size_t bytes, std::string_view what) {
+        if (bytes > kMaxRenderedBytes) {
+            return Error{ErrorCode::kTooLarge,
+                         fmt::format("{} would be longer than {} bytes, the limit for a value "
+                                     "built while rendering",
+                                     what, kMaxRenderedBytes)};
+        }
+        if (bytes > kMaxRenderWorkBytes - built) {
+            return Error{ErrorCode::kTooLarge,
+                         fmt::format("the values built while rendering one template would take "
+                                     "more than {} bytes",
+                                     kMaxRenderWorkBytes)};
+        }
+        built += bytes;
+        return {};
+    }
+};
 
 Error undefined(std::string what) {
     return Error{ErrorCode::kNotFound, fmt::format("undefined: {}", what)};
@@ -601,9 +684,9 @@ Error type_error(std::string message) {
     return Error{ErrorCode::kInvalidArgument, std::move(message)};
 }
 
-Eval eval(const Expr& e, const json::object& ctx);
+Eval eval(const Expr& e, Scope& ctx);
 
-Eval eval_index(const Expr& e, const json::object& ctx) {
+Eval eval_index(const Expr& e, Scope& ctx) {
     Eval base = eval(*e.kids[0], ctx);
     if (!base) return base;
     Eval key = eval(*e.kids[1], ctx);
@@ -616,10 +699,10 @@ Eval eval_index(const Expr& e, const json::object& ctx) {
         std::int64_t i = k.is_int64() ? k.get_int64() : -1;
         if (k.is_uint64()) i = size;  // larger than any index
         if (i < 0) i += size;
-        if (i >= 0 && i < size) return base->member(arr[static_cast<std::size_t>(i)]);
+        if (i >= 0 && i < size) return std::move(*base).member(arr[static_cast<std::size_t>(i)]);
     } else if (b.is_object() && k.is_string()) {
         if (const json::value* child = b.get_object().if_contains(k.get_string())) {
-            return base->member(*child);
+            return std::move(*base).member(*child);
         }
     }
     if (e.kids[1]->kind == NodeKind::kLiteral) return undefined(e.text);
@@ -667,7 +750,7 @@ Result<bool> contains(const json::value& container, const json::value& item) {
                                   kind_name(container)));
 }
 
-Eval eval_compare(const Expr& e, const json::object& ctx) {
+Eval eval_compare(const Expr& e, Scope& ctx) {
     Eval left = eval(*e.kids[0], ctx);
     if (!left) return left;
     Eval right = eval(*e.kids[1], ctx);
@@ -760,7 +843,7 @@ Result<json::value> to_float(const json::value& v) {
     return type_error(fmt::format("float: cannot convert {} to a number", to_json_text(v)));
 }
 
-Eval eval_filter(const Expr& e, const json::object& ctx) {
+Eval eval_filter(const Expr& e, Scope& ctx) {
     if (e.filter == FilterId::kDefault) {
         Eval input = eval(*e.kids[0], ctx);
         bool use_default = false;
@@ -783,10 +866,15 @@ Eval eval_filter(const Expr& e, const json::object& ctx) {
         if (!r) return r.error();
         return Val::owned(std::move(*r));
     };
+    auto build = [&](bool quoted) {
+        return ctx.build(text_size(v, kMaxRenderedBytes, quoted), "the output of " + e.text);
+    };
     switch (e.filter) {
         case FilterId::kToJson:
+            if (auto r = build(true); !r) return r.error();
             return Val::owned(json::string(to_json_text(v)));
         case FilterId::kString:
+            if (auto r = build(false); !r) return r.error();
             return Val::owned(json::string(to_text(v)));
         case FilterId::kInt:
             return wrap(to_int(v));
@@ -798,6 +886,7 @@ Eval eval_filter(const Expr& e, const json::object& ctx) {
                 return type_error(fmt::format("{}: needs a string, got {}", e.name, kind_name(v)));
             }
             std::string_view s(v.get_string());
+            if (auto r = build(false); !r) return r.error();
             return Val::owned(
                 json::string(e.filter == FilterId::kLower ? to_lower(s) : to_upper(s)));
         }
@@ -819,12 +908,12 @@ Eval eval_filter(const Expr& e, const json::object& ctx) {
     return type_error("unknown filter");
 }
 
-Eval eval(const Expr& e, const json::object& ctx) {
+Eval eval(const Expr& e, Scope& ctx) {
     switch (e.kind) {
         case NodeKind::kLiteral:
             return Val::borrow(e.literal);
         case NodeKind::kName: {
-            if (const json::value* v = ctx.if_contains(e.name)) return Val::borrow(*v);
+            if (const json::value* v = ctx.vars.if_contains(e.name)) return Val::borrow(*v);
             return undefined(e.name);
         }
         case NodeKind::kAttr: {
@@ -833,7 +922,7 @@ Eval eval(const Expr& e, const json::object& ctx) {
             const json::value& b = base->get();
             if (b.is_object()) {
                 if (const json::value* child = b.get_object().if_contains(e.name)) {
-                    return base->member(*child);
+                    return std::move(*base).member(*child);
                 }
             }
             return undefined(e.text);
@@ -843,11 +932,17 @@ Eval eval(const Expr& e, const json::object& ctx) {
         case NodeKind::kList: {
             json::array items;
             items.reserve(e.kids.size());
+            std::size_t size = 2;
             for (const auto& k : e.kids) {
                 Eval item = eval(*k, ctx);
                 if (!item) return item;
+                size += 1 + text_size(item->get(), kMaxRenderedBytes);
+                if (size > kMaxRenderedBytes) {
+                    if (auto r = ctx.build(size, "the list " + e.text); !r) return r.error();
+                }
                 items.push_back(std::move(*item).take());
             }
+            if (auto r = ctx.build(size, "the list " + e.text); !r) return r.error();
             return Val::owned(std::move(items));
         }
         case NodeKind::kNot: {
@@ -893,7 +988,42 @@ std::size_t find_close(std::string_view s, std::size_t from) {
 
 bool all_space(std::string_view s) { return std::all_of(s.begin(), s.end(), is_space); }
 
-Error public_error(const Error& e) { return Error{ErrorCode::kInvalidArgument, e.message}; }
+// Undefined names are kNotFound only inside evaluation (for `default`); outside, like type
+// errors, they are kInvalidArgument. Size limits stay kTooLarge.
+Error public_error(const Error& e) {
+    return Error{e.code == ErrorCode::kTooLarge ? e.code : ErrorCode::kInvalidArgument, e.message};
+}
+
+// The paths an expression reads (see Template::read_paths).
+bool access_path(const Expr& e, std::string& out) {
+    switch (e.kind) {
+        case NodeKind::kName:
+            out = e.name;
+            return true;
+        case NodeKind::kAttr:
+            if (!access_path(*e.kids[0], out)) return false;
+            out += "." + e.name;
+            return true;
+        case NodeKind::kIndex: {
+            const Expr& key = *e.kids[1];
+            if (key.kind != NodeKind::kLiteral || !access_path(*e.kids[0], out)) return false;
+            out += key.literal.is_string() ? "." + std::string(key.literal.get_string())
+                                           : "[" + to_json_text(key.literal) + "]";
+            return true;
+        }
+        default:
+            return false;
+    }
+}
+
+void collect_reads(const Expr& e, std::vector<std::string>& out) {
+    std::string path;
+    if (access_path(e, path)) {
+        if (std::find(out.begin(), out.end(), path) == out.end()) out.push_back(std::move(path));
+        return;
+    }
+    for (const auto& k : e.kids) collect_reads(*k, out);
+}
 
 }  // namespace
 
@@ -909,6 +1039,7 @@ struct Template::Compiled {
     std::vector<Segment> segments;
     bool typed = false;  // exactly one expression and only whitespace around it
     std::vector<std::string> roots;
+    std::vector<std::string> reads;
 };
 
 Template::Template() : compiled_(std::make_shared<const Compiled>()) {}
@@ -964,38 +1095,76 @@ Result<Template> Template::compile(std::string_view text) {
     }
     c->typed = expressions == 1 && only_space;
     for (const auto& s : c->segments) {
-        if (s.expr) collect_roots(*s.expr, c->roots);
+        if (s.expr) {
+            collect_roots(*s.expr, c->roots);
+            collect_reads(*s.expr, c->reads);
+        }
     }
     return Template(std::move(c));
 }
 
 Result<json::value> Template::render(const json::object& context) const {
+    RenderBudget budget;
+    return render(context, budget);
+}
+
+Result<json::value> Template::render(const json::object& context, RenderBudget& budget) const {
     const Compiled& c = *compiled_;
     if (c.typed) {
         for (const auto& s : c.segments) {
             if (!s.expr) continue;
-            Eval v = eval(*s.expr, context);
+            Scope scope{context};
+            Eval v = eval(*s.expr, scope);
             if (!v) return public_error(v.error());
+            std::size_t limit = std::min(kMaxRenderedBytes, budget.left());
+            std::size_t size = text_size(v->get(), limit);
+            if (size > kMaxRenderedBytes) return too_large(kMaxRenderedBytes, "one template");
+            if (!budget.take(size)) return too_large(budget.limit(), budget.what());
             return std::move(*v).take();
         }
     }
-    std::string out;
-    for (const auto& s : c.segments) {
-        if (!s.expr) {
-            out += s.text;
-            continue;
-        }
-        Eval v = eval(*s.expr, context);
-        if (!v) return public_error(v.error());
-        out += to_text(v->get());
-    }
-    return json::value(json::string(out));
+    Result<std::string> text = render_text(context, budget);
+    if (!text) return text.error();
+    return json::value(json::string(*text));
 }
 
 Result<std::string> Template::render_text(const json::object& context) const {
-    Result<json::value> v = render(context);
-    if (!v) return v.error();
-    return to_text(*v);
+    RenderBudget budget;
+    return render_text(context, budget);
+}
+
+Result<std::string> Template::render_text(const json::object& context, RenderBudget& budget,
+                                          TextEscape escape) const {
+    const Compiled& c = *compiled_;
+    std::string out;
+    // Counted before appending, so the text never grows past the limit.
+    auto append = [&](std::string_view piece) -> Result<void> {
+        if (piece.size() > kMaxRenderedBytes - out.size()) {
+            return too_large(kMaxRenderedBytes, "one template");
+        }
+        if (!budget.take(piece.size())) return too_large(budget.limit(), budget.what());
+        out += piece;
+        return {};
+    };
+    for (const auto& s : c.segments) {
+        if (!s.expr) {
+            // A single expression's value stands alone: the whitespace around it is dropped.
+            if (c.typed) continue;
+            if (auto r = append(s.text); !r) return r.error();
+            continue;
+        }
+        Scope scope{context};
+        Eval v = eval(*s.expr, scope);
+        if (!v) return public_error(v.error());
+        const json::value& value = v->get();
+        std::size_t size = text_size(value, std::min(kMaxRenderedBytes, budget.left()), false);
+        if (size > kMaxRenderedBytes - out.size()) return too_large(kMaxRenderedBytes, "one template");
+        if (size > budget.left()) return too_large(budget.limit(), budget.what());
+        std::string piece = value.is_string() ? std::string(value.get_string()) : to_text(value);
+        if (escape != nullptr) piece = escape(piece);
+        if (auto r = append(piece); !r) return r.error();
+    }
+    return out;
 }
 
 const std::string& Template::source() const { return compiled_->source; }
@@ -1008,6 +1177,8 @@ bool Template::is_constant() const {
 bool Template::is_single_expression() const { return compiled_->typed; }
 
 const std::vector<std::string>& Template::root_names() const { return compiled_->roots; }
+
+const std::vector<std::string>& Template::read_paths() const { return compiled_->reads; }
 
 // ---------------------------------------------------------------------------------------------
 // TemplateTree
@@ -1114,14 +1285,21 @@ Result<TemplateTree> TemplateTree::compile(const json::value& tree) {
 }
 
 Result<json::value> TemplateTree::render(const json::object& context) const {
+    RenderBudget budget;
+    return render(context, budget);
+}
+
+Result<json::value> TemplateTree::render(const json::object& context,
+                                         RenderBudget& budget) const {
     struct Renderer {
         const json::object& ctx;
+        RenderBudget& budget;
         Result<json::value> render(const Node& n) const {
             switch (n.kind) {
                 case Node::Kind::kConstant:
                     return n.constant;
                 case Node::Kind::kTemplate:
-                    return n.tmpl.render(ctx);
+                    return n.tmpl.render(ctx, budget);
                 case Node::Kind::kArray: {
                     json::array out;
                     out.reserve(n.items.size());
@@ -1146,7 +1324,7 @@ Result<json::value> TemplateTree::render(const json::object& context) const {
             return n.constant;
         }
     };
-    return Renderer{context}.render(compiled_->root);
+    return Renderer{context, budget}.render(compiled_->root);
 }
 
 const json::value& TemplateTree::source() const { return compiled_->source; }

@@ -31,6 +31,42 @@ namespace orquestra::dag {
 inline constexpr std::size_t kMaxExpressionLength = 4096;
 inline constexpr int kMaxExpressionDepth = 64;
 
+// Most bytes one rendered template may produce, and most bytes any one value built while
+// rendering it may have (a list, a filter's output). All the values built while rendering one
+// template may add up to at most kMaxRenderWorkBytes. Sizes are counted before anything is
+// built, so a run's conf cannot make a rendering allocate without bound.
+inline constexpr std::size_t kMaxRenderedBytes = 1u << 20;
+inline constexpr std::size_t kMaxRenderWorkBytes = 8u << 20;
+
+// How many bytes renderings may still produce. One budget may be shared by several templates
+// (the items of an argv, the strings of a json body) so that their total stays bounded; each
+// template is also held to kMaxRenderedBytes. Not thread-safe: one per rendering.
+class RenderBudget {
+  public:
+    // `what` names the limit in errors: "the limit for argv in total".
+    explicit RenderBudget(std::size_t bytes = kMaxRenderedBytes,
+                          std::string what = "one rendered template")
+        : limit_(bytes), left_(bytes), what_(std::move(what)) {}
+    std::size_t limit() const { return limit_; }
+    std::size_t left() const { return left_; }
+    const std::string& what() const { return what_; }
+    // Takes n bytes; false, taking nothing, when fewer are left.
+    bool take(std::size_t n) {
+        if (n > left_) return false;
+        left_ -= n;
+        return true;
+    }
+
+  private:
+    std::size_t limit_;
+    std::size_t left_;
+    std::string what_;
+};
+
+// Applied to the text of each expression's value when rendering to text (the literal text of
+// the template is kept as written), e.g. percent_encode for one URL path segment.
+using TextEscape = std::string (*)(std::string_view);
+
 class Template {
   public:
     // The empty constant string.
@@ -44,9 +80,17 @@ class Template {
     // Fails with kInvalidArgument on an undefined name or missing key ("undefined:
     // tasks.obter_usuario.output.grupoz") and on type errors ("'in' needs a list, string or
     // object on the right, got null").
+    // Too large a result, or too large a value built on the way, fails with kTooLarge naming
+    // the limit (RenderBudget).
     Result<boost::json::value> render(const boost::json::object& context) const;
-    // render(), then to_text() of the value: for paths, headers and argv.
+    Result<boost::json::value> render(const boost::json::object& context,
+                                      RenderBudget& budget) const;
+    // render(), then to_text() of the value: for paths, headers and argv. With `escape`, each
+    // expression's text goes through it (the template's own text does not); the budget counts
+    // the escaped text.
     Result<std::string> render_text(const boost::json::object& context) const;
+    Result<std::string> render_text(const boost::json::object& context, RenderBudget& budget,
+                                    TextEscape escape = nullptr) const;
 
     const std::string& source() const;
     // True when the text holds no expression at all.
@@ -56,6 +100,10 @@ class Template {
     bool is_single_expression() const;
     // The context names the expressions read at top level (e.g. "params", "tasks"), each once.
     const std::vector<std::string>& root_names() const;
+    // What the expressions read, as far as it is known before rendering: each name with the
+    // members and literal keys applied to it ("dag_run.conf.x", "tasks.a.output", "params"
+    // for params[k] with k computed), each once.
+    const std::vector<std::string>& read_paths() const;
 
   private:
     struct Compiled;
@@ -72,7 +120,10 @@ class TemplateTree {
     // Fails like Template::compile, prefixed with where the string is ("usuario_id: ...",
     // "items[2]: ..."). Nesting deeper than 64 levels is refused.
     static Result<TemplateTree> compile(const boost::json::value& tree);
+    // Each template is held to kMaxRenderedBytes; all of them together to the budget.
     Result<boost::json::value> render(const boost::json::object& context) const;
+    Result<boost::json::value> render(const boost::json::object& context,
+                                      RenderBudget& budget) const;
     const boost::json::value& source() const;
     const std::vector<std::string>& root_names() const;
 

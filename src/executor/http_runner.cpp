@@ -37,17 +37,26 @@ bool expected(const RenderedHttp& spec, int status) {
 
 asio::awaitable<AttemptResult> call(http::ClientPool& clients, Attempt attempt,
                                     std::vector<Target> targets) {
+    using std::chrono::milliseconds;
     const auto& spec = std::get<RenderedHttp>(attempt.work);
     AttemptResult result;
-    auto deadline = std::chrono::steady_clock::now() + attempt.timeout;
-    std::string last_error;
-    for (const auto& t : targets) {
-        auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+    const auto deadline = std::chrono::steady_clock::now() + attempt.timeout;
+    // Each call gets its own share of the try, so that an instance that accepts and never
+    // answers cannot use the whole try up: the next instance is still tried in time.
+    const bool own_limit = spec.attempt_timeout.has_value();
+    const milliseconds share =
+        spec.attempt_timeout.value_or(std::max(
+            kMinAttemptTimeout, attempt.timeout / static_cast<std::int64_t>(targets.size())));
+    std::vector<std::string> failures;  // "instance X: what happened", one per instance tried
+    std::size_t tried = 0;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        const auto& t = targets[i];
+        const bool last = i + 1 == targets.size();
+        auto remaining = std::chrono::duration_cast<milliseconds>(
             deadline - std::chrono::steady_clock::now());
-        if (remaining.count() <= 0) {
-            last_error = fmt::format("timed out after {} ms", attempt.timeout.count());
-            break;
-        }
+        if (remaining.count() <= 0) break;
+        // The last instance may use whatever the try has left, unless the DAG set a limit.
+        milliseconds limit = last && !own_limit ? remaining : std::min(share, remaining);
         http::ClientRequest req;
         req.method = spec.method;
         req.target = t.target;
@@ -61,30 +70,38 @@ asio::awaitable<AttemptResult> call(http::ClientPool& clients, Attempt attempt,
             req.body = *spec.body;
             if (!spec.content_type.empty()) req.headers.emplace_back("Content-Type", spec.content_type);
         }
-        result.log.push_back(fmt::format("request: {} http://{}:{}{} (instance {})", spec.method,
-                                         t.endpoint.host, t.endpoint.port, t.target, t.label));
+        result.log.push_back(fmt::format("request: {} http://{}:{}{} (instance {}, time limit {} ms)",
+                                         spec.method, t.endpoint.host, t.endpoint.port, t.target,
+                                         t.label, limit.count()));
         if (spec.body) result.log.push_back("request body: " + excerpt(*spec.body));
         auto started = std::chrono::steady_clock::now();
-        auto res = co_await clients.fetch(t.endpoint, std::move(req), remaining);
+        auto res = co_await clients.fetch(t.endpoint, std::move(req), limit);
+        ++tried;
         auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - started)
                       .count() /
                   1000.0;
+        const std::string next = last ? "" : "; trying another instance";
         if (!res) {
-            last_error = fmt::format("instance {}: {}", t.label, res.error().message);
-            result.log.push_back(fmt::format("failed after {:.1f} ms: {}; trying another instance",
-                                             ms, res.error().message));
+            std::string what = res.error().code == ErrorCode::kTimeout
+                                   ? fmt::format("timed out after {} ms without an answer",
+                                                 limit.count())
+                                   : res.error().message;
+            failures.push_back(fmt::format("instance {}: {}", t.label, what));
+            result.log.push_back(
+                fmt::format("instance {} failed after {:.1f} ms: {}{}", t.label, ms, what, next));
             continue;
         }
         result.log.push_back(fmt::format("response: HTTP {} in {:.1f} ms from {}: {}",
                                          res->status, ms, t.label, excerpt(res->body)));
         if (res->status >= 500 && !expected(spec, res->status)) {
-            last_error = fmt::format("instance {} answered HTTP {}: {}", t.label, res->status,
-                                     excerpt(res->body));
-            result.log.push_back("server error; trying another instance");
+            failures.push_back(fmt::format("instance {}: HTTP {}: {}", t.label, res->status,
+                                           excerpt(res->body)));
+            result.log.push_back(fmt::format("instance {} answered with a server error{}", t.label, next));
             continue;
         }
         result.served_by = t.label;
+        result.log.push_back(fmt::format("answered by instance {}", t.label));
         if (!expected(spec, res->status)) {
             result.error = fmt::format("HTTP {} from {}: {}", res->status, t.label,
                                        excerpt(res->body));
@@ -96,9 +113,22 @@ asio::awaitable<AttemptResult> call(http::ClientPool& clients, Attempt attempt,
         result.success = true;
         co_return result;
     }
-    result.error = targets.size() > 1
-                       ? fmt::format("all {} instances failed; last: {}", targets.size(), last_error)
-                       : last_error;
+    std::string tried_text;
+    for (const auto& f : failures) tried_text += (tried_text.empty() ? "" : "; ") + f;
+    if (tried < targets.size()) {
+        std::string untried;
+        for (std::size_t i = tried; i < targets.size(); ++i) {
+            untried += (untried.empty() ? "" : ", ") + targets[i].label;
+        }
+        result.error = fmt::format("the try's timeout of {} ms ran out before {} could be tried{}{}",
+                                   attempt.timeout.count(), untried, tried_text.empty() ? "" : ": ",
+                                   tried_text);
+    } else if (targets.size() == 1) {
+        result.error = tried_text;
+    } else {
+        result.error = fmt::format("all {} instances failed: {}", targets.size(), tried_text);
+    }
+    result.log.push_back("no instance answered: " + result.error);
     co_return result;
 }
 
@@ -131,6 +161,10 @@ void HttpTaskRunner::run(Attempt attempt, std::function<void(AttemptResult)> don
                 target.pop_back();
             }
             target += spec->path;
+        }
+        if (auto ok = http::check_request_target(target); !ok) {
+            done(AttemptResult{false, std::nullopt, "path: " + ok.error().message, "", {}});
+            return;
         }
         targets.push_back(Target{*spec->url, parsed->first, target});
     } else {

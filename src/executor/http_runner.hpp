@@ -3,7 +3,10 @@
 // ServiceDirectory at call time (UP instances only); calls are spread over the instances in
 // turn. Within one try, a refused connection, a timeout or a 5xx moves on to the next
 // instance; a 4xx (or any status the task does not expect) fails the try at once, since it is
-// the request's fault, not the instance's. Every request carries headers naming the DAG, run,
+// the request's fault, not the instance's. Each call has its own time limit within the try's
+// (RenderedHttp::attempt_timeout, else the try's timeout shared among the instances, at least
+// kMinAttemptTimeout; the last instance gets what is left), so an instance that hangs does not
+// keep the others from being tried. The log says what happened at each instance. Every request carries headers naming the DAG, run,
 // task and try so that services can deduplicate. Runs asynchronously on the given executors:
 // thousands of calls may be in flight, and nothing forks.
 
@@ -16,6 +19,8 @@
 #include <unordered_map>
 
 namespace orquestra::executor {
+
+inline constexpr std::chrono::milliseconds kMinAttemptTimeout{1'000};
 
 class HttpTaskRunner final : public TaskRunner {
 public:

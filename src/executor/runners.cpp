@@ -61,12 +61,34 @@ void CommandTaskRunner::work() {
         AttemptResult result;
         result.log.push_back(spec.script ? fmt::format("command: /bin/sh -c {}", *spec.script)
                                          : fmt::format("command: {}", fmt::join(spec.argv, " ")));
-        for (const auto& [k, v] : spec.env) {
-            result.log.push_back(fmt::format("env: {}={}", k, v));
+        // Names only: values may be secrets, and Viewers read logs.
+        if (!spec.env.empty()) {
+            std::string names;
+            for (const auto& [k, v] : spec.env) names += (names.empty() ? "" : " ") + k;
+            result.log.push_back("env: " + names);
         }
-        auto ran = run_command(req, [&result](std::string_view stream, std::string_view line) {
+        // Lines past the try's log limit are counted, not kept.
+        std::size_t kept = 0;
+        std::size_t dropped = 0;
+        for (const auto& line : result.log) kept += line.size() + kLogLineOverhead;
+        auto ran = run_command(req, [&](std::string_view stream, std::string_view line) {
+            std::size_t size = stream.size() + 2 + line.size() + kLogLineOverhead;
+            if (dropped > 0 || size > kMaxTryLogBytes - std::min(kept, kMaxTryLogBytes)) {
+                dropped += size - kLogLineOverhead + 1;  // the line and its newline
+                return;
+            }
+            kept += size;
             result.log.push_back(fmt::format("{}: {}", stream, line));
         });
+        if (dropped > 0) {
+            result.log.push_back(fmt::format("... log truncated: {} more bytes not written", dropped));
+        }
+        if (ran && ran->output_truncated) {
+            result.log.push_back(fmt::format(
+                "output truncated: the command wrote more than {} bytes to stdout or stderr; the "
+                "rest was read and dropped{}",
+                req.max_output_bytes, ran->output_json ? "" : ", and the task has no output"));
+        }
         if (!ran) {
             result.error = ran.error().message;
         } else if (ran->cancelled) {

@@ -29,6 +29,8 @@ struct RenderedHttp {
     std::optional<std::string> body;  // rendered JSON text or raw body
     std::string content_type;
     std::vector<int> expected_status;  // empty: any 2xx
+    // Each call to one instance; unset: the try's timeout shared among the instances.
+    std::optional<std::chrono::milliseconds> attempt_timeout;
 };
 
 struct RenderedCommand {
@@ -60,6 +62,12 @@ struct Attempt {
     // A try that is never started (dropped from the queue at shutdown) never calls it.
     std::function<void(const StartedProcess&)> on_started;
 };
+
+// A try's log lines from a runner are kept up to this many bytes, each line counted with
+// kLogLineOverhead for its time stamp; past it, lines are counted and dropped, and a last line
+// says "... log truncated: N more bytes not written".
+inline constexpr std::size_t kMaxTryLogBytes = 8u << 20;
+inline constexpr std::size_t kLogLineOverhead = 32;
 
 struct AttemptResult {
     bool success = false;

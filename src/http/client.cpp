@@ -9,6 +9,8 @@
 #include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace orquestra::http {
 
 namespace asio = boost::asio;
@@ -16,6 +18,92 @@ namespace asio = boost::asio;
 std::string_view ClientResponse::header(std::string_view name) const {
     for (const auto& [k, v] : headers) {
         if (iequals(k, name)) return v;
+    }
+    return {};
+}
+
+namespace {
+
+bool is_tchar(char c) {
+    constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kSpecials.find(c) != std::string_view::npos;
+}
+
+bool is_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 3986 pchar without '%' (checked apart), plus '/' and '?'.
+bool is_target_char(char c) {
+    constexpr std::string_view kOther = "-._~!$&'()*+,;=:@/?";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           kOther.find(c) != std::string_view::npos;
+}
+
+// A byte as shown in messages: printable ASCII as itself, anything else as \xNN.
+std::string show_byte(char c) {
+    auto u = static_cast<unsigned char>(c);
+    if (u > 0x20 && u < 0x7f) return fmt::format("'{}'", c);
+    return fmt::format("\\x{:02x}", u);
+}
+
+Error invalid(std::string message) { return Error{ErrorCode::kInvalidArgument, std::move(message)}; }
+
+}  // namespace
+
+Result<void> check_request_target(std::string_view target) {
+    if (target.empty() || target.front() != '/') {
+        return invalid("the request target must start with '/'");
+    }
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        char c = target[i];
+        if (c == '%') {
+            if (i + 2 >= target.size() || !is_hex(target[i + 1]) || !is_hex(target[i + 2])) {
+                return invalid(fmt::format("bad percent escape at offset {} of the request target", i));
+            }
+            i += 2;
+        } else if (!is_target_char(c)) {
+            return invalid(fmt::format("the request target has {} at offset {}; values must be "
+                                       "percent-encoded",
+                                       show_byte(c), i));
+        }
+    }
+    return {};
+}
+
+Result<void> check_request(const Endpoint& endpoint, const ClientRequest& request) {
+    if (request.method.empty() || !std::all_of(request.method.begin(), request.method.end(), is_tchar)) {
+        return invalid("bad HTTP method");
+    }
+    if (endpoint.host.empty() ||
+        std::any_of(endpoint.host.begin(), endpoint.host.end(), [](char c) {
+            auto u = static_cast<unsigned char>(c);
+            return u <= 0x20 || u == 0x7f;
+        })) {
+        return invalid("bad host name");
+    }
+    // Only what would break the request line is refused here; check_request_target() is the
+    // stricter check for targets built from values.
+    if (request.target.empty()) return invalid("empty request target");
+    for (char c : request.target) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f) {
+            return invalid(fmt::format("the request target has {}; values must be percent-encoded",
+                                       show_byte(c)));
+        }
+    }
+    for (const auto& [name, value] : request.headers) {
+        if (name.empty() || !std::all_of(name.begin(), name.end(), is_tchar)) {
+            return invalid("bad header name");
+        }
+        for (char c : value) {
+            auto u = static_cast<unsigned char>(c);
+            if ((u < 0x20 && c != '\t') || u == 0x7f) {
+                return invalid(fmt::format("header {} has the control character {}", name,
+                                           show_byte(c)));
+            }
+        }
     }
     return {};
 }

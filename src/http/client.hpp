@@ -46,6 +46,16 @@ Result<ClientResponse> fetch(const Endpoint& endpoint, ClientRequest request,
                              std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000),
                              std::size_t max_body = 64u << 20);
 
+// A target in origin form: '/' then RFC 3986 path and query characters with valid %XX escapes
+// (no spaces, control characters, '#' or non-ASCII bytes). kInvalidArgument naming the byte.
+// For targets built from values (task paths).
+Result<void> check_request_target(std::string_view target);
+// What a request puts on the wire, checked before anything is sent (every fetch does): the
+// method and header names tokens; the target, header values and host without spaces (but TAB
+// in header values) or control characters. kInvalidArgument naming the problem, so a CR or LF
+// never reaches a server.
+Result<void> check_request(const Endpoint& endpoint, const ClientRequest& request);
+
 // Splits "http://host:port/path" into endpoint and target; kInvalidArgument otherwise.
 Result<std::pair<Endpoint, std::string>> parse_http_url(std::string_view url);
 

@@ -51,6 +51,7 @@ asio::awaitable<Result<ClientResponse>> ClientPool::fetch(Endpoint endpoint, Cli
                                                           std::chrono::milliseconds timeout,
                                                           std::size_t max_body) {
     auto executor = co_await asio::this_coro::executor;
+    if (auto ok = check_request(endpoint, request); !ok) co_return ok.error();
     auto verb = bhttp::string_to_verb(request.method);
     if (verb == bhttp::verb::unknown) {
         co_return Error{ErrorCode::kInvalidArgument, "unknown HTTP method " + request.method};

@@ -248,11 +248,12 @@ TEST(LoaderTest, CommandAndSensorFields) {
     EXPECT_EQ(c.timeout, 900'000);
     EXPECT_EQ(c.cwd, "/tmp");
     RenderInputs in;
+    in.dag_id = "command_and_sensor";
     in.run_id = "r1";
     in.params = json::object{{"target", "staging"}};
     in.logical_date = *parse_datetime("2024-03-02");
     json::object ctx = make_context(in);
-    EXPECT_EQ(*c.argv[2].render_text(ctx), "--target=staging");
+    EXPECT_EQ(*c.argv[2].render_text(ctx), "--dag=command_and_sensor");
     EXPECT_EQ(*c.argv[3].render_text(ctx), "--day=2024-03-02");
     EXPECT_EQ(*c.env.at("RUN_ID").render_text(ctx), "r1");
     EXPECT_EQ(*c.env.at("LIMIT").render_text(ctx), "100");
@@ -263,6 +264,33 @@ TEST(LoaderTest, CommandAndSensorFields) {
     // Braces that are not a template of run values stay as written.
     EXPECT_NE(report.script->find("--format '{{.State.Status}}'"), std::string::npos);
     EXPECT_TRUE(report.argv.empty());
+}
+
+// Values a trigger cannot choose may go into argv; run values may not, whatever the program.
+TEST(LoaderTest, ArgvTakesOnlyValuesARunCannotSet) {
+    Result<Dag> dag = parse_dag(R"(
+dag_id: argv_static
+tasks:
+  a:
+    command: [/bin/echo, "{{ ds }}", "{{ ds_nodash }}-{{ ts }}", "{{ logical_date }}",
+              "{{ data_interval_start }}/{{ data_interval_end }}", "{{ dag_run.dag_id }}",
+              "{{ dag_run['logical_date'] | lower }}", "--flag"]
+)",
+                                "static.yaml");
+    ASSERT_TRUE(dag.has_value()) << dag.error().message;
+    for (std::string_view arg :
+         {"{{ params.x }}", "{{ dag_run.conf }}", "{{ dag_run }}", "{{ run_id }}",
+          "{{ dag_run.run_id }}", "{{ tasks.a.output }}", "{{ ds and params.x }}",
+          "{{ [params.x] | tojson }}", "x{{ dag_run.conf.y | default(ds) }}"}) {
+        std::string text = "dag_id: argv_run\ntasks:\n  a: {command: [/bin/sh, -c, \"echo " +
+                           std::string(arg) + "\"]}\n";
+        Result<Dag> refused = parse_dag(text, "run.yaml");
+        ASSERT_FALSE(refused.has_value()) << arg;
+        EXPECT_EQ(refused.error().message.rfind("run.yaml:3: task 'a' command.argv[2] uses '", 0),
+                  0u)
+            << refused.error().message;
+        EXPECT_NE(refused.error().message.find("pass values through env"), std::string::npos);
+    }
 }
 
 TEST(LoaderTest, EveryTriggerRule) {

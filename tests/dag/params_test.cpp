@@ -4,6 +4,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <chrono>
+
 namespace orquestra::dag {
 namespace {
 
@@ -94,6 +96,37 @@ TEST(ParamSchemaTest, StringRules) {
     EXPECT_NE(check(R"({"pattern":"a"})", long_text).find("too long to check against pattern"),
               std::string::npos);
     EXPECT_EQ(check(R"({"maxLength":1})", "12345"), "ok");  // string rules skip non-strings
+}
+
+// A pattern with nested quantifiers used to block the engine for seconds on a 29-character
+// value (backtracking); RE2 matches in time linear in the value.
+TEST(ParamSchemaTest, PatternMatchingIsLinear) {
+    ParamSchema s = schema(R"({"type":"string","pattern":"^(a+)+$"})");
+    std::string value = std::string(5000, 'a') + "b";
+    auto started = std::chrono::steady_clock::now();
+    Result<void> r = s.validate(json::value(value));
+    auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(r.has_value());
+    EXPECT_NE(r.error().message.find("does not match pattern '^(a+)+$'"), std::string::npos);
+    EXPECT_LT(took, std::chrono::milliseconds(100));
+    EXPECT_TRUE(s.validate(json::value(std::string(kMaxPatternSubjectLength, 'a'))).has_value());
+}
+
+TEST(ParamSchemaTest, PatternsAreBounded) {
+    EXPECT_EQ(compile_error(R"({"pattern":"^(a)\\1$"})")
+                  .rfind("pattern '^(a)\\1$' is not a valid regular expression", 0),
+              0u);
+    EXPECT_EQ(compile_error(R"j({"pattern":"(?=a)"})j")
+                  .rfind("pattern '(?=a)' is not a valid regular expression", 0),
+              0u);
+    std::string longest = "{\"pattern\":\"" + std::string(kMaxPatternLength, 'a') + "\"}";
+    EXPECT_EQ(compile_error(longest), "ok");
+    std::string too_long = "{\"pattern\":\"" + std::string(kMaxPatternLength + 1, 'a') + "\"}";
+    EXPECT_EQ(compile_error(too_long), "'pattern' is 1001 characters long; the limit is 1000");
+    // A program too big to compile is refused, not built.
+    EXPECT_NE(compile_error(R"({"pattern":"((a{100}){100}){100}"})")
+                  .find("is not a valid regular expression"),
+              std::string::npos);
 }
 
 TEST(ParamSchemaTest, Formats) {

@@ -407,5 +407,116 @@ TEST(TemplateTest, CopiesShareTheCompiledTree) {
     EXPECT_EQ(*a.render_text(context()), "");
 }
 
+// ---- Sizes ---------------------------------------------------------------------------------
+
+json::object big_context(std::size_t conf_bytes) {
+    json::object conf;
+    conf["text"] = std::string(conf_bytes, 'x');
+    json::object ctx;
+    ctx["dag_run"] = json::object{{"conf", conf}};
+    ctx["params"] = json::object{{"word", "a/b c?d#e%f\r\nG"}};
+    return ctx;
+}
+
+std::string repeat(std::string_view piece, std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += piece;
+    return out;
+}
+
+// A DAG file of 20,000 expressions over a 10 KB conf used to render to 200 MB.
+TEST(TemplateLimitTest, ARenderedTemplateStopsAtItsLimit) {
+    json::object ctx = big_context(10'000);
+    Result<Template> t = Template::compile(repeat("{{ dag_run.conf | tojson }}", 20'000));
+    ASSERT_TRUE(t.has_value()) << t.error().message;
+    Result<std::string> text = t->render_text(ctx);
+    ASSERT_FALSE(text.has_value());
+    EXPECT_EQ(text.error().code, ErrorCode::kTooLarge);
+    EXPECT_EQ(text.error().message,
+              "the rendered text would be longer than 1048576 bytes, the limit for one template");
+    // Typed and text renderings alike.
+    Result<Template> typed = Template::compile("{{ dag_run.conf.text }}");
+    ASSERT_TRUE(typed.has_value());
+    EXPECT_TRUE(typed->render(big_context(kMaxRenderedBytes - 10)).has_value());
+    Result<json::value> v = typed->render(big_context(kMaxRenderedBytes + 1));
+    ASSERT_FALSE(v.has_value());
+    EXPECT_EQ(v.error().code, ErrorCode::kTooLarge);
+}
+
+TEST(TemplateLimitTest, ValuesBuiltWhileRenderingAreBounded) {
+    json::object ctx = big_context(100'000);
+    // Each list is 1.1 MB: refused before it is built.
+    Result<Template> list = Template::compile(
+        "{{ [" + repeat("dag_run.conf, ", 10) + "dag_run.conf] | length }}");
+    ASSERT_TRUE(list.has_value());
+    Result<json::value> v = list->render(ctx);
+    ASSERT_FALSE(v.has_value());
+    EXPECT_EQ(v.error().code, ErrorCode::kTooLarge);
+    EXPECT_NE(v.error().message.find("the limit for a value built while rendering"),
+              std::string::npos)
+        << v.error().message;
+    // Each piece fits, but together they build more than kMaxRenderWorkBytes.
+    Result<Template> work = Template::compile(
+        "{{ [" + repeat("dag_run.conf | tojson | length, ", 100) + "0] | length }}");
+    ASSERT_TRUE(work.has_value());
+    v = work->render(ctx);
+    ASSERT_FALSE(v.has_value());
+    EXPECT_NE(v.error().message.find("more than 8388608 bytes"), std::string::npos)
+        << v.error().message;
+    // Small values are not affected.
+    Result<Template> fine = Template::compile("{{ [dag_run.conf] | tojson | length }}");
+    ASSERT_TRUE(fine.has_value());
+    EXPECT_EQ(*fine->render(ctx), json::value(100'013));  // [{"text":"x..."}]
+}
+
+TEST(TemplateLimitTest, ASharedBudgetBoundsSeveralTemplates) {
+    json::object ctx = big_context(300);
+    Result<Template> t = Template::compile("{{ dag_run.conf.text }}");
+    ASSERT_TRUE(t.has_value());
+    RenderBudget budget(1000, "argv in total");
+    EXPECT_TRUE(t->render_text(ctx, budget).has_value());
+    EXPECT_TRUE(t->render_text(ctx, budget).has_value());
+    EXPECT_TRUE(t->render_text(ctx, budget).has_value());
+    EXPECT_EQ(budget.left(), 100u);
+    Result<std::string> fourth = t->render_text(ctx, budget);
+    ASSERT_FALSE(fourth.has_value());
+    EXPECT_EQ(fourth.error().message,
+              "the rendered text would be longer than 1000 bytes, the limit for argv in total");
+    EXPECT_EQ(budget.left(), 100u);
+
+    Result<TemplateTree> tree = TemplateTree::compile(
+        json::parse(R"({"a": "{{ dag_run.conf.text }}", "b": ["{{ dag_run.conf.text }}"]})"));
+    ASSERT_TRUE(tree.has_value());
+    RenderBudget body(500, "the body");
+    Result<json::value> rendered = tree->render(ctx, body);
+    ASSERT_FALSE(rendered.has_value());
+    EXPECT_EQ(rendered.error().code, ErrorCode::kTooLarge);
+}
+
+TEST(TemplateEscapeTest, EachValueIsEscapedAndTheTextKept) {
+    json::object ctx = big_context(1);
+    Result<Template> t = Template::compile("/a b/{{ params.word }}/{{ 5 }}?q={{ params.word }}");
+    ASSERT_TRUE(t.has_value());
+    RenderBudget budget;
+    auto escape = [](std::string_view s) { return "<" + std::string(s) + ">"; };
+    Result<std::string> text = t->render_text(ctx, budget, +escape);
+    ASSERT_TRUE(text.has_value()) << text.error().message;
+    EXPECT_EQ(*text, "/a b/<a/b c?d#e%f\r\nG>/<5>?q=<a/b c?d#e%f\r\nG>");
+    // A single expression keeps its text alone, without the whitespace around it.
+    Result<Template> single = Template::compile("  {{ params.word }} ");
+    ASSERT_TRUE(single.has_value());
+    EXPECT_EQ(*single->render_text(ctx, budget, +escape), "<a/b c?d#e%f\r\nG>");
+}
+
+TEST(TemplateReadsTest, ReadPathsFollowMembersAndLiteralKeys) {
+    Result<Template> t = Template::compile(
+        "{{ dag_run.conf.x }} {{ dag_run['dag_id'] }} {{ tasks.a.output[0].b }} "
+        "{{ params[params.key] | default(ds) }} {{ [run_id, 1] }}");
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(t->read_paths(),
+              (std::vector<std::string>{"dag_run.conf.x", "dag_run.dag_id", "tasks.a.output[0].b",
+                                        "params", "params.key", "ds", "run_id"}));
+}
+
 }  // namespace
 }  // namespace orquestra::dag

@@ -56,5 +56,47 @@ TEST(CommandTaskRunnerTest, DestroyingTheRunnerStopsRunningCommandsAndDropsQueue
     fs::remove(marker);
 }
 
+AttemptResult run_command_attempt(Attempt attempt) {
+    CommandTaskRunner runner(1);
+    std::promise<AttemptResult> done;
+    runner.run(std::move(attempt), [&done](AttemptResult r) { done.set_value(std::move(r)); });
+    auto future = done.get_future();
+    EXPECT_EQ(future.wait_for(60s), std::future_status::ready);
+    return future.get();
+}
+
+// Environment values may be secrets, and Viewers read task logs: only the names are logged.
+TEST(CommandTaskRunnerTest, TheLogNamesEnvironmentVariablesWithoutTheirValues) {
+    Attempt a = command_attempt("test \"${#SEGREDO}\" = 7");
+    std::get<RenderedCommand>(a.work).env = {{"SEGREDO", "hunter2"}, {"OUTRO", "x y"}};
+    AttemptResult r = run_command_attempt(std::move(a));
+    EXPECT_TRUE(r.success) << r.error;
+    std::string log;
+    for (const auto& line : r.log) log += line + "\n";
+    EXPECT_NE(log.find("env: SEGREDO OUTRO\n"), std::string::npos) << log;
+    EXPECT_EQ(log.find("hunter2"), std::string::npos) << log;
+}
+
+// 17 MB of output: the log keeps 8 MiB and says how much it left out, and says that the
+// command's output went past what is read.
+TEST(CommandTaskRunnerTest, OutputPastTheLimitsIsSaidInTheLog) {
+    AttemptResult r = run_command_attempt(
+        command_attempt("head -c 17000000 /dev/zero | tr '\\0' a; echo; echo done"));
+    EXPECT_TRUE(r.success) << r.error;
+    std::size_t bytes = 0;
+    for (const auto& line : r.log) bytes += line.size() + kLogLineOverhead;
+    EXPECT_LE(bytes, kMaxTryLogBytes + 4096);
+    ASSERT_GE(r.log.size(), 3u);
+    const std::string& truncated = r.log[r.log.size() - 3];
+    EXPECT_EQ(truncated.rfind("... log truncated: ", 0), 0u) << truncated;
+    EXPECT_NE(truncated.find(" more bytes not written"), std::string::npos) << truncated;
+    EXPECT_EQ(r.log[r.log.size() - 2].rfind("output truncated: the command wrote more than "
+                                            "16777216 bytes to stdout or stderr",
+                                            0),
+              0u)
+        << r.log[r.log.size() - 2];
+    EXPECT_FALSE(r.output_json.has_value());
+}
+
 }  // namespace
 }  // namespace orquestra::executor

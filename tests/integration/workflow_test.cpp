@@ -477,7 +477,8 @@ TEST_F(WorkflowIntegrationTest, RefusedConnectionMovesToTheNextInstanceWithinOne
         EXPECT_EQ(ti.try_number, 1);
         EXPECT_EQ(ti.served_by, "eco-b");
         EXPECT_EQ(tries("eco", run_id, "chamar").size(), 1u);
-        if (read_log("eco", run_id, "chamar", 1).find("(instance eco-a)") != std::string::npos) {
+        const std::string log = read_log("eco", run_id, "chamar", 1);
+        if (log.find("(instance eco-a, time limit ") != std::string::npos) {
             ++failed_over;
         }
     }
@@ -770,6 +771,70 @@ tasks:
                 "max %.2f ms\n",
                 kRuns, p50, p99, ms.back());
     EXPECT_LT(p50, 50.0);
+}
+
+// --- what a run's conf cannot do ----------------------------------------------------------------
+
+// A conf value in a templated path used to smuggle a second request onto the service's
+// connection; now it is one percent-encoded path segment, and the log cannot be forged.
+TEST_F(WorkflowIntegrationTest, AConfValueInAPathReachesTheServiceAsOneEncodedSegment) {
+    write_dag("caminho.yaml", R"(
+dag_id: caminho
+tasks:
+  obter:
+    http: {service: servico_usuarios, path: "/usuarios/{{ dag_run.conf.id }}", query: {q: "{{ dag_run.conf.id }}"}}
+  cabecalho:
+    upstream: [obter]
+    http: {service: servico_usuarios, path: /x, headers: {X-Id: "{{ dag_run.conf.id }}"}}
+)");
+    auto& service = add_service("servico_usuarios", "u1", answer(200, R"({"ok":true})"));
+    ASSERT_NO_FATAL_FAILURE(start_node());
+
+    auto done = run_dag("caminho", "r1", R"({"id": "1 HTTP/1.1\r\nHost: x\r\n\r\nGET /admin"})");
+    ASSERT_TRUE(done.finished);
+    EXPECT_EQ(task("caminho", "r1", "obter").state, TaskState::kSuccess);
+    const std::string encoded = "1%20HTTP%2F1.1%0D%0AHost%3A%20x%0D%0A%0D%0AGET%20%2Fadmin";
+    auto seen = service.seen();
+    ASSERT_EQ(seen.size(), 1u);  // one request, no smuggled second one, no header call
+    EXPECT_EQ(seen[0].target, "/usuarios/" + encoded + "?q=" + encoded);
+    // The header cannot carry it either: that try fails before anything is sent.
+    EXPECT_EQ(task("caminho", "r1", "cabecalho").state, TaskState::kFailed);
+    auto t = tries("caminho", "r1", "cabecalho");
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_NE(t[0].error.find("header X-Id: the value holds the control character \\x0d"),
+              std::string::npos)
+        << t[0].error;
+    // Every line of both logs starts with its time stamp: none was forged, and no raw CR made
+    // it into a file.
+    for (const char* task_id : {"obter", "cabecalho"}) {
+        std::string log = read_log("caminho", "r1", task_id, 1);
+        if (std::string_view(task_id) == "obter") {
+            EXPECT_NE(log.find("/usuarios/" + encoded), std::string::npos) << log;
+        }
+        EXPECT_EQ(log.find('\r'), std::string::npos) << log;
+        std::istringstream lines(log);
+        for (std::string line; std::getline(lines, line);) {
+            EXPECT_EQ(line.rfind("[", 0), 0u) << line;
+        }
+    }
+}
+
+TEST_F(WorkflowIntegrationTest, CommandLogsNameEnvironmentVariablesWithoutValues) {
+    write_dag("segredo.yaml", R"(
+dag_id: segredo
+tasks:
+  usar:
+    command:
+      script: 'test "${#SENHA}" = 7'
+      env: {SENHA: "{{ dag_run.conf.senha }}"}
+)");
+    ASSERT_NO_FATAL_FAILURE(start_node());
+    auto done = run_dag("segredo", "r1", R"({"senha": "hunter2"})");
+    ASSERT_TRUE(done.finished);
+    EXPECT_EQ(done.run.state, RunState::kSuccess);
+    std::string log = read_log("segredo", "r1", "usar", 1);
+    EXPECT_NE(log.find("env: SENHA ORQUESTRA_DAG_ID ORQUESTRA_RUN_ID"), std::string::npos) << log;
+    EXPECT_EQ(log.find("hunter2"), std::string::npos) << log;
 }
 
 }  // namespace

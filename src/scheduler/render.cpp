@@ -1,0 +1,166 @@
+// render_attempt (declared in engine.hpp): a task's templates rendered for one try. Every
+// value is bounded as it is rendered (dag.hpp and template.hpp limits) and encoded for where it
+// goes, since a run's conf and params come from whoever triggered it: path values become one
+// percent-encoded segment each, query values one parameter, and nothing with a control
+// character reaches a request line or header.
+
+#include "scheduler/engine.hpp"
+
+#include "core/strings.hpp"
+#include "http/client.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace orquestra::scheduler {
+
+namespace json = boost::json;
+
+namespace {
+
+Error in_field(std::string_view field, const Error& e) {
+    return Error{e.code, fmt::format("{}: {}", field, e.message)};
+}
+
+Error too_large(std::string_view field, std::size_t limit, std::string_view what) {
+    return Error{ErrorCode::kTooLarge,
+                 fmt::format("{}: the rendered text would be longer than {} bytes, the limit for {}",
+                             field, limit, what)};
+}
+
+// A value inside a path is one segment: '/', '?', '#', '%', spaces and control characters are
+// all encoded, so it can neither leave its segment nor end the request line.
+std::string path_segment(std::string_view value) { return percent_encode(value); }
+
+// The first control character other than TAB (which header values may hold), if any.
+std::optional<char> control_character(std::string_view s, bool allow_tab) {
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && !(allow_tab && c == '\t')) || u == 0x7f) return c;
+    }
+    return std::nullopt;
+}
+
+Result<executor::RenderedHttp> render_http(const dag::HttpSpec& spec, const json::object& ctx) {
+    executor::RenderedHttp http;
+    http.service = spec.service;
+    http.url = spec.url;
+    http.method = spec.method;
+    dag::RenderBudget target(dag::kMaxRequestTargetBytes, "the request target (path and query)");
+    auto path = spec.path.render_text(ctx, target, &path_segment);
+    if (!path) return in_field("path", path.error());
+    http.path = std::move(*path);
+    char sep = http.path.find('?') == std::string::npos ? '?' : '&';
+    for (const auto& [key, tmpl] : spec.query) {
+        std::string field = "query " + key;
+        auto v = tmpl.render_text(ctx);
+        if (!v) return in_field(field, v.error());
+        std::string item = percent_encode(key) + "=" + percent_encode(*v);
+        if (!target.take(item.size() + 1)) return too_large(field, target.limit(), target.what());
+        http.path += sep;
+        http.path += item;
+        sep = '&';
+    }
+    // With a url, the path is appended to the url's own (already valid) path, and may be empty.
+    if (!http.path.empty() || spec.service) {
+        if (auto ok = http::check_request_target(http.path.empty() ? "/" : http.path); !ok) {
+            return in_field("path", ok.error());
+        }
+    }
+    dag::RenderBudget headers(dag::kMaxHeaderBytes, "the headers in total");
+    for (const auto& [key, tmpl] : spec.headers) {
+        std::string field = "header " + key;
+        if (!headers.take(key.size())) return too_large(field, headers.limit(), headers.what());
+        auto v = tmpl.render_text(ctx, headers);
+        if (!v) return in_field(field, v.error());
+        if (auto c = control_character(*v, true)) {
+            return Error{ErrorCode::kInvalidArgument,
+                         fmt::format("{}: the value holds the control character \\x{:02x}", field,
+                                     static_cast<unsigned char>(*c))};
+        }
+        http.headers.emplace_back(key, std::move(*v));
+    }
+    dag::RenderBudget body(dag::kMaxBodyBytes, "the body");
+    if (spec.json) {
+        auto v = spec.json->render(ctx, body);
+        if (!v) return in_field("json", v.error());
+        http.body = json::serialize(*v);
+        // The file's own constants count too.
+        if (http.body->size() > dag::kMaxBodyBytes) {
+            return too_large("json", dag::kMaxBodyBytes, body.what());
+        }
+        http.content_type = "application/json";
+    } else if (spec.body) {
+        auto v = spec.body->render_text(ctx, body);
+        if (!v) return in_field("body", v.error());
+        http.body = std::move(*v);
+        http.content_type = "text/plain; charset=utf-8";
+        for (const auto& [k, val] : http.headers) {
+            if (iequals(k, "Content-Type")) http.content_type.clear();
+        }
+    }
+    http.expected_status = spec.expected_status;
+    return http;
+}
+
+Result<executor::RenderedCommand> render_command(const dag::CommandSpec& cmd,
+                                                 const json::object& ctx) {
+    executor::RenderedCommand c;
+    dag::RenderBudget argv(dag::kMaxArgvBytes, "argv in total");
+    for (std::size_t i = 0; i < cmd.argv.size(); ++i) {
+        std::string field = fmt::format("argv[{}]", i);
+        auto v = cmd.argv[i].render_text(ctx, argv);
+        if (!v) return in_field(field, v.error());
+        // A NUL would silently cut the argument short.
+        if (v->find('\0') != std::string::npos) {
+            return Error{ErrorCode::kInvalidArgument, field + ": the value holds a NUL byte"};
+        }
+        c.argv.push_back(std::move(*v));
+    }
+    c.script = cmd.script;
+    dag::RenderBudget env(dag::kMaxEnvBytes, "env in total");
+    for (const auto& [key, tmpl] : cmd.env) {
+        std::string field = "env " + key;
+        if (!env.take(key.size() + 1)) return too_large(field, env.limit(), env.what());
+        auto v = tmpl.render_text(ctx, env);
+        if (!v) return in_field(field, v.error());
+        if (v->find('\0') != std::string::npos) {
+            return Error{ErrorCode::kInvalidArgument, field + ": the value holds a NUL byte"};
+        }
+        c.env.emplace_back(key, std::move(*v));
+    }
+    c.cwd = cmd.cwd;
+    return c;
+}
+
+}  // namespace
+
+Result<executor::Attempt> render_attempt(const dag::Task& task, const json::object& ctx) {
+    executor::Attempt attempt;
+    Millis timeout = 0;
+    if (const auto* spec = std::get_if<dag::HttpSpec>(&task.kind)) {
+        auto http = render_http(*spec, ctx);
+        if (!http) return http.error();
+        timeout = spec->timeout;
+        if (spec->attempt_timeout) {
+            http->attempt_timeout = std::chrono::milliseconds(*spec->attempt_timeout);
+        }
+        attempt.work = std::move(*http);
+    } else if (const auto* cmd = std::get_if<dag::CommandSpec>(&task.kind)) {
+        auto command = render_command(*cmd, ctx);
+        if (!command) return command.error();
+        timeout = cmd->timeout;
+        attempt.work = std::move(*command);
+    } else {
+        const auto& wait = std::get<dag::WaitForServiceSpec>(task.kind);
+        attempt.work = executor::RenderedWait{wait.service, wait.min_instances};
+        timeout = wait.timeout;
+    }
+    if (task.execution_timeout) timeout = std::min(timeout, *task.execution_timeout);
+    attempt.timeout = std::chrono::milliseconds(std::max<Millis>(1, timeout));
+    return attempt;
+}
+
+}  // namespace orquestra::scheduler
