@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
-#include <regex>
 
 namespace orquestra::scheduler {
 
