@@ -46,6 +46,10 @@ Result<ClientResponse> fetch(const Endpoint& endpoint, ClientRequest request,
                              std::chrono::milliseconds timeout = std::chrono::milliseconds(10'000),
                              std::size_t max_body = 64u << 20);
 
+// The URL without the credentials it may carry ("http://user:pw@host/" -> "http://host/"),
+// for messages.
+std::string url_without_credentials(std::string_view url);
+
 // Splits "http://host:port/path" into endpoint and target; kInvalidArgument otherwise.
 Result<std::pair<Endpoint, std::string>> parse_http_url(std::string_view url);
 

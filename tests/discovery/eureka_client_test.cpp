@@ -163,6 +163,36 @@ TEST_F(EurekaClientTest, RegistersAndIsVisibleInTheRegistry) {
     EXPECT_NE(reply.body.find("127.0.0.1:orders:9001"), std::string::npos);
 }
 
+TEST_F(EurekaClientTest, SendsRegistryCredentialsFromTheOptionsOrTheUrl) {
+    registry_->stop();
+    app::RegistryNodeOptions guarded;
+    guarded.api.auth = "eureka:p@ss:word";
+    registry_ = std::make_unique<app::RegistryNode>(server_io_.io(), SystemClock::instance(),
+                                                    guarded);
+    auto port = registry_->start();
+    ASSERT_TRUE(port) << port.error().message;
+    registry_port_ = *port;
+
+    // Without credentials the registry turns the client away.
+    auto& none = client(registering("nobody", 9000));
+    ASSERT_TRUE(eventually([&] { return none.stats().registration_failures >= 1u; }));
+    EXPECT_FALSE(in_registry("NOBODY", none.instance_id()));
+
+    auto with_option = registering("orders", 9001);
+    with_option.registry_auth = "eureka:p@ss:word";
+    auto& a = client(with_option);
+    // In the URL, percent-encoded as URLs need.
+    auto in_url = registering("billing", 9002);
+    in_url.registry_urls = {"http://eureka:p%40ss%3Aword@127.0.0.1:" +
+                            std::to_string(registry_port_) + "/eureka"};
+    in_url.fetch_registry = true;
+    auto& b = client(in_url);
+    EXPECT_TRUE(eventually([&] { return in_registry("ORDERS", a.instance_id()); }));
+    EXPECT_TRUE(eventually([&] { return in_registry("BILLING", b.instance_id()); }));
+    EXPECT_TRUE(eventually([&] { return b.stats().full_fetches >= 1u; }));
+    EXPECT_TRUE(eventually([&] { return !b.up_instances("orders").empty(); }));
+}
+
 TEST_F(EurekaClientTest, HeartbeatsKeepAShortLeaseAlive) {
     auto o = registering("orders", 9001);
     o.lease_duration = 2s;
