@@ -505,7 +505,7 @@ asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate(Call
     }
     // Guessing stops here, before any argon2id work: a username or address that failed too
     // often waits, and the number of checks running or queued is bounded.
-    const std::string address(call.req.remote_address());
+    const std::string address = LoginThrottle::address_key(call.req.remote_address());
     if (const Millis wait = login_throttle_.delay_for(username, address); wait > 0) {
         const Millis seconds = (wait + 999) / 1000;
         send_problem(call.res, 429,

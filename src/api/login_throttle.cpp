@@ -1,6 +1,7 @@
 #include "api/login_throttle.hpp"
 
 #include <algorithm>
+#include <boost/asio/ip/address_v6.hpp>
 
 namespace orquestra::api {
 
@@ -83,6 +84,15 @@ void LoginThrottle::succeeded(std::string_view username, std::string_view addres
     std::lock_guard lock(mu_);
     users_.erase(std::string(key_of(username)));
     if (!address.empty()) addresses_.erase(std::string(key_of(address)));
+}
+
+std::string LoginThrottle::address_key(std::string_view address) {
+    boost::system::error_code ec;
+    const auto v6 = boost::asio::ip::make_address_v6(address, ec);
+    if (ec) return std::string(address);
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return boost::asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
 std::size_t LoginThrottle::size() const {

@@ -51,6 +51,11 @@ class LoginThrottle {
     void failed(std::string_view username, std::string_view address);
     void succeeded(std::string_view username, std::string_view address);
 
+    // The source a failed login is counted against, from a peer address: an IPv4 address as
+    // is, an IPv6 address as its /64 network ("2001:db8:1:2::/64": one host usually holds a
+    // whole /64, and could otherwise use a new address for every guess).
+    static std::string address_key(std::string_view address);
+
     // Keys held, both tables together (for tests and metrics).
     std::size_t size() const;
 

@@ -84,6 +84,14 @@ TEST(LoginThrottleTest, LongUsernamesShareTheirFirstBytes) {
     EXPECT_EQ(throttle.size(), 1u);
 }
 
+TEST(LoginThrottleTest, IPv6AddressesCountPerSlash64) {
+    EXPECT_EQ(LoginThrottle::address_key("10.1.2.3"), "10.1.2.3");
+    EXPECT_EQ(LoginThrottle::address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+    EXPECT_EQ(LoginThrottle::address_key("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+    EXPECT_EQ(LoginThrottle::address_key("::1"), "::/64");
+    EXPECT_EQ(LoginThrottle::address_key(""), "");
+}
+
 TEST(PasswordCheckGateTest, AdmitsUpToItsCapacity) {
     PasswordCheckGate gate(2);
     EXPECT_TRUE(gate.try_enter());
