@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -277,7 +278,8 @@ ApiServer::ApiServer(scheduler::Engine& engine, store::Store& store, asio::io_co
       clock_(options_.clock != nullptr ? *options_.clock : SystemClock::instance()),
       credentials_(clock_, options_.credential_ttl),
       login_throttle_(clock_, options_.login_throttle),
-      password_gate_(std::max(1, options_.max_password_checks)),
+      password_gate_(std::max(1, options_.max_password_checks),
+                     std::max(1, options_.max_password_checks_per_address)),
       workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))),
       password_workers_(static_cast<std::size_t>(std::max(1, options_.password_check_threads))),
       heartbeat_(std::make_shared<detail::ApiHeartbeat>(engine_loop)) {
@@ -516,17 +518,29 @@ asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate(Call
         call.res.add_header("Retry-After", std::to_string(seconds));
         co_return std::nullopt;
     }
-    if (!password_gate_.try_enter()) {
-        send_problem(call.res, 503,
-                     "too many logins are being checked at once: try again shortly",
-                     call.instance);
-        call.res.add_header("Retry-After", "1");
-        co_return std::nullopt;
+    // A full gate is waited on briefly, on a timer (never blocking the loop): a burst of
+    // requests with the same new credentials then finds them cached once the first is checked.
+    const auto give_up = std::chrono::steady_clock::now() + options_.password_check_wait;
+    while (!password_gate_.try_enter(address)) {
+        if (std::chrono::steady_clock::now() >= give_up) {
+            send_problem(call.res, 503,
+                         "too many logins are being checked at once: try again shortly",
+                         call.instance);
+            call.res.add_header("Retry-After", "1");
+            co_return std::nullopt;
+        }
+        asio::steady_timer pause(co_await asio::this_coro::executor,
+                                 std::chrono::milliseconds(20));
+        co_await pause.async_wait(asio::use_awaitable);
+        if (auto role = credentials_.lookup(username, password)) {
+            co_return std::optional<std::optional<Role>>(std::optional<Role>(*role));
+        }
     }
     struct Leave {
         PasswordCheckGate& gate;
-        ~Leave() { gate.leave(); }
-    } leave{password_gate_};
+        const std::string& source;
+        ~Leave() { gate.leave(source); }
+    } leave{password_gate_, address};
 
     auto user = co_await on_loop([this, &username] { return store_.get_user(username); });
     if (!user) {

@@ -14,7 +14,9 @@
 // Guessing is slowed down (LoginThrottle): after a few failed logins for a username or from an
 // address, further attempts are answered 429 with Retry-After, without checking the password,
 // for a delay that doubles at every failure; credentials already cached still pass. At most
-// `max_password_checks` argon2id checks run or wait at once; beyond that, 503 with Retry-After.
+// `max_password_checks` argon2id checks run or wait at once, `max_password_checks_per_address`
+// from one address (so one source cannot hold every password thread); a login beyond that
+// waits up to `password_check_wait` for a place (on a timer), then gets 503 with Retry-After.
 //
 // Request bodies must be JSON (`application/json` or `application/*+json`, parameters allowed);
 // any other Content-Type, or none, on a request with a body is 415 (a browser cannot send
@@ -65,9 +67,12 @@ struct ApiOptions {
     // Older heartbeats make /health say "unhealthy" (Airflow's default threshold is 30 s).
     std::chrono::milliseconds health_threshold{30'000};
     Millis credential_ttl = 60'000;
-    int worker_threads = 2;          // log reads
-    int password_check_threads = 2;  // argon2id checks running at once (64 MiB each)
-    int max_password_checks = 8;     // running or queued; beyond: 503
+    int worker_threads = 2;                   // log reads
+    int password_check_threads = 2;           // argon2id checks running at once (64 MiB each)
+    int max_password_checks = 8;              // running or queued
+    int max_password_checks_per_address = 1;  // of those, from one source address
+    // How long a login waits for a free place among those checks before it is answered 503.
+    std::chrono::milliseconds password_check_wait{2000};
     LoginThrottleOptions login_throttle;
     // A log request without full_content returns at most this much; its continuation token
     // points at the rest.

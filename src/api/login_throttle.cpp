@@ -100,14 +100,32 @@ std::size_t LoginThrottle::size() const {
     return users_.size() + addresses_.size();
 }
 
-bool PasswordCheckGate::try_enter() {
-    int current = in_use_.load();
-    while (current < capacity_) {
-        if (in_use_.compare_exchange_weak(current, current + 1)) return true;
+bool PasswordCheckGate::try_enter(const std::string& source) {
+    std::lock_guard lock(mu_);
+    if (in_use_ >= capacity_) return false;
+    if (!source.empty()) {
+        int& mine = sources_[source];
+        if (mine >= per_source_) {
+            if (mine == 0) sources_.erase(source);
+            return false;
+        }
+        ++mine;
     }
-    return false;
+    ++in_use_;
+    return true;
 }
 
-void PasswordCheckGate::leave() { in_use_.fetch_sub(1); }
+void PasswordCheckGate::leave(const std::string& source) {
+    std::lock_guard lock(mu_);
+    --in_use_;
+    if (source.empty()) return;
+    auto it = sources_.find(source);
+    if (it != sources_.end() && --it->second <= 0) sources_.erase(it);
+}
+
+int PasswordCheckGate::in_use() const {
+    std::lock_guard lock(mu_);
+    return in_use_;
+}
 
 }  // namespace orquestra::api

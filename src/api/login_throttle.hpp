@@ -13,13 +13,13 @@
 // kept to their first kMaxKeyBytes bytes (no user has a longer name).
 //
 // PasswordCheckGate: admission to the argon2id checks (each takes tens of milliseconds and
-// 64 MiB): at most `capacity` checks running or queued at once; the API answers 503 with
-// Retry-After to the ones beyond, so a flood of guesses can neither exhaust memory nor queue
-// up in front of a real login.
+// 64 MiB): at most `capacity` checks running or queued at once, and at most `per_source` of
+// them from one source address; the API answers 503 with Retry-After to the ones beyond, so a
+// flood of guesses can neither exhaust memory nor queue up in front of a real login, and one
+// source cannot take every slot.
 //
-// Both are thread-safe (one mutex, or an atomic, held for a map lookup) and never block.
+// Both are thread-safe (one mutex each, held for a map lookup) and never block.
 
-#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -80,17 +80,22 @@ class LoginThrottle {
 
 class PasswordCheckGate {
   public:
-    explicit PasswordCheckGate(int capacity) : capacity_(capacity) {}
+    PasswordCheckGate(int capacity, int per_source)
+        : capacity_(capacity), per_source_(per_source) {}
 
-    // True when a check may start (it must call leave() when done); false when `capacity`
-    // checks are already running or queued.
-    bool try_enter();
-    void leave();
-    int in_use() const { return in_use_.load(); }
+    // True when a check for `source` may start (it must call leave(source) when done); false
+    // when `capacity` checks are already running or queued, or `per_source` of them for this
+    // source (an empty source counts only against the capacity).
+    bool try_enter(const std::string& source);
+    void leave(const std::string& source);
+    int in_use() const;
 
   private:
     const int capacity_;
-    std::atomic<int> in_use_{0};
+    const int per_source_;
+    mutable std::mutex mu_;
+    int in_use_ = 0;                                // guarded by mu_
+    std::unordered_map<std::string, int> sources_;  // guarded by mu_; at most capacity_ keys
 };
 
 }  // namespace orquestra::api

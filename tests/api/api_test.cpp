@@ -917,10 +917,11 @@ TEST_F(ApiTest, ManyFailuresFromOneAddressSlowItDownButCachedLoginsPass) {
     EXPECT_EQ(api.get("user", "user-secret").status, 200);
 }
 
-TEST_F(ApiTest, PasswordChecksBeyondTheLimitAre503AndNeverQueue) {
+TEST_F(ApiTest, PasswordChecksBeyondTheLimitWaitBrieflyThenAre503) {
     FakeClock clock;
     ApiOptions options;
     options.max_password_checks = 1;
+    options.password_check_wait = 300ms;  // the one turned away waits this long first
     ThrottledApi api(clock, options);
     // Hold the engine loop, where a login looks its user up: the first login to get in holds
     // the only slot until the loop is released.
@@ -929,12 +930,16 @@ TEST_F(ApiTest, PasswordChecksBeyondTheLimitAre503AndNeverQueue) {
     boost::asio::post(env->node->loop(), [released] { released.wait(); });
     auto a = std::async(std::launch::async, [&] { return api.get("nobody-a", "x"); });
     auto b = std::async(std::launch::async, [&] { return api.get("nobody-b", "x"); });
-    // Exactly one of them is turned away at once, while the other waits for its check.
+    // Exactly one of them is turned away (after its short wait), while the other waits for
+    // its check.
     std::optional<Reply> first;
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     while (!first && std::chrono::steady_clock::now() < deadline) {
-        if (a.wait_for(10ms) == std::future_status::ready) first = a.get();
-        else if (b.wait_for(0ms) == std::future_status::ready) first = b.get();
+        if (a.wait_for(10ms) == std::future_status::ready) {
+            first = a.get();
+        } else if (b.wait_for(0ms) == std::future_status::ready) {
+            first = b.get();
+        }
     }
     release.set_value();
     ASSERT_TRUE(first);
@@ -944,6 +949,21 @@ TEST_F(ApiTest, PasswordChecksBeyondTheLimitAre503AndNeverQueue) {
     EXPECT_EQ(second.status, 401) << second.body;
     // The slot is free again.
     EXPECT_EQ(api.get("admin", "admin-secret").status, 200);
+}
+
+TEST_F(ApiTest, ABurstOfNewCredentialsFromOneAddressWaitsForTheFirstCheck) {
+    FakeClock clock;
+    ApiOptions options;
+    options.password_check_wait = 20s;  // only a bound: the first check ends long before
+    ThrottledApi api(clock, options);
+    // One address may run one check at a time; the others wait for it, then find the
+    // credentials cached instead of checking them again (or being turned away).
+    std::vector<std::future<Reply>> burst;
+    for (int i = 0; i < 6; ++i) {
+        burst.push_back(
+            std::async(std::launch::async, [&] { return api.get("user", "user-secret"); }));
+    }
+    for (auto& f : burst) EXPECT_EQ(f.get().status, 200);
 }
 
 }  // namespace

@@ -93,16 +93,29 @@ TEST(LoginThrottleTest, IPv6AddressesCountPerSlash64) {
 }
 
 TEST(PasswordCheckGateTest, AdmitsUpToItsCapacity) {
-    PasswordCheckGate gate(2);
-    EXPECT_TRUE(gate.try_enter());
-    EXPECT_TRUE(gate.try_enter());
-    EXPECT_FALSE(gate.try_enter());
+    PasswordCheckGate gate(2, 2);
+    EXPECT_TRUE(gate.try_enter("10.0.0.1"));
+    EXPECT_TRUE(gate.try_enter("10.0.0.2"));
+    EXPECT_FALSE(gate.try_enter("10.0.0.3"));
+    EXPECT_FALSE(gate.try_enter(""));
     EXPECT_EQ(gate.in_use(), 2);
-    gate.leave();
-    EXPECT_TRUE(gate.try_enter());
-    gate.leave();
-    gate.leave();
+    gate.leave("10.0.0.1");
+    EXPECT_TRUE(gate.try_enter("10.0.0.3"));
+    gate.leave("10.0.0.2");
+    gate.leave("10.0.0.3");
     EXPECT_EQ(gate.in_use(), 0);
+}
+
+TEST(PasswordCheckGateTest, OneSourceCannotTakeEverySlot) {
+    PasswordCheckGate gate(8, 2);
+    EXPECT_TRUE(gate.try_enter("10.0.0.1"));
+    EXPECT_TRUE(gate.try_enter("10.0.0.1"));
+    for (int i = 0; i < 10; ++i) EXPECT_FALSE(gate.try_enter("10.0.0.1")) << i;
+    EXPECT_TRUE(gate.try_enter("10.0.0.2"));
+    EXPECT_TRUE(gate.try_enter(""));  // unknown sources count only against the capacity
+    EXPECT_EQ(gate.in_use(), 4);
+    gate.leave("10.0.0.1");
+    EXPECT_TRUE(gate.try_enter("10.0.0.1"));
 }
 
 }  // namespace
