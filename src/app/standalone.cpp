@@ -221,6 +221,11 @@ int run_standalone(const StandaloneOptions& options) {
             "{}=user:password, or pass --insecure-registry to run it open anyway",
             options.host, kRegistryAuthEnv));
     }
+    if (!*registry_auth && !is_loopback_host(options.host)) {
+        spdlog::warn("--insecure-registry: anyone who reaches {} may register, change or remove "
+                     "instances in the registry",
+                     options.host);
+    }
 
     auto paths = HomePaths::resolve(options.home, options.dags);
     if (auto r = secure_home(paths); !r) return fail(r.error().message);
