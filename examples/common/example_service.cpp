@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <pthread.h>
 #include <signal.h>
@@ -128,6 +129,11 @@ int run_service(int argc, char** argv, const ServiceSpec& spec, http::SyncHandle
 
     discovery::EurekaClientOptions options;
     options.registry_urls = registries;
+    // Registry credentials come through the environment (a parent such as standalone sets it;
+    // argv would show them to every local user), or in a --registry URL.
+    if (const char* auth = std::getenv("ORQUESTRA_REGISTRY_AUTH"); auth != nullptr) {
+        options.registry_auth = auth;
+    }
     options.instance.app = app;
     options.instance.instance_id = flags.instance_id;  // empty: host:app:port
     options.instance.host_name = host;
@@ -144,7 +150,9 @@ int run_service(int argc, char** argv, const ServiceSpec& spec, http::SyncHandle
     options.fetch_registry = false;  // the services call no one
     discovery::EurekaClient eureka(pool.first().get_executor(), options);
     eureka.start();
-    spdlog::info("registering {} as {} in {}", base_url, app, fmt::join(registries, ", "));
+    std::vector<std::string> shown;
+    for (const auto& url : registries) shown.push_back(http::url_without_credentials(url));
+    spdlog::info("registering {} as {} in {}", base_url, app, fmt::join(shown, ", "));
 
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);

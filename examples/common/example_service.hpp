@@ -10,7 +10,9 @@
 //
 // Everything else (spdlog, CLI11's help and errors) goes to stderr. Registration happens in the
 // background: a registry that is down at start is retried until it answers (EurekaClient logs
-// a warning per failed attempt) while the service keeps serving.
+// a warning per failed attempt) while the service keeps serving. A registry that asks for
+// credentials gets them from $ORQUESTRA_REGISTRY_AUTH (user:password), or from the --registry
+// URL (http://user:password@host:8761/eureka).
 //
 // Handlers run on the server's event loop, possibly on several connections at once: they must
 // not block and must guard shared state themselves.

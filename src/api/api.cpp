@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
@@ -180,6 +181,13 @@ json::value page_of(json::array items, std::string_view name, std::int64_t total
     return out;
 }
 
+// application/json, or a structured syntax suffix such as application/merge-patch+json.
+bool is_json_media_type(std::string_view type) {
+    return type == "application/json" ||
+           (type.starts_with("application/") && type.ends_with("+json") &&
+            type.size() > std::string_view("application/+json").size());
+}
+
 enum class Endpoint {
     kHealth,
     kVersion,
@@ -271,7 +279,11 @@ ApiServer::ApiServer(scheduler::Engine& engine, store::Store& store, asio::io_co
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : SystemClock::instance()),
       credentials_(clock_, options_.credential_ttl),
+      login_throttle_(clock_, options_.login_throttle),
+      password_gate_(std::max(1, options_.max_password_checks),
+                     std::max(1, options_.max_password_checks_per_address)),
       workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))),
+      password_workers_(static_cast<std::size_t>(std::max(1, options_.password_check_threads))),
       heartbeat_(std::make_shared<detail::ApiHeartbeat>(engine_loop)) {
     asio::post(engine_loop_,
                [hb = heartbeat_, &store, &clock = clock_, interval = options_.heartbeat_interval] {
@@ -283,6 +295,7 @@ ApiServer::~ApiServer() {
     heartbeat_->stopped.store(true);
     asio::post(engine_loop_, [hb = heartbeat_] { hb->timer.cancel(); });
     workers_.join();
+    password_workers_.join();
 }
 
 http::Handler ApiServer::handler() {
@@ -334,6 +347,11 @@ asio::awaitable<std::invoke_result_t<F&>> ApiServer::on_worker(F f) {
     return run_on(workers_.get_executor(), std::move(f));
 }
 
+template <class F>
+asio::awaitable<std::invoke_result_t<F&>> ApiServer::on_password_worker(F f) {
+    return run_on(password_workers_.get_executor(), std::move(f));
+}
+
 asio::awaitable<void> ApiServer::handle(http::Request& req, http::Response& res) {
     Call call{req, res, {}, std::string(req.path())};
     auto segments = owns(req.path()) ? split_path(req.path(), kBasePath) : std::nullopt;
@@ -366,6 +384,19 @@ asio::awaitable<void> ApiServer::route(Call& call) {
                      call.instance);
         call.res.add_header("Allow", allow);
         co_return;
+    }
+    if (!call.req.body().empty()) {
+        const std::string type =
+            http::media_type(call.req.header(http::beast_http::field::content_type));
+        if (!is_json_media_type(type)) {
+            send_problem(call.res, 415,
+                         fmt::format("the request body must be JSON (Content-Type: "
+                                     "application/json), not {}",
+                                     type.empty() ? std::string("a body without a Content-Type")
+                                                  : "'" + type + "'"),
+                         call.instance);
+            co_return;
+        }
     }
     if (matched->endpoint == Endpoint::kHealth) {
         health(call);
@@ -476,6 +507,43 @@ asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate(Call
     if (auto role = credentials_.lookup(username, password)) {
         co_return std::optional<std::optional<Role>>(std::optional<Role>(*role));
     }
+    // Guessing stops here, before any argon2id work: a username or address that failed too
+    // often waits, and the number of checks running or queued is bounded.
+    const std::string address = LoginThrottle::address_key(call.req.remote_address());
+    if (const Millis wait = login_throttle_.delay_for(username, address); wait > 0) {
+        const Millis seconds = (wait + 999) / 1000;
+        send_problem(call.res, 429,
+                     fmt::format("too many failed logins for this user or from this address: "
+                                 "try again in {} s",
+                                 seconds),
+                     call.instance);
+        call.res.add_header("Retry-After", std::to_string(seconds));
+        co_return std::nullopt;
+    }
+    // A full gate is waited on briefly, on a timer (never blocking the loop): a burst of
+    // requests with the same new credentials then finds them cached once the first is checked.
+    const auto give_up = std::chrono::steady_clock::now() + options_.password_check_wait;
+    while (!password_gate_.try_enter(address)) {
+        if (std::chrono::steady_clock::now() >= give_up) {
+            send_problem(call.res, 503,
+                         "too many logins are being checked at once: try again shortly",
+                         call.instance);
+            call.res.add_header("Retry-After", "1");
+            co_return std::nullopt;
+        }
+        asio::steady_timer pause(co_await asio::this_coro::executor,
+                                 std::chrono::milliseconds(20));
+        co_await pause.async_wait(asio::use_awaitable);
+        if (auto role = credentials_.lookup(username, password)) {
+            co_return std::optional<std::optional<Role>>(std::optional<Role>(*role));
+        }
+    }
+    struct Leave {
+        PasswordCheckGate& gate;
+        const std::string& source;
+        ~Leave() { gate.leave(source); }
+    } leave{password_gate_, address};
+
     auto user = co_await on_loop([this, &username] { return store_.get_user(username); });
     if (!user) {
         send_error(call.res, user.error(), call.instance);
@@ -484,13 +552,15 @@ asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate(Call
     const std::string hash = user->has_value() ? (*user)->password_hash : std::string();
     const bool known = user->has_value();
     // Captures by reference only: this coroutine's frame outlives the wait.
-    bool verified = co_await on_worker([&hash, &password, known] {
+    bool verified = co_await on_password_worker([&hash, &password, known] {
         return verify_password(known ? hash : dummy_hash(), password) && known;
     });
     if (!verified) {
+        login_throttle_.failed(username, address);
         send_problem(call.res, 401, "invalid username or password", call.instance);
         co_return std::nullopt;
     }
+    login_throttle_.succeeded(username, address);
     auto role = parse_role((*user)->role);
     if (role) credentials_.remember(username, password, *role);
     co_return std::optional<std::optional<Role>>(role);

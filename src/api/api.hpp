@@ -6,10 +6,21 @@
 //
 // Threading: handle() runs on whatever HTTP executor calls it and never blocks it. Every Engine
 // and Store call is made on the engine's loop (co_spawn onto it, resuming the handler on its
-// own executor afterwards); argon2id password checks, waiting for the log writer and reading
-// log files run on a small worker pool of the ApiServer's own. Successful credential checks
+// own executor afterwards); argon2id password checks run on a small pool of their own, and
+// waiting for the log writer and reading log files on another. Successful credential checks
 // are cached for a minute (CredentialCache), so clients that send Basic auth on every request
 // pay for one argon2id check a minute.
+//
+// Guessing is slowed down (LoginThrottle): after a few failed logins for a username or from an
+// address, further attempts are answered 429 with Retry-After, without checking the password,
+// for a delay that doubles at every failure; credentials already cached still pass. At most
+// `max_password_checks` argon2id checks run or wait at once, `max_password_checks_per_address`
+// from one address (so one source cannot hold every password thread); a login beyond that
+// waits up to `password_check_wait` for a place (on a timer), then gets 503 with Retry-After.
+//
+// Request bodies must be JSON (`application/json` or `application/*+json`, parameters allowed);
+// any other Content-Type, or none, on a request with a body is 415 (a browser cannot send
+// such a request across sites without asking first, so this also shuts out CSRF).
 //
 // Clearing and marking work through the store and only on finished runs (a queued or running
 // run belongs to the engine, which holds it in memory: those requests get 409). A cleared or
@@ -19,7 +30,7 @@
 // Lifetime: construct after the engine's loop exists. Destroy it after the HTTP servers that
 // call handle() have stopped and the threads running their io_contexts have been joined
 // (a request in flight holds `this`), and before the engine loop stops. The destructor waits
-// for the worker pool (at most one password check or log read per worker).
+// for the worker pools (at most one password check or log read per worker).
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
@@ -33,6 +44,7 @@
 #include <vector>
 
 #include "api/credential_cache.hpp"
+#include "api/login_throttle.hpp"
 #include "api/shapes.hpp"
 #include "core/clock.hpp"
 #include "http/message.hpp"
@@ -55,7 +67,13 @@ struct ApiOptions {
     // Older heartbeats make /health say "unhealthy" (Airflow's default threshold is 30 s).
     std::chrono::milliseconds health_threshold{30'000};
     Millis credential_ttl = 60'000;
-    int worker_threads = 2;  // password checks and log reads
+    int worker_threads = 2;                   // log reads
+    int password_check_threads = 2;           // argon2id checks running at once (64 MiB each)
+    int max_password_checks = 8;              // running or queued
+    int max_password_checks_per_address = 1;  // of those, from one source address
+    // How long a login waits for a free place among those checks before it is answered 503.
+    std::chrono::milliseconds password_check_wait{2000};
+    LoginThrottleOptions login_throttle;
     // A log request without full_content returns at most this much; its continuation token
     // points at the rest.
     std::size_t log_chunk_bytes = 1 << 20;
@@ -91,6 +109,8 @@ class ApiServer {
     boost::asio::awaitable<std::invoke_result_t<F&>> on_loop(F f);
     template <class F>
     boost::asio::awaitable<std::invoke_result_t<F&>> on_worker(F f);
+    template <class F>
+    boost::asio::awaitable<std::invoke_result_t<F&>> on_password_worker(F f);
 
     boost::asio::awaitable<void> route(Call& call);
     // nullopt once it has answered (401, or an error); else the role, empty for a user whose
@@ -140,7 +160,10 @@ class ApiServer {
     ApiOptions options_;
     const Clock& clock_;
     CredentialCache credentials_;
+    LoginThrottle login_throttle_;
+    PasswordCheckGate password_gate_;
     boost::asio::thread_pool workers_;
+    boost::asio::thread_pool password_workers_;
     std::shared_ptr<detail::ApiHeartbeat> heartbeat_;
 };
 

@@ -367,6 +367,10 @@ std::string_view status_title(int status) {
             return "Conflict";
         case 413:
             return "Payload Too Large";
+        case 415:
+            return "Unsupported Media Type";
+        case 429:
+            return "Too Many Requests";
         case 503:
             return "Service Unavailable";
         case 504:

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace orquestra::app {
 
@@ -27,7 +30,8 @@ std::string describe(int status) {
 ChildProcesses::~ChildProcesses() { stop_all(std::chrono::milliseconds(2000)); }
 
 Result<pid_t> ChildProcesses::start(std::string name, const std::string& program,
-                                    const std::vector<std::string>& args) {
+                                    const std::vector<std::string>& args,
+                                    const std::vector<std::string>& env) {
     if (::access(program.c_str(), X_OK) != 0) {
         return Error{ErrorCode::kNotFound,
                      fmt::format("cannot run {} ({}): {}", name, program, std::strerror(errno))};
@@ -40,6 +44,19 @@ Result<pid_t> ChildProcesses::start(std::string name, const std::string& program
     std::vector<char*> argv;
     for (auto& a : owned) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<std::string> env_text;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        const auto name_end = entry.find('=');
+        const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) {
+            return x.compare(0, x.find('='), entry.substr(0, name_end)) == 0;
+        });
+        if (!replaced) env_text.emplace_back(entry);
+    }
+    env_text.insert(env_text.end(), env.begin(), env.end());
+    std::vector<char*> envp;
+    for (auto& e : env_text) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const pid_t parent = ::getpid();
 
     const pid_t pid = ::fork();
@@ -51,7 +68,7 @@ Result<pid_t> ChildProcesses::start(std::string name, const std::string& program
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
         ::syscall(SYS_close_range, 3U, ~0U, 0U);
-        ::execv(argv[0], argv.data());
+        ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     children_.push_back({std::move(name), pid});

@@ -31,9 +31,12 @@ public:
     ChildProcesses(const ChildProcesses&) = delete;
     ChildProcesses& operator=(const ChildProcesses&) = delete;
 
-    // Starts `program` with `args` (argv[1..]); `name` is for messages.
+    // Starts `program` with `args` (argv[1..]) and this process's environment plus `env`
+    // ("NAME=value", replacing variables of the same name: the way to hand a child a secret,
+    // which argv would show to every local user); `name` is for messages.
     Result<pid_t> start(std::string name, const std::string& program,
-                        const std::vector<std::string>& args);
+                        const std::vector<std::string>& args,
+                        const std::vector<std::string>& env = {});
     // The children that ended since the last call (never blocks).
     std::vector<ChildExit> reap();
     // SIGTERM to every running child, then SIGKILL to those still running after `grace`.

@@ -70,6 +70,7 @@ public:
         for (auto url : split(flags.registry_url, ',')) {
             if (!url.empty()) options.registry_urls.emplace_back(url);
         }
+        options.registry_auth = flags.registry_auth;
         options.refresh_interval = std::chrono::milliseconds(1000);
         options.retries = 1;
         client_.emplace(io_.get_executor(), std::move(options));
@@ -83,7 +84,7 @@ public:
             if (stats.full_fetches > 0) break;
             if (stats.fetch_failures > 0 || std::chrono::steady_clock::now() > deadline) {
                 spdlog::warn("cannot read the registry at {} yet (trying again every second)",
-                             flags.registry_url);
+                             http::url_without_credentials(flags.registry_url));
                 break;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -353,7 +354,8 @@ int run_scheduler(const CommonFlags& flags) {
         return fail(r.error().message);
     }
     spdlog::info("scheduler running: DAGs in {}, database {}, services from {}",
-                 paths.dags.string(), paths.db.string(), flags.registry_url);
+                 paths.dags.string(), paths.db.string(),
+                 http::url_without_credentials(flags.registry_url));
     boost::asio::io_context io(1);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     signals.async_wait([](const boost::system::error_code& ec, int sig) {

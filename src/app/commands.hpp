@@ -13,6 +13,7 @@ struct CommonFlags {
     std::string home;
     std::string dags;
     std::string registry_url = "http://127.0.0.1:8761/eureka";
+    std::string registry_auth;  // user:password for the registry ($ORQUESTRA_REGISTRY_AUTH)
 };
 
 int cmd_db(const CommonFlags& flags, const std::string& action);

@@ -1,5 +1,7 @@
 #include "app/run.hpp"
 
+#include "app/home_access.hpp"
+
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
@@ -37,6 +39,11 @@ int run_registry(RegistryCommandOptions options) {
     }
     spdlog::info("registry listening on http://{}:{}/ (Eureka API at /eureka/v2/ and /eureka/)",
                  options.node.http.host, *port);
+    if (options.node.api.auth.empty() && !is_loopback_host(options.node.http.host)) {
+        spdlog::warn("the registry is open to the network without credentials: anyone who "
+                     "reaches {} may register, change or remove instances (see --auth-file)",
+                     options.node.http.host);
+    }
     pool.start();
     wait_for_signal();
     node.stop();

@@ -3,6 +3,7 @@
 #include "api/api.hpp"
 #include "api/users.hpp"
 #include "app/child_processes.hpp"
+#include "app/home_access.hpp"
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
 #include "app/run.hpp"
@@ -100,42 +101,43 @@ Result<void> write_private_file(const fs::path& path, const std::string& text) {
 
 // What the person who started standalone is told about the admin's password.
 struct AdminLogin {
-    std::string password;  // empty when not known to this process
-    std::string where;     // how to find it
+    std::string password;  // set only when it was generated just now (printed this once)
+    std::string where;     // where it comes from or is kept
 };
 
-// Creates the `admin` user on first start: ORQUESTRA_ADMIN_PASSWORD, else a generated password
-// saved (mode 0600) to <home>/standalone_admin_password.txt.
-Result<AdminLogin> ensure_admin(WorkflowNode& node, const fs::path& home) {
+// Creates the `admin` user on first start: `env_password` (ORQUESTRA_ADMIN_PASSWORD), else a
+// generated password saved (mode 0600) to <home>/standalone_admin_password.txt and printed
+// this once; later starts name the file instead.
+Result<AdminLogin> ensure_admin(WorkflowNode& node, const fs::path& home,
+                                const std::optional<std::string>& env_password) {
     const auto password_file = home / "standalone_admin_password.txt";
-    const char* env = std::getenv("ORQUESTRA_ADMIN_PASSWORD");
-    const bool from_env = env != nullptr && *env != '\0';
+    if (auto r = tighten(password_file, false); !r) return r.error();
     auto existing = node.call([&node] { return node.store().get_user("admin"); });
     if (!existing) return existing.error();
     if (*existing) {
-        if (from_env) return AdminLogin{env, "ORQUESTRA_ADMIN_PASSWORD (if not changed since)"};
-        std::ifstream in(password_file);
-        std::string saved;
-        if (in && std::getline(in, saved) && !saved.empty()) {
-            return AdminLogin{saved, password_file.string()};
-        }
+        if (env_password) return AdminLogin{"", "ORQUESTRA_ADMIN_PASSWORD (if not changed since)"};
+        std::error_code ec;
+        if (fs::exists(password_file, ec)) return AdminLogin{"", "in " + password_file.string()};
         return AdminLogin{"", "set when the user was created"};
     }
     AdminLogin login;
-    if (from_env) {
-        login = {env, "ORQUESTRA_ADMIN_PASSWORD"};
+    std::string password;
+    if (env_password) {
+        password = *env_password;
+        login = {"", "ORQUESTRA_ADMIN_PASSWORD"};
     } else {
         auto generated = api::generate_password();
         if (!generated) return generated.error();
         if (auto r = write_private_file(password_file, *generated + "\n"); !r) return r.error();
-        login = {*generated, password_file.string()};
+        password = *generated;
+        login = {*generated, "generated, kept in " + password_file.string()};
     }
-    api::UserSpec spec{"admin", login.password, "Admin", "admin@localhost", "Admin", "Orquestra"};
+    api::UserSpec spec{"admin", password, "Admin", "admin@localhost", "Admin", "Orquestra"};
     // On the engine loop, where the store is used; nothing else runs there yet, so the hash's
     // tens of milliseconds delay nobody.
     auto created = node.call([&] { return api::create_user(node.store(), spec); });
     if (!created) return created.error();
-    say("Created user admin (role Admin); password from {}", login.where);
+    say("Created user admin (role Admin); password {}", login.where);
     return login;
 }
 
@@ -153,7 +155,8 @@ std::string landing_page(const StandaloneOptions& o, std::uint16_t registry_port
 
 // Starts the example services against the registry and waits (bounded) until they show UP.
 Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
-                            registry::InstanceRegistry& registry, std::uint16_t registry_port) {
+                            registry::InstanceRegistry& registry, std::uint16_t registry_port,
+                            const std::optional<std::string>& registry_auth) {
     const std::string registry_url = fmt::format("http://127.0.0.1:{}/eureka", registry_port);
     struct Spec {
         const char* program;
@@ -168,7 +171,9 @@ Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
                 "--port", "0", "--registry", registry_url, "--lease-renewal-seconds", "5",
                 "--lease-duration-seconds", "15"};
             const std::string name = fmt::format("{} #{}", s.program, i);
-            auto pid = children.start(name, (dir / s.program).string(), args);
+            std::vector<std::string> env;
+            if (registry_auth) env.push_back(std::string(kRegistryAuthEnv) + "=" + *registry_auth);
+            auto pid = children.start(name, (dir / s.program).string(), args, env);
             if (!pid) return pid.error();
             say("  started {} (pid {})", name, *pid);
         }
@@ -203,10 +208,27 @@ Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
 }  // namespace
 
 int run_standalone(const StandaloneOptions& options) {
+    // Secrets from the environment are taken out of it before any thread or child starts:
+    // command tasks inherit this process's environment.
+    const std::optional<std::string> admin_password = take_env("ORQUESTRA_ADMIN_PASSWORD");
+    auto registry_auth = resolve_registry_auth(options.registry_auth_file,
+                                               options.registry_auth_env, options.registry_auth);
+    if (!registry_auth) return fail(registry_auth.error().message);
+    if (!*registry_auth && !is_loopback_host(options.host) && !options.insecure_registry) {
+        return fail(fmt::format(
+            "--host {} opens the registry to the network, and it has no credentials: give it "
+            "some with --registry-auth-file FILE (a user:password line, mode 600) or "
+            "{}=user:password, or pass --insecure-registry to run it open anyway",
+            options.host, kRegistryAuthEnv));
+    }
+    if (!*registry_auth && !is_loopback_host(options.host)) {
+        spdlog::warn("--insecure-registry: anyone who reaches {} may register, change or remove "
+                     "instances in the registry",
+                     options.host);
+    }
+
     auto paths = HomePaths::resolve(options.home, options.dags);
-    std::error_code ec;
-    fs::create_directories(paths.home, ec);
-    if (ec) return fail(fmt::format("cannot create {}: {}", paths.home.string(), ec.message()));
+    if (auto r = secure_home(paths); !r) return fail(r.error().message);
 
     const fs::path examples = examples_dir();
     if (options.examples) {
@@ -220,6 +242,7 @@ int run_standalone(const StandaloneOptions& options) {
     registry_options.http.host = options.host;
     registry_options.http.port = options.registry_port;
     registry_options.api.version = options.version;
+    if (*registry_auth) registry_options.api.auth = **registry_auth;
     RegistryNode registry(pool.first(), SystemClock::instance(), registry_options, &pool);
     RegistryDirectory directory(registry.registry());
     WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
@@ -261,13 +284,14 @@ int run_standalone(const StandaloneOptions& options) {
         pool.start();
         if (options.examples) {
             say("Example services:");
-            if (auto r = start_examples(children, examples, registry.registry(), registry_port);
+            if (auto r = start_examples(children, examples, registry.registry(), registry_port,
+                                        *registry_auth);
                 !r) {
                 return r.error();
             }
         }
         if (auto r = node.start(); !r) return r.error();
-        auto admin = ensure_admin(node, paths.home);
+        auto admin = ensure_admin(node, paths.home, admin_password);
         if (!admin) return admin.error();
         api::ApiOptions api_options;
         api_options.version = options.version;
@@ -278,8 +302,12 @@ int run_standalone(const StandaloneOptions& options) {
         say("Orquestra {} standalone", options.version);
         say("  REST API   {}/api/v1  (user admin, password {})", base,
             admin->password.empty() ? admin->where : admin->password);
-        say("  registry   http://{}:{}/eureka  (status page http://{}:{}/)", options.host,
-            registry_port, options.host, registry_port);
+        const std::string registry_user =
+            *registry_auth ? (*registry_auth)->substr(0, (*registry_auth)->find(':')) : "";
+        say("  registry   http://{}:{}/eureka  (status page http://{}:{}/; {})", options.host,
+            registry_port, options.host, registry_port,
+            registry_user.empty() ? std::string("no credentials")
+                                  : "HTTP Basic auth, user " + registry_user);
         say("  home       {}  (DAGs in {}, database {})", paths.home.string(),
             paths.dags.string(), paths.db.string());
         if (options.examples) {

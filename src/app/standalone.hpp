@@ -6,6 +6,7 @@
 // there yet) and the example services run as child processes registered in the registry.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace orquestra::app {
@@ -18,6 +19,10 @@ struct StandaloneOptions {
     std::uint16_t registry_port = 8761;  // Eureka API (0: any free port)
     bool examples = false;
     int threads = 0;  // HTTP event-loop threads (0: one per core)
+    std::string registry_auth_file;  // a file holding user:password (mode 0600 or stricter)
+    std::string registry_auth;       // user:password (least preferred: visible in argv)
+    std::optional<std::string> registry_auth_env;  // $ORQUESTRA_REGISTRY_AUTH, taken by main
+    bool insecure_registry = false;  // allow a non-loopback host without registry credentials
     std::string version;
 };
 

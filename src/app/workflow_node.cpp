@@ -1,5 +1,7 @@
 #include "app/workflow_node.hpp"
 
+#include "app/home_access.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -23,6 +25,7 @@ HomePaths HomePaths::resolve(const std::string& home_flag, const std::string& da
 }
 
 Result<std::unique_ptr<store::SqliteStore>> open_store(const HomePaths& paths, bool migrate) {
+    if (auto r = secure_home(paths); !r) return r.error();
     auto s = store::SqliteStore::open(paths.db);
     if (!s) return s.error();
     if (migrate) {

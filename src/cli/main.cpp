@@ -1,5 +1,6 @@
 // orquestra: one binary, subcommands in Airflow's shape. Parses flags, then calls app::.
 #include "app/commands.hpp"
+#include "app/home_access.hpp"
 #include "app/run.hpp"
 #include "app/standalone.hpp"
 
@@ -24,8 +25,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     registry->add_option("--port", reg.node.http.port, "Port to listen on (0: any free port)")
         ->capture_default_str();
+    std::string registry_auth_file;
+    registry->add_option("--auth-file", registry_auth_file,
+                         "Require HTTP Basic auth with the user:password in this file (mode 600)");
     registry->add_option("--auth", reg.node.api.auth,
-                         "Require HTTP Basic auth with these credentials (user:password)");
+                         "Require HTTP Basic auth with these credentials (user:password; "
+                         "prefer --auth-file or $ORQUESTRA_REGISTRY_AUTH: argv is public)");
     registry->add_flag("--no-self-preservation", no_self_preservation,
                        "Evict expired leases even when many expire at once");
     registry->add_option("--self-preservation-min-instances",
@@ -52,6 +57,13 @@ int main(int argc, char** argv) {
                          "Load the example DAGs and start the example services");
     standalone->add_option("--threads", alone.threads, "Event-loop threads (0: one per core)")
         ->capture_default_str();
+    standalone->add_option("--registry-auth-file", alone.registry_auth_file,
+                           "Registry credentials: a file with user:password (mode 600)");
+    standalone->add_option("--registry-auth", alone.registry_auth,
+                           "Registry credentials user:password (prefer --registry-auth-file or "
+                           "$ORQUESTRA_REGISTRY_AUTH: argv is public)");
+    standalone->add_flag("--insecure-registry", alone.insecure_registry,
+                         "Allow a non-loopback --host with a registry that asks no credentials");
 
     // --- workflow commands share where things are
     app::CommonFlags common;
@@ -129,18 +141,26 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return cli.exit(e);
     }
+    // Taken out of the environment before anything starts: the commands that run tasks pass
+    // their environment on to them.
+    const std::optional<std::string> env_registry_auth = app::take_env(app::kRegistryAuthEnv);
+    common.registry_auth = env_registry_auth.value_or("");
     try {
         if (registry->parsed()) {
             reg.node.registry.self_preservation = !no_self_preservation;
             reg.node.api.version = ORQUESTRA_VERSION;
-            if (!reg.node.api.auth.empty() && reg.node.api.auth.find(':') == std::string::npos) {
-                std::fprintf(stderr, "orquestra registry: --auth must be user:password\n");
+            auto auth = app::resolve_registry_auth(registry_auth_file, env_registry_auth,
+                                                   reg.node.api.auth);
+            if (!auth) {
+                std::fprintf(stderr, "orquestra registry: %s\n", auth.error().message.c_str());
                 return 2;
             }
+            reg.node.api.auth = auth->value_or("");
             return app::run_registry(reg);
         }
         if (standalone->parsed()) {
             alone.version = ORQUESTRA_VERSION;
+            alone.registry_auth_env = env_registry_auth;
             return app::run_standalone(alone);
         }
         if (db_init->parsed()) return app::cmd_db(common, "init");

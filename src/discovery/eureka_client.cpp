@@ -47,6 +47,27 @@ ServiceInstance to_service_instance(const InstanceInfo& info) {
     return s;
 }
 
+// The Authorization header for a registry URL: its own credentials ("http://user:pw@host/"),
+// else `fallback` ("user:password"); empty when there are none.
+std::string authorization_for(std::string_view url, std::string_view fallback) {
+    constexpr std::string_view kScheme = "http://";
+    const bool has_scheme = url.substr(0, kScheme.size()) == kScheme;
+    const std::string_view rest = url.substr(has_scheme ? kScheme.size() : 0);
+    const std::string_view authority = rest.substr(0, rest.find('/'));
+    const auto at = authority.rfind('@');
+    if (at != std::string_view::npos) {
+        const std::string_view userinfo = authority.substr(0, at);
+        const auto colon = userinfo.find(':');
+        const auto user = percent_decode(userinfo.substr(0, colon));
+        const auto password = colon == std::string_view::npos
+                                  ? std::optional<std::string>("")
+                                  : percent_decode(userinfo.substr(colon + 1));
+        if (user && password) return "Basic " + base64_encode(*user + ":" + *password);
+    }
+    if (fallback.empty()) return {};
+    return "Basic " + base64_encode(fallback);
+}
+
 asio::awaitable<void> sleep_for(milliseconds d) {
     asio::steady_timer timer(co_await asio::this_coro::executor, d);
     boost::system::error_code ec;
@@ -66,6 +87,7 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
           refresh_timer(strand) {
         for (auto& url : options.registry_urls) {
             while (!url.empty() && url.back() == '/') url.pop_back();
+            registry_authorization.push_back(authorization_for(url, options.registry_auth));
         }
         auto& inst = options.instance;
         if (!inst.app.empty()) {
@@ -115,6 +137,9 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
             req.method = method;
             req.target = url->second;
             req.headers.emplace_back("Accept", "application/json");
+            if (!registry_authorization[index].empty()) {
+                req.headers.emplace_back("Authorization", registry_authorization[index]);
+            }
             if (!body.empty()) {
                 req.headers.emplace_back("Content-Type", "application/json");
                 req.body = body;
@@ -393,6 +418,7 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
     asio::steady_timer refresh_timer;
     http::ClientPool pool;
     std::string registered_id;
+    std::vector<std::string> registry_authorization;  // per URL; empty: no credentials
     std::atomic<std::size_t> url_index{0};
     std::atomic<bool> stopping{false};
     bool started = false;               // guarded by start_mu

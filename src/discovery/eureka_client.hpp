@@ -57,8 +57,13 @@ namespace orquestra::discovery {
 
 struct EurekaClientOptions {
     // Base URLs such as "http://127.0.0.1:8761/eureka"; the client moves to the next one when a
-    // registry cannot be reached or answers 5xx.
+    // registry cannot be reached or answers 5xx. Credentials in a URL
+    // ("http://user:password@host:8761/eureka", percent-encoded) are sent as HTTP Basic auth
+    // to that registry.
     std::vector<std::string> registry_urls;
+    // "user:password" sent as HTTP Basic auth to the registries whose URL carries none;
+    // empty: none.
+    std::string registry_auth;
     // What to register. An empty `app` registers nothing (discovery only). An empty
     // instance_id becomes "host:app:port"; lease durations come from the fields below, and
     // metadata.zone from `zone` when the instance has none.

@@ -125,6 +125,15 @@ Result<ClientResponse> fetch(const Endpoint& endpoint, ClientRequest request,
     return future.get();
 }
 
+std::string url_without_credentials(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    const std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+    const auto authority_end = url.find('/', start);
+    const auto at = url.substr(0, authority_end).rfind('@');
+    if (at == std::string_view::npos || at < start) return std::string(url);
+    return std::string(url.substr(0, start)) + std::string(url.substr(at + 1));
+}
+
 Result<std::pair<Endpoint, std::string>> parse_http_url(std::string_view url) {
     constexpr std::string_view kScheme = "http://";
     if (url.substr(0, kScheme.size()) != kScheme) {

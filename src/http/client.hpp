@@ -55,6 +55,9 @@ Result<void> check_request_target(std::string_view target);
 // in header values) or control characters. kInvalidArgument naming the problem, so a CR or LF
 // never reaches a server.
 Result<void> check_request(const Endpoint& endpoint, const ClientRequest& request);
+// The URL without the credentials it may carry ("http://user:pw@host/" -> "http://host/"),
+// for messages.
+std::string url_without_credentials(std::string_view url);
 
 // Splits "http://host:port/path" into endpoint and target; kInvalidArgument otherwise.
 Result<std::pair<Endpoint, std::string>> parse_http_url(std::string_view url);

@@ -61,6 +61,10 @@ std::string_view reason_phrase(int status) {
     return beast_http::obsolete_reason(static_cast<beast_http::status>(status));
 }
 
+std::string media_type(std::string_view content_type) {
+    return to_lower(trim(content_type.substr(0, content_type.find(';'))));
+}
+
 std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header) {
     header = trim(header);
     if (header.size() < 6 || !iequals(header.substr(0, 6), "Basic ")) return std::nullopt;

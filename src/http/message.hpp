@@ -38,11 +38,16 @@ public:
     const std::string& body() const { return msg_.body(); }
     bool keep_alive() const { return msg_.keep_alive(); }
     const beast_http::request<beast_http::string_body>& message() const { return msg_; }
+    // The peer's IP address as text ("127.0.0.1", "::1"; an IPv4-mapped IPv6 address is given
+    // in its IPv4 form); empty when unknown (a request not read from a socket).
+    std::string_view remote_address() const { return remote_address_; }
+    void set_remote_address(std::string address) { remote_address_ = std::move(address); }
 
 private:
     beast_http::request<beast_http::string_body> msg_;
     std::string_view path_;
     std::string_view query_;
+    std::string remote_address_;
 };
 
 struct Response {
@@ -71,6 +76,10 @@ struct Response {
 };
 
 std::string_view reason_phrase(int status);
+
+// The media type of a Content-Type value, lower-cased, without parameters or spaces
+// ("Application/JSON; charset=utf-8" -> "application/json"); empty for an empty value.
+std::string media_type(std::string_view content_type);
 
 // Splits "Basic base64(user:pass)"; nullopt when the header is absent or not Basic.
 std::optional<std::pair<std::string, std::string>> parse_basic_auth(std::string_view header);

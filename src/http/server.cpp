@@ -190,6 +190,20 @@ asio::awaitable<void> HttpServer::State::session(tcp::socket socket) {
     }
     stats.connections.fetch_add(1, std::memory_order_relaxed);
     stats.open_connections.fetch_add(1, std::memory_order_relaxed);
+    // The peer's address, once per connection: handlers use it (e.g. to slow down failed
+    // logins per source address).
+    std::string remote_address;
+    {
+        boost::system::error_code peer_ec;
+        auto peer = stream.socket().remote_endpoint(peer_ec);
+        if (!peer_ec) {
+            auto address = peer.address();
+            if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+                address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+            }
+            remote_address = address.to_string();
+        }
+    }
 
     beast::flat_buffer buffer;  // bounded by the parser's header and body limits
     bool first = true;
@@ -243,6 +257,7 @@ asio::awaitable<void> HttpServer::State::session(tcp::socket socket) {
         }
         stats.requests.fetch_add(1, std::memory_order_relaxed);
         Request req(parser.release());
+        req.set_remote_address(remote_address);
         bool keep_alive = req.keep_alive();
         bool head_only = req.method() == beast_http::verb::head;
         Response res;

@@ -5,6 +5,7 @@
 #include "registry/codec.hpp"
 
 #include <fmt/format.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <unordered_set>
@@ -57,7 +58,33 @@ std::string format_age(Millis ms) {
 }  // namespace
 
 EurekaApi::EurekaApi(InstanceRegistry& registry, EurekaApiOptions options)
-    : registry_(registry), options_(std::move(options)) {}
+    : registry_(registry), options_(std::move(options)) {
+    if (::sodium_init() >= 0) ::randombytes_buf(digest_key_.data(), digest_key_.size());
+    if (!options_.auth.empty()) {
+        const auto colon = options_.auth.find(':');
+        const std::string_view auth = options_.auth;
+        auth_digest_ = credentials_digest(
+            auth.substr(0, colon), colon == std::string::npos ? "" : auth.substr(colon + 1));
+    }
+}
+
+// A keyed BLAKE2b digest of the username's length, the username and the password: equal
+// digests mean equal credentials, and comparing two digests takes the same time whatever
+// was sent.
+EurekaApi::Digest EurekaApi::credentials_digest(std::string_view user,
+                                                std::string_view password) const {
+    Digest out{};
+    crypto_generichash_state state;
+    ::crypto_generichash_init(&state, digest_key_.data(), digest_key_.size(), out.size());
+    const std::uint64_t n = user.size();
+    ::crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(&n), sizeof(n));
+    ::crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(user.data()),
+                                user.size());
+    ::crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(password.data()),
+                                password.size());
+    ::crypto_generichash_final(&state, out.data(), out.size());
+    return out;
+}
 
 boost::asio::awaitable<void> EurekaApi::handle(http::Request& req, http::Response& res) {
     handle_sync(req, res);
@@ -87,11 +114,8 @@ bool EurekaApi::authorized(const http::Request& req) const {
     if (options_.auth.empty()) return true;
     auto creds = http::parse_basic_auth(req.header(http::beast_http::field::authorization));
     if (!creds) return false;
-    auto colon = options_.auth.find(':');
-    std::string_view user = std::string_view(options_.auth).substr(0, colon);
-    std::string_view pass =
-        colon == std::string::npos ? "" : std::string_view(options_.auth).substr(colon + 1);
-    return creds->first == user && creds->second == pass;
+    const Digest sent = credentials_digest(creds->first, creds->second);
+    return ::sodium_memcmp(sent.data(), auth_digest_.data(), sent.size()) == 0;
 }
 
 EurekaApi::Route EurekaApi::dispatch(const http::Request& req, http::Response& res) {
@@ -180,9 +204,17 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                     }
                     body = &inflated;
                 }
-                auto ctype = req.header(http::beast_http::field::content_type);
-                bool xml = icontains(ctype, "xml") ||
-                           (ctype.empty() && !trim(*body).empty() && trim(*body).front() == '<');
+                const std::string type =
+                    http::media_type(req.header(http::beast_http::field::content_type));
+                const bool xml = type == kXml || type == "text/xml";
+                if (!xml && type != kJson) {
+                    reply(res, 415,
+                          fmt::format("registration body must be application/json, "
+                                      "application/xml or text/xml, not {}",
+                                      type.empty() ? std::string("one without a Content-Type")
+                                                   : "'" + type + "'"));
+                    return Route::kRegister;
+                }
                 auto info = xml ? parse_instance_xml(*body) : parse_instance_json(*body);
                 if (!info) {
                     reply_error(res, info.error());

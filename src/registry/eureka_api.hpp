@@ -12,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <vector>
@@ -24,7 +25,8 @@
 namespace orquestra::registry {
 
 struct EurekaApiOptions {
-    // "user:password" when HTTP Basic auth is required; empty for none.
+    // "user:password" when HTTP Basic auth is required; empty for none. Compared in constant
+    // time (digests of both sides).
     std::string auth;
     std::string version = "0.1.0";
 };
@@ -49,6 +51,8 @@ private:
     Route dispatch(const http::Request& req, http::Response& res);
     Route eureka(const http::Request& req, http::Response& res, std::string_view rest);
     bool authorized(const http::Request& req) const;
+    using Digest = std::array<unsigned char, 32>;
+    Digest credentials_digest(std::string_view user, std::string_view password) const;
     // Serves a whole-document cache entry (delta, VIPs), rendering it when stale.
     void serve_document(const http::Request& req, http::Response& res, const std::string& key,
                         const std::function<std::optional<std::string>(bool json)>& render);
@@ -80,6 +84,8 @@ private:
 
     InstanceRegistry& registry_;
     EurekaApiOptions options_;
+    std::array<unsigned char, 32> digest_key_{};  // random per process
+    Digest auth_digest_{};                        // of options_.auth, when set
     std::mutex cache_mu_;
     std::unordered_map<std::string, CacheEntry> cache_;
     std::unordered_map<std::string, AppFragment> apps_cache_;

@@ -782,5 +782,189 @@ TEST_F(ApiTest, CachedCredentialsMakeRepeatedRequestsCheap) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
 }
 
+// --- request bodies must be JSON (CSRF) --------------------------------------------------------
+
+TEST_F(ApiTest, RequestBodiesThatAreNotJsonAre415) {
+    const std::string body = R"({"dag_run_id":"csrf","conf":{}})";
+    // What a cross-site form or fetch() may send without asking first, and no type at all.
+    for (std::string type : {"text/plain", "text/plain; charset=utf-8",
+                             "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
+                             "application/xml", ""}) {
+        std::vector<std::pair<std::string, std::string>> headers{auth("admin")};
+        if (!type.empty()) headers.emplace_back("Content-Type", type);
+        auto reply = testing::request(env->port, "POST", "/api/v1/dags/parked/dagRuns", body,
+                                      headers);
+        expect_problem(reply, 415, "Unsupported Media Type", {"application/json"});
+        // Nothing was checked or done: no credentials needed to be refused, and no run.
+        auto anonymous = testing::request(env->port, "PATCH", "/api/v1/dags/toggle",
+                                          R"({"is_paused":false})",
+                                          {{"Content-Type", type.empty() ? "x/y" : type}});
+        EXPECT_EQ(anonymous.status, 415) << type;
+    }
+    expect_problem(call("GET", "/dags/parked/dagRuns/csrf"), 404, "Not Found");
+
+    // JSON with parameters, in any case, and the +json structured suffix are accepted.
+    auto charset = testing::request(
+        env->port, "POST", "/api/v1/dags/parked/dagRuns", body,
+        {auth("admin"), {"Content-Type", "Application/JSON; charset=UTF-8"}});
+    EXPECT_EQ(charset.status, 200) << charset.body;
+    auto merge = testing::request(
+        env->port, "PATCH", "/api/v1/dags/toggle", R"({"is_paused":true})",
+        {auth("admin"), {"Content-Type", "application/merge-patch+json"}});
+    EXPECT_EQ(merge.status, 200) << merge.body;
+    // A request without a body needs no Content-Type.
+    EXPECT_EQ(testing::request(env->port, "DELETE", "/api/v1/dags/parked/dagRuns/nothing-here",
+                               "", {auth("admin")})
+                  .status,
+              404);
+}
+
+// --- slowing down password guessing -------------------------------------------------------------
+
+// A second ApiServer over the suite's node, on a FakeClock and with the given limits, behind
+// its own HTTP server.
+class ThrottledApi {
+  public:
+    ThrottledApi(const Clock& clock, ApiOptions options) {
+        options.clock = &clock;
+        api_ = std::make_unique<ApiServer>(env->node->engine(), env->node->store(),
+                                           env->node->loop(), options);
+        server_ = std::make_unique<http::HttpServer>(io_.io(), http::ServerOptions{},
+                                                     api_->handler());
+        auto port = server_->start();
+        EXPECT_TRUE(port);
+        port_ = port ? *port : 0;
+    }
+    ~ThrottledApi() {
+        server_->stop();
+        io_.stop();  // joins: no request holds the API any more
+        server_.reset();
+        api_.reset();
+    }
+    Reply get(const std::string& user, const std::string& password,
+              const std::string& target = "/dags/parked") const {
+        return testing::request(
+            port_, "GET", "/api/v1" + target, "",
+            {{"Authorization", "Basic " + base64_encode(user + ":" + password)}});
+    }
+
+  private:
+    testing::IoThreads io_{2};
+    std::unique_ptr<ApiServer> api_;
+    std::unique_ptr<http::HttpServer> server_;
+    std::uint16_t port_ = 0;
+};
+
+TEST_F(ApiTest, WrongPasswordsAreAnswered429AfterFiveAndOtherUsersStayFast) {
+    FakeClock clock;
+    ThrottledApi api(clock, ApiOptions{});
+    for (int i = 0; i < 5; ++i) {
+        expect_problem(api.get("viewer", "guess-" + std::to_string(i)), 401, "Unauthorized");
+    }
+    // The sixth guess is not even checked: 429, Retry-After, a reason.
+    auto slowed = api.get("viewer", "guess-5");
+    expect_problem(slowed, 429, "Too Many Requests", {"too many failed logins"});
+    EXPECT_EQ(slowed.header("Retry-After"), "1");
+    // Neither is the right password while the delay runs.
+    EXPECT_EQ(api.get("viewer", "viewer-secret").status, 429);
+
+    // Another user logs in at once, and quickly.
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(api.get("admin", "admin-secret").status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+
+    // Once the delay has passed, the right password works and clears the count.
+    clock.advance(999);
+    EXPECT_EQ(api.get("viewer", "viewer-secret").status, 429);
+    clock.advance(1);
+    EXPECT_EQ(api.get("viewer", "viewer-secret").status, 200);
+    EXPECT_EQ(api.get("viewer", "another-guess").status, 401);
+    EXPECT_EQ(api.get("viewer", "and-another").status, 401);
+}
+
+TEST_F(ApiTest, TheDelayDoublesWithEachFailureAfterItEnds) {
+    FakeClock clock;
+    ThrottledApi api(clock, ApiOptions{});
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(api.get("user", "nope").status, 401);
+    clock.advance(1000);
+    EXPECT_EQ(api.get("user", "nope").status, 401);  // checked: the sixth failure
+    auto second = api.get("user", "nope");
+    EXPECT_EQ(second.status, 429);
+    EXPECT_EQ(second.header("Retry-After"), "2");
+    clock.advance(2000);
+    EXPECT_EQ(api.get("user", "nope").status, 401);  // the seventh
+    EXPECT_EQ(api.get("user", "user-secret").header("Retry-After"), "4");
+    clock.advance(4000);
+    EXPECT_EQ(api.get("user", "user-secret").status, 200);
+}
+
+TEST_F(ApiTest, ManyFailuresFromOneAddressSlowItDownButCachedLoginsPass) {
+    FakeClock clock;
+    ApiOptions options;
+    options.login_throttle.free_failures_per_address = 6;
+    ThrottledApi api(clock, options);
+    ASSERT_EQ(api.get("admin", "admin-secret").status, 200);  // verified, then cached
+    // Six usernames, one guess each: no username is slowed down, the address is.
+    for (int i = 0; i < 6; ++i) {
+        EXPECT_EQ(api.get("ghost" + std::to_string(i), "x").status, 401) << i;
+    }
+    auto slowed = api.get("ghost6", "x");
+    expect_problem(slowed, 429, "Too Many Requests", {"address"});
+    EXPECT_EQ(slowed.header("Retry-After"), "1");
+    EXPECT_EQ(api.get("user", "user-secret").status, 429);  // would need a check: waits too
+    EXPECT_EQ(api.get("admin", "admin-secret").status, 200);  // cached: no check needed
+    clock.advance(1000);
+    EXPECT_EQ(api.get("user", "user-secret").status, 200);
+}
+
+TEST_F(ApiTest, PasswordChecksBeyondTheLimitWaitBrieflyThenAre503) {
+    FakeClock clock;
+    ApiOptions options;
+    options.max_password_checks = 1;
+    options.password_check_wait = 300ms;  // the one turned away waits this long first
+    ThrottledApi api(clock, options);
+    // Hold the engine loop, where a login looks its user up: the first login to get in holds
+    // the only slot until the loop is released.
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    boost::asio::post(env->node->loop(), [released] { released.wait(); });
+    auto a = std::async(std::launch::async, [&] { return api.get("nobody-a", "x"); });
+    auto b = std::async(std::launch::async, [&] { return api.get("nobody-b", "x"); });
+    // Exactly one of them is turned away (after its short wait), while the other waits for
+    // its check.
+    std::optional<Reply> first;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!first && std::chrono::steady_clock::now() < deadline) {
+        if (a.wait_for(10ms) == std::future_status::ready) {
+            first = a.get();
+        } else if (b.wait_for(0ms) == std::future_status::ready) {
+            first = b.get();
+        }
+    }
+    release.set_value();
+    ASSERT_TRUE(first);
+    expect_problem(*first, 503, "Service Unavailable", {"try again"});
+    EXPECT_EQ(first->header("Retry-After"), "1");
+    const Reply second = a.valid() ? a.get() : b.get();
+    EXPECT_EQ(second.status, 401) << second.body;
+    // The slot is free again.
+    EXPECT_EQ(api.get("admin", "admin-secret").status, 200);
+}
+
+TEST_F(ApiTest, ABurstOfNewCredentialsFromOneAddressWaitsForTheFirstCheck) {
+    FakeClock clock;
+    ApiOptions options;
+    options.password_check_wait = 20s;  // only a bound: the first check ends long before
+    ThrottledApi api(clock, options);
+    // One address may run one check at a time; the others wait for it, then find the
+    // credentials cached instead of checking them again (or being turned away).
+    std::vector<std::future<Reply>> burst;
+    for (int i = 0; i < 6; ++i) {
+        burst.push_back(
+            std::async(std::launch::async, [&] { return api.get("user", "user-secret"); }));
+    }
+    for (auto& f : burst) EXPECT_EQ(f.get().status, 200);
+}
+
 }  // namespace
 }  // namespace orquestra::api

@@ -90,6 +90,7 @@ protected:
         clients_.clear();  // deregisters while the registry still listens
         services_.clear();
         if (registry_) registry_->stop();
+        if (guarded_registry_) guarded_registry_->stop();
         server_io_.stop();
         client_io_.stop();
     }
@@ -140,6 +141,7 @@ protected:
     orquestra::testing::IoThreads server_io_{1};
     orquestra::testing::IoThreads client_io_{1};
     std::unique_ptr<app::RegistryNode> registry_;
+    std::unique_ptr<app::RegistryNode> guarded_registry_;
     std::uint16_t registry_port_ = 0;
     std::vector<std::unique_ptr<TinyService>> services_;
     std::vector<std::unique_ptr<EurekaClient>> clients_;
@@ -161,6 +163,39 @@ TEST_F(EurekaClientTest, RegistersAndIsVisibleInTheRegistry) {
                                              {{"Accept", "application/json"}});
     EXPECT_EQ(reply.status, 200);
     EXPECT_NE(reply.body.find("127.0.0.1:orders:9001"), std::string::npos);
+}
+
+TEST_F(EurekaClientTest, SendsRegistryCredentialsFromTheOptionsOrTheUrl) {
+    // A second registry that asks for credentials (the fixture stops it with the first).
+    app::RegistryNodeOptions guarded;
+    guarded.api.auth = "eureka:p@ss:word";
+    guarded_registry_ = std::make_unique<app::RegistryNode>(server_io_.io(),
+                                                            SystemClock::instance(), guarded);
+    auto port = guarded_registry_->start();
+    ASSERT_TRUE(port) << port.error().message;
+    registry_port_ = *port;  // options() and registering() point at it from now on
+    auto in_guarded = [&](const std::string& app, const std::string& id) {
+        return guarded_registry_->registry().instance(app, id).has_value();
+    };
+
+    // Without credentials the registry turns the client away.
+    auto& none = client(registering("nobody", 9000));
+    ASSERT_TRUE(eventually([&] { return none.stats().registration_failures >= 1u; }));
+    EXPECT_FALSE(in_guarded("NOBODY", none.instance_id()));
+
+    auto with_option = registering("orders", 9001);
+    with_option.registry_auth = "eureka:p@ss:word";
+    auto& a = client(with_option);
+    // In the URL, percent-encoded as URLs need.
+    auto in_url = registering("billing", 9002);
+    in_url.registry_urls = {"http://eureka:p%40ss%3Aword@127.0.0.1:" +
+                            std::to_string(registry_port_) + "/eureka"};
+    in_url.fetch_registry = true;
+    auto& b = client(in_url);
+    EXPECT_TRUE(eventually([&] { return in_guarded("ORDERS", a.instance_id()); }));
+    EXPECT_TRUE(eventually([&] { return in_guarded("BILLING", b.instance_id()); }));
+    EXPECT_TRUE(eventually([&] { return b.stats().full_fetches >= 1u; }));
+    EXPECT_TRUE(eventually([&] { return !b.up_instances("orders").empty(); }));
 }
 
 TEST_F(EurekaClientTest, HeartbeatsKeepAShortLeaseAlive) {

@@ -109,13 +109,14 @@ protected:
     }
 
     // Starts standalone and reads its ports and its children's pids from what it prints.
-    void start(bool with_password_env = true) {
-        std::vector<std::string> env;
+    void start(bool with_password_env = true, const std::vector<std::string>& extra_args = {},
+               std::vector<std::string> env = {}) {
         if (with_password_env) env.push_back("ORQUESTRA_ADMIN_PASSWORD=" + kPassword);
-        standalone_ = spawn({ORQUESTRA_BINARY, "standalone", "--examples", "--home",
-                             home_.string(), "--port", "0", "--registry-port", "0", "--threads",
-                             "2"},
-                            out_, env);
+        std::vector<std::string> args = {ORQUESTRA_BINARY, "standalone", "--examples", "--home",
+                                         home_.string(), "--port", "0", "--registry-port", "0",
+                                         "--threads", "2"};
+        args.insert(args.end(), extra_args.begin(), extra_args.end());
+        standalone_ = spawn(args, out_, env);
         ASSERT_GT(standalone_, 0);
         ASSERT_TRUE(eventually([&] {
             return read_file(out_).find("Ready.") != std::string::npos ||
@@ -375,6 +376,126 @@ TEST_F(SeedScenarioTest, GeneratesTheAdminPasswordOnFirstStartAndKeepsIt) {
               std::string::npos)
         << page.body;
     EXPECT_EQ(testing::request(api_port_, "GET", "/nada").status, 404);
+}
+
+// The mode bits group and others have on `path` (0 when private), and its owner's.
+unsigned others_mode(const fs::path& path) {
+    struct stat st {};
+    EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 077;
+}
+unsigned owner_mode(const fs::path& path) {
+    struct stat st {};
+    EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 0700;
+}
+
+TEST_F(SeedScenarioTest, HomeIsPrivateAndTheGeneratedPasswordIsPrintedOnlyOnce) {
+    // The test made the home 0755; standalone tightens it, and creates the rest private.
+    ASSERT_EQ(others_mode(home_), 055u);
+    ASSERT_NO_FATAL_FAILURE(start(/*with_password_env=*/false));
+    // Ready: the database is open in WAL mode and written (its -wal and -shm exist).
+    for (const fs::path& dir : {home_, home_ / "dags", home_ / "logs"}) {
+        EXPECT_EQ(owner_mode(dir), 0700u) << dir;
+        EXPECT_EQ(others_mode(dir), 0u) << dir;
+    }
+    const fs::path password_file = home_ / "standalone_admin_password.txt";
+    for (const fs::path& file : {home_ / "orquestra.db", home_ / "orquestra.db-wal",
+                                home_ / "orquestra.db-shm", password_file}) {
+        ASSERT_TRUE(fs::exists(file)) << file;
+        EXPECT_EQ(owner_mode(file), 0600u) << file;
+        EXPECT_EQ(others_mode(file), 0u) << file;
+    }
+    const std::string first = read_file(out_);
+    EXPECT_NE(first.find("was open to other users"), std::string::npos) << first;
+    std::string password = read_file(password_file);
+    if (!password.empty() && password.back() == '\n') password.pop_back();
+    ASSERT_GE(password.size(), 16u);
+    EXPECT_NE(first.find(password), std::string::npos) << "printed at creation";
+
+    // Stop; loosen the database as an old version left it; start again.
+    ASSERT_EQ(kill(standalone_, SIGTERM), 0);
+    ASSERT_EQ(wait_exit(standalone_, 20s), 0) << first;
+    standalone_ = -1;
+    service_pids_.clear();
+    usuarios_pids_.clear();
+    ASSERT_EQ(chmod((home_ / "orquestra.db").c_str(), 0644), 0);
+    out_ = home_ / "second.out";
+    ASSERT_NO_FATAL_FAILURE(start(/*with_password_env=*/false));
+    const std::string second = read_file(out_);
+    EXPECT_EQ(second.find(password), std::string::npos) << second;
+    EXPECT_NE(second.find("password in " + password_file.string()), std::string::npos) << second;
+    EXPECT_NE(second.find("orquestra.db was open to other users"), std::string::npos) << second;
+    EXPECT_EQ(others_mode(home_ / "orquestra.db"), 0u);
+    EXPECT_EQ(api("GET", "/dags/" + kDag, "", "admin", password).status, 200);
+}
+
+TEST_F(SeedScenarioTest, RegistryCredentialsGuardTheRegistryAndReachTheServices) {
+    const fs::path auth_file = home_ / "registry.auth";
+    std::ofstream(auth_file) << "eureka:segredo-do-registro\n";
+    ASSERT_EQ(chmod(auth_file.c_str(), 0600), 0);
+    // The services registered (start() waits for them): they had the credentials.
+    ASSERT_NO_FATAL_FAILURE(start(true, {"--registry-auth-file", auth_file.string()}));
+    const std::string text = read_file(out_);
+    EXPECT_NE(text.find("HTTP Basic auth, user eureka"), std::string::npos) << text;
+    EXPECT_EQ(text.find("segredo-do-registro"), std::string::npos) << text;
+
+    EXPECT_EQ(testing::request(registry_port_, "GET", "/eureka/apps").status, 401);
+    auto wrong = testing::request(registry_port_, "GET", "/eureka/apps", "",
+                                  {{"Authorization", "Basic " + base64_encode("eureka:x")}});
+    EXPECT_EQ(wrong.status, 401);
+    auto apps = testing::request(
+        registry_port_, "GET", "/eureka/apps/SERVICO_USUARIOS", "",
+        {{"Accept", "application/json"},
+         {"Authorization", "Basic " + base64_encode("eureka:segredo-do-registro")}});
+    ASSERT_EQ(apps.status, 200);
+    EXPECT_EQ(json::parse(apps.body).at("application").at("instance").as_array().size(), 2u);
+    // Handed over through the environment: not in any service's command line.
+    for (pid_t pid : service_pids_) {
+        const std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+        EXPECT_FALSE(cmdline.empty()) << pid;
+        EXPECT_EQ(cmdline.find("segredo"), std::string::npos) << cmdline;
+    }
+    // The engine still finds the services (the first scheduled run succeeds).
+    wait_until_runs_settle();
+    auto runs = api("GET", "/dags/" + kDag + "/dagRuns");
+    ASSERT_EQ(runs.status, 200);
+    const json::value doc = json::parse(runs.body);
+    for (const auto& run : doc.at("dag_runs").as_array()) {
+        EXPECT_EQ(run.at("state").as_string(), "success") << runs.body;
+    }
+}
+
+TEST_F(SeedScenarioTest, ANetworkHostNeedsRegistryCredentialsFromAPrivateFile) {
+    auto run = [&](std::vector<std::string> extra, std::vector<std::string> env = {}) {
+        std::vector<std::string> args = {ORQUESTRA_BINARY, "standalone", "--home",
+                                         home_.string(), "--host", "0.0.0.0", "--port", "0",
+                                         "--registry-port", "0"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        fs::remove(out_);
+        standalone_ = spawn(args, out_, env);
+        const int rc = wait_exit(standalone_, 20s);
+        standalone_ = -1;
+        return rc;
+    };
+    EXPECT_EQ(run({}), 1);
+    std::string text = read_file(out_);
+    EXPECT_NE(text.find("opens the registry to the network"), std::string::npos) << text;
+    EXPECT_NE(text.find("--insecure-registry"), std::string::npos) << text;
+
+    const fs::path auth_file = home_ / "registry.auth";
+    std::ofstream(auth_file) << "eureka:segredo\n";
+    ASSERT_EQ(chmod(auth_file.c_str(), 0644), 0);
+    EXPECT_EQ(run({"--registry-auth-file", auth_file.string()}), 1);
+    text = read_file(out_);
+    EXPECT_NE(text.find("chmod 600 " + auth_file.string()), std::string::npos) << text;
+
+    EXPECT_EQ(run({}, {"ORQUESTRA_REGISTRY_AUTH=no-colon"}), 1);
+    text = read_file(out_);
+    EXPECT_NE(text.find("ORQUESTRA_REGISTRY_AUTH must be user:password"), std::string::npos)
+        << text;
+    // Nothing listened, nothing was created.
+    EXPECT_FALSE(fs::exists(home_ / "orquestra.db"));
 }
 
 }  // namespace

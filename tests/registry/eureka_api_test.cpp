@@ -257,6 +257,38 @@ TEST_F(EurekaApiTest, XmlRegistration) {
     EXPECT_EQ(inst.at("instance").at("port").at("$").to_number<int>(), 9000);
 }
 
+TEST_F(EurekaApiTest, RegistrationBodyMustBeJsonOrXml) {
+    // A browser may send text/plain or a form across sites without asking first: refused.
+    for (std::string type : {"text/plain", "text/plain; charset=utf-8",
+                             "application/x-www-form-urlencoded", "multipart/form-data", ""}) {
+        std::vector<std::pair<std::string, std::string>> headers;
+        if (!type.empty()) headers.emplace_back("Content-Type", type);
+        auto r = request(port_, "POST", "/eureka/v2/apps/ORDERS",
+                         instance_body("ORDERS", "o1"), headers);
+        EXPECT_EQ(r.status, 415) << type;
+        EXPECT_NE(r.body.find("application/json"), std::string::npos) << r.body;
+        EXPECT_EQ(get("/eureka/v2/apps/ORDERS").status, 404) << type;
+    }
+    // JSON and XML, with parameters and in any case, are accepted.
+    auto json_body = request(port_, "POST", "/eureka/apps/ORDERS", instance_body("ORDERS", "o1"),
+                             {{"Content-Type", "Application/JSON; charset=UTF-8"}});
+    EXPECT_EQ(json_body.status, 204) << json_body.body;
+    const std::string xml =
+        "<instance><instanceId>o2</instanceId><hostName>h</hostName><app>ORDERS</app>"
+        "<ipAddr>10.1.1.1</ipAddr><status>UP</status><port enabled=\"true\">9000</port>"
+        "<dataCenterInfo class=\"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo\">"
+        "<name>MyOwn</name></dataCenterInfo></instance>";
+    EXPECT_EQ(request(port_, "POST", "/eureka/apps/ORDERS", xml,
+                      {{"Content-Type", "text/xml; charset=utf-8"}})
+                  .status,
+              204);
+    // Requests without a body need no Content-Type: renew, status override, cancel.
+    EXPECT_EQ(request(port_, "PUT", "/eureka/apps/ORDERS/o1?status=UP").status, 200);
+    EXPECT_EQ(request(port_, "PUT", "/eureka/apps/ORDERS/o1/status?value=OUT_OF_SERVICE").status,
+              200);
+    EXPECT_EQ(request(port_, "DELETE", "/eureka/apps/ORDERS/o2").status, 200);
+}
+
 TEST_F(EurekaApiTest, BadRegistrationsGet400WithReason) {
     struct Case {
         std::string body;
@@ -389,6 +421,13 @@ TEST_F(EurekaApiTest, BasicAuthWhenConfigured) {
                          {{"Authorization", "Basic " + base64_encode("eureka:s3cret")}});
     EXPECT_EQ(right.status, 200);
     EXPECT_EQ(get("/health").status, 200);
+    // Near misses: a prefix, a longer password, the parts moved across the colon.
+    for (std::string creds : {"eureka:s3cre", "eureka:s3cret!", "eureka:", "eurek:as3cret",
+                              "eureka:s3cret:", "EUREKA:s3cret", ":"}) {
+        auto r = request(port_, "GET", "/eureka/v2/apps", "",
+                         {{"Authorization", "Basic " + base64_encode(creds)}});
+        EXPECT_EQ(r.status, 401) << creds;
+    }
 }
 
 TEST_F(EurekaApiTest, StatusPageAndMetrics) {
