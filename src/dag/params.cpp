@@ -162,8 +162,16 @@ Result<ParamSchema> ParamSchema::compile(const json::object& schema) {
         if (!p->is_string())
             return invalid(fmt::format("'pattern' must be a string, got {}", show(*p)));
         out.pattern_text_ = std::string(p->get_string());
+        // Matching must take time linear in the subject, whatever the pattern: the polynomial
+        // (breadth-first) engine, which refuses back-references, tried from the first
+        // character only with the search spelled out as a leading [\s\S]* (trying every start
+        // made it quadratic). The pattern is compiled alone first, so that the wrapping cannot
+        // make a broken pattern valid ("a)(?:b").
+        constexpr auto kFlags = std::regex::ECMAScript | std::regex::nosubs |
+                                std::regex_constants::__polynomial;
         try {
-            out.pattern_.emplace(out.pattern_text_, std::regex::ECMAScript);
+            std::regex alone(out.pattern_text_, kFlags);
+            out.pattern_.emplace("[\\s\\S]*(?:" + out.pattern_text_ + ")", kFlags);
         } catch (const std::regex_error& e) {
             return invalid(fmt::format("pattern '{}' is not a valid regular expression: {}",
                                        out.pattern_text_, e.what()));
@@ -261,7 +269,8 @@ Result<void> ParamSchema::validate(const json::value& v) const {
             }
             bool matched = false;
             try {
-                matched = std::regex_search(s.begin(), s.end(), *pattern_);
+                matched = std::regex_search(s.begin(), s.end(), *pattern_,
+                                            std::regex_constants::match_continuous);
             } catch (const std::regex_error& e) {
                 return invalid(fmt::format("{} could not be checked against pattern '{}': {}",
                                            show(v), pattern_text_, e.what()));
