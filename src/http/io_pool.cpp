@@ -60,7 +60,12 @@ void IoPool::drain() {
     // No thread runs the contexts any more, so this one may. A handler on one context may post
     // to another (a listener's stop cancels connections elsewhere), hence whole rounds until a
     // round runs nothing. poll() leaves a context stopped once it has no outstanding work.
-    const auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
+    // Only the time spent waiting for operations in flight counts against kDrainLimit, so a
+    // busy machine does not cut a drain short; the overall cap stops handlers that keep
+    // posting themselves.
+    using Clock = std::chrono::steady_clock;
+    const auto cap = Clock::now() + 10 * kDrainLimit;
+    Clock::duration waited{};
     for (;;) {
         std::size_t ran = 0;
         bool idle = true;
@@ -71,7 +76,7 @@ void IoPool::drain() {
         }
         // A round that ran nothing with every context out of work: nothing can post any more.
         if (ran == 0 && idle) break;
-        if (std::chrono::steady_clock::now() >= deadline) {
+        if (waited >= kDrainLimit || Clock::now() >= cap) {
             spdlog::debug("event loops stopped with operations still in flight");
             break;
         }
@@ -80,8 +85,10 @@ void IoPool::drain() {
         // context instead of spinning.
         for (auto& ctx : contexts_) {
             if (!ctx->stopped()) {
+                const auto before = Clock::now();
                 ctx->restart();
                 ctx->run_one_for(std::chrono::milliseconds(1));
+                waited += Clock::now() - before;
                 break;
             }
         }

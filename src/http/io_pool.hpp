@@ -53,9 +53,9 @@ public:
     boost::asio::io_context& first() { return *contexts_.front(); }
     std::size_t size() const { return contexts_.size(); }
 
-    // How long a drain waits for operations that neither completed nor were cancelled (an
-    // outgoing request still waiting for its answer, say) before the contexts are destroyed
-    // with them.
+    // How long in all a drain waits for operations that neither completed nor were cancelled
+    // (an outgoing request still waiting for its answer, say) before the contexts are
+    // destroyed with them.
     static constexpr std::chrono::milliseconds kDrainLimit{1000};
 
 private:
