@@ -5,8 +5,10 @@
 #
 #   bench/fuzz.sh [seconds-per-target] [target...]     (default 60 s, every target)
 #
-# New inputs the fuzzer finds go to build-fuzz/corpus/<target>/ (kept between runs, not in git);
-# findings go to build-fuzz/artifacts/<target>/. A reproducer runs alone with
+# New inputs the fuzzer finds go to build-fuzz/corpus/<target>/ (kept between runs, not in git;
+# with ORQUESTRA_FUZZ_SEEDS_ONLY=1 a run starts from the seeds alone and keeps nothing, so that
+# its time does not grow with that corpus, as scripts/test.sh does); findings go to
+# build-fuzz/artifacts/<target>/. A reproducer runs alone with
 #   build-fuzz/fuzz/<target> <file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,10 @@ for t in "${targets[@]}"; do
     *) max_len=16384 ;;
   esac
   work="$build/corpus/$t"
+  if [ "${ORQUESTRA_FUZZ_SEEDS_ONLY:-0}" = "1" ]; then
+    work="$build/corpus-scratch/$t"
+    rm -rf "$work"
+  fi
   artifacts="$build/artifacts/$t/"
   log="$build/logs/$t.log"
   mkdir -p "$work" "$artifacts"

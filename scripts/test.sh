@@ -18,5 +18,5 @@ if [ "${ORQUESTRA_NO_SANITIZE:-0}" != "1" ]; then
 fi
 if [ "${ORQUESTRA_NO_FUZZ:-0}" != "1" ]; then
   echo "== fuzz targets, ${ORQUESTRA_FUZZ_SECONDS:-12} s each (build-fuzz/)"
-  bench/fuzz.sh "${ORQUESTRA_FUZZ_SECONDS:-12}"
+  ORQUESTRA_FUZZ_SEEDS_ONLY=1 bench/fuzz.sh "${ORQUESTRA_FUZZ_SECONDS:-12}"
 fi
