@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libpqxx-dev libsqlite3-dev sqlite3 zlib1g-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps
+  clang
 )
 
 missing=()

@@ -5,6 +5,7 @@
 #include "dag/loader.hpp"
 
 #include <fmt/format.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <fstream>
 #include <queue>
+#include <sstream>
 #include <span>
 #include <stdexcept>
 #include <unordered_map>
@@ -34,6 +36,48 @@ struct LoadError {
 };
 
 [[noreturn]] void fail(int line, std::string reason) { throw LoadError{line, std::move(reason)}; }
+
+// Where each of the first `limit` documents of a YAML text starts (its first node). Used instead
+// of YAML::LoadAll(), which in yaml-cpp 0.7 never returns on some malformed texts: after a stray
+// ',' it reads an empty document at the same place again and again, growing without bound.
+class DocumentStarts : public YAML::EventHandler {
+  public:
+    static std::vector<YAML::Mark> of(std::string_view text, std::size_t limit) {
+        std::istringstream in{std::string(text)};
+        YAML::Parser parser(in);
+        DocumentStarts starts;
+        while (starts.marks_.size() < limit && parser.HandleNextDocument(starts)) {
+        }
+        return std::move(starts.marks_);
+    }
+
+  private:
+    void first(const YAML::Mark& mark) {
+        if (!seen_) marks_.push_back(mark);
+        seen_ = true;
+    }
+    void OnDocumentStart(const YAML::Mark&) override { seen_ = false; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { first(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { first(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        first(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        first(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        first(mark);
+    }
+    void OnMapEnd() override {}
+
+    std::vector<YAML::Mark> marks_;
+    bool seen_ = false;
+};
 
 int line_of(const YAML::Node& n, int fallback) {
     if (!n.IsDefined()) return fallback;
@@ -952,12 +996,19 @@ LoadResult parse_dag_detailed(std::string_view yaml_text, std::string_view filel
                                           yaml_text.size(), kMaxDagFileBytes)};
     }
     try {
-        std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml_text));
-        if (docs.size() > 1) {
-            fail(line_of(docs[1], 1), "a DAG file holds one YAML document; found another");
+        // A document starting where the previous one did is the parser going round in circles
+        // on a stray token, not a second document.
+        const std::vector<YAML::Mark> starts = DocumentStarts::of(yaml_text, 3);
+        for (std::size_t i = 1; i < starts.size(); ++i) {
+            if (starts[i].pos == starts[i - 1].pos) {
+                fail(starts[i].line + 1, "YAML syntax error: unexpected character");
+            }
+        }
+        if (starts.size() > 1) {
+            fail(starts[1].line + 1, "a DAG file holds one YAML document; found another");
         }
         Loader loader(fileloc, yaml_text.size());
-        return loader.build(docs.empty() ? YAML::Node() : docs.front());
+        return loader.build(starts.empty() ? YAML::Node() : YAML::Load(std::string(yaml_text)));
     } catch (const LoadError& e) {
         return LoadFailure{e.line, e.reason};
     } catch (const YAML::Exception& e) {

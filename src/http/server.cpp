@@ -26,7 +26,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
-struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
+struct HttpServer::State {
     asio::io_context& io;
     ServerOptions options;
     Handler handler;
@@ -38,11 +38,17 @@ struct HttpServer::State : std::enable_shared_from_this<HttpServer::State> {
     std::mutex mu;  // guards streams
     std::list<beast::tcp_stream*> streams;
 
+    std::uint64_t stop_hook = 0;  // in workers, when given
+
     State(asio::io_context& ctx, ServerOptions opts, IoPool* pool)
         : io(ctx), options(std::move(opts)), workers(pool), acceptor(ctx) {}
 
-    asio::awaitable<void> accept_loop();
-    asio::awaitable<void> session(tcp::socket socket);
+    static void stop(const std::shared_ptr<State>& state);
+    // Coroutines start later, on their executor: each takes the state it runs on as a parameter
+    // (copied into its frame at once), so the state outlives the frame even if the server goes
+    // away before the coroutine first runs.
+    asio::awaitable<void> accept_loop(std::shared_ptr<State> self);
+    asio::awaitable<void> session(std::shared_ptr<State> self, tcp::socket socket);
 };
 
 namespace {
@@ -95,15 +101,24 @@ HttpServer::HttpServer(asio::io_context& io, ServerOptions options, Handler hand
                        IoPool* workers)
     : state_(std::make_shared<State>(io, std::move(options), workers)) {
     state_->handler = std::move(handler);
+    if (workers != nullptr) {
+        state_->stop_hook = workers->add_stop_hook([state = state_] { State::stop(state); });
+    }
 }
 
 HttpServer::HttpServer(asio::io_context& io, ServerOptions options, SyncHandler handler,
                        IoPool* workers)
     : state_(std::make_shared<State>(io, std::move(options), workers)) {
     state_->sync_handler = std::move(handler);
+    if (workers != nullptr) {
+        state_->stop_hook = workers->add_stop_hook([state = state_] { State::stop(state); });
+    }
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+    stop();
+    if (state_->workers != nullptr) state_->workers->remove_stop_hook(state_->stop_hook);
+}
 
 const ServerStats& HttpServer::stats() const { return state_->stats; }
 
@@ -126,12 +141,15 @@ Result<std::uint16_t> HttpServer::start() {
                                  state_->options.port, ec.message())};
     }
     port_ = acceptor.local_endpoint().port();
-    asio::co_spawn(acceptor.get_executor(), state_->accept_loop(), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), state_->accept_loop(state_), asio::detached);
     return port_;
 }
 
-void HttpServer::stop() {
-    auto state = state_;
+void HttpServer::stop() { State::stop(state_); }
+
+// The listener and the connections are closed on their own executors: this may be called from
+// any thread, and the pool's drain runs what it posts once the threads are gone.
+void HttpServer::State::stop(const std::shared_ptr<State>& state) {
     if (state->stopping.exchange(true)) return;
     asio::post(state->acceptor.get_executor(), [state] {
         boost::system::error_code ec;
@@ -154,8 +172,7 @@ void HttpServer::stop() {
     });
 }
 
-asio::awaitable<void> HttpServer::State::accept_loop() {
-    auto self = shared_from_this();
+asio::awaitable<void> HttpServer::State::accept_loop(std::shared_ptr<State> self) {
     while (!stopping) {
         asio::any_io_executor target = workers != nullptr
                                            ? asio::any_io_executor(workers->next().get_executor())
@@ -174,12 +191,12 @@ asio::awaitable<void> HttpServer::State::accept_loop() {
             continue;
         }
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+        asio::co_spawn(executor, session(self, std::move(socket)), asio::detached);
     }
 }
 
-asio::awaitable<void> HttpServer::State::session(tcp::socket socket) {
-    auto self = shared_from_this();
+asio::awaitable<void> HttpServer::State::session([[maybe_unused]] std::shared_ptr<State> self,
+                                                  tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     boost::system::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);

@@ -5,7 +5,9 @@
 //
 // Handlers run on the connection's strand; they must not block (send blocking work to a pool).
 // start() and stop() may be called from any thread; stop() closes the listener and every open
-// connection.
+// connection, on their own contexts (it posts there). With `workers`, the pool's stop() stops
+// the server too, and its drain runs what stop() posted, so that no context goes away holding
+// an accept whose socket belongs to another one.
 
 #include "core/error.hpp"
 #include "http/message.hpp"

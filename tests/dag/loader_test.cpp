@@ -495,6 +495,23 @@ TEST(LoaderTest, TruncatedFilesNeverThrow) {
     EXPECT_GE(loaded, 1);  // at least the whole file
 }
 
+TEST(LoaderTest, StrayFlowTokenIsASyntaxErrorNotAnEndlessLoad) {
+    // Found by fuzzing: YAML::LoadAll() read an empty document at the ',' again and again,
+    // growing without bound, so one bad file hung the DAG folder's scan.
+    const std::string found("\x2c\x7f\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+                            "\xff\xff\xff\xff\xff\xff\xff:\"i:\"ni: ");
+    for (const std::string& text : {std::string(","), std::string("[a]\n,"),
+                                    std::string("dag_id: x\n---\n,"), found}) {
+        Result<Dag> dag = parse_dag(text, "stray.yaml");
+        ASSERT_FALSE(dag.has_value()) << text;
+        EXPECT_NE(dag.error().message.find("YAML syntax error"), std::string::npos)
+            << dag.error().message;
+    }
+    Result<Dag> two = parse_dag("dag_id: a\n---\ndag_id: b\n", "two.yaml");
+    ASSERT_FALSE(two.has_value());
+    EXPECT_EQ(two.error().message, "two.yaml:3: a DAG file holds one YAML document; found another");
+}
+
 TEST(LoaderTest, DagIsCopyableAndFindTaskSurvivesEdits) {
     Result<Dag> dag = load_dag_file(kDataDir / "good" / "trigger_rules.yaml");
     ASSERT_TRUE(dag.has_value());

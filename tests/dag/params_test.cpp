@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 
 #include <chrono>
+#include <string>
 
 namespace orquestra::dag {
 namespace {
@@ -127,6 +128,32 @@ TEST(ParamSchemaTest, PatternsAreBounded) {
     EXPECT_NE(compile_error(R"({"pattern":"((a{100}){100}){100}"})")
                   .find("is not a valid regular expression"),
               std::string::npos);
+}
+
+TEST(ParamSchemaTest, PatternMatchingTakesLinearTime) {
+    // Nested quantifiers made std::regex backtrack exponentially (the params fuzz target hung
+    // on them), so one trigger's conf or one DAG's default held a thread for ever.
+    const std::string as(kMaxPatternSubjectLength, 'a');
+    for (const char* pattern : {"^(a|a)*$", "(a*)*b", "(a|aa)*c", "(x+x+)+y", "^(a+)+$"}) {
+        const auto started = std::chrono::steady_clock::now();
+        const std::string schema_text = std::string(R"({"pattern":")") + pattern + "\"}";
+        (void)check(schema_text, "\"" + as.substr(1) + "b\"");
+        (void)check(schema_text, "\"" + as + "\"");
+        EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20)) << pattern;
+    }
+    EXPECT_EQ(check(R"({"pattern":"(a*)*b"})", "\"" + as.substr(1) + "b\""), "ok");
+    EXPECT_EQ(check(R"({"pattern":"^(a+)+$"})", "\"" + as + "\""), "ok");
+    // Anchors keep their meaning; a pattern broken alone stays broken.
+    EXPECT_EQ(check(R"({"pattern":"^b"})", R"("ab")"), "\"ab\" does not match pattern '^b'");
+    EXPECT_EQ(check(R"({"pattern":"a$"})", R"("ab")"), "\"ab\" does not match pattern 'a$'");
+    EXPECT_EQ(check(R"({"pattern":"\\bb"})", R"("a b")"), "ok");
+    EXPECT_EQ(compile_error(R"({"pattern":"a)(?:b"})")
+                  .rfind("pattern 'a)(?:b' is not a valid regular expression", 0),
+              0u);
+    // Back-references would need backtracking: refused.
+    EXPECT_EQ(compile_error(R"({"pattern":"(a)\\1"})")
+                  .rfind("pattern '(a)\\1' is not a valid regular expression", 0),
+              0u);
 }
 
 TEST(ParamSchemaTest, Formats) {
