@@ -14,7 +14,7 @@ RegistryNode::RegistryNode(boost::asio::io_context& io, const Clock& clock,
               http::SyncHandler(
                   [this](http::Request& req, http::Response& res) { api_.handle_sync(req, res); }),
               workers),
-      eviction_timer_(io) {}
+      eviction_(std::make_shared<Eviction>(io)) {}
 
 RegistryNode::~RegistryNode() { stop(); }
 
@@ -29,13 +29,14 @@ void RegistryNode::stop() {
     if (stopped_) return;
     stopped_ = true;
     server_.stop();
-    boost::asio::post(io_, [this] { eviction_timer_.cancel(); });
+    eviction_->stopped = true;
+    boost::asio::post(io_, [eviction = eviction_] { eviction->timer.cancel(); });
 }
 
 void RegistryNode::schedule_eviction() {
-    eviction_timer_.expires_after(options_.eviction_interval);
-    eviction_timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec || stopped_) return;
+    eviction_->timer.expires_after(options_.eviction_interval);
+    eviction_->timer.async_wait([this, eviction = eviction_](const boost::system::error_code& ec) {
+        if (ec || eviction->stopped) return;
         std::size_t evicted = registry_.evict_expired();
         if (evicted > 0) spdlog::info("evicted {} expired lease(s)", evicted);
         schedule_eviction();

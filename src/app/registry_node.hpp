@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -47,7 +48,13 @@ private:
     registry::InstanceRegistry registry_;
     registry::EurekaApi api_;
     http::HttpServer server_;
-    boost::asio::steady_timer eviction_timer_;
+    // Shared with the handlers posted to the loop, which may run after the node is gone.
+    struct Eviction {
+        explicit Eviction(boost::asio::io_context& io) : timer(io) {}
+        boost::asio::steady_timer timer;
+        std::atomic<bool> stopped{false};
+    };
+    std::shared_ptr<Eviction> eviction_;
     bool stopped_ = false;
 };
 
