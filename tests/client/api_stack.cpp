@@ -50,7 +50,7 @@ Result<void> ApiStack::start_registry() {
 }
 
 Result<void> ApiStack::start_api(
-    const std::vector<std::pair<std::string, std::string>>& dag_files) {
+    const std::vector<std::pair<std::string, std::string>>& dag_files, api::ApiOptions options) {
     if (!registry_) return Error{ErrorCode::kInternal, "start_registry() first"};
     const fs::path dags = home_ / "dags";
     fs::create_directories(dags);
@@ -69,7 +69,7 @@ Result<void> ApiStack::start_api(
     if (!created) return created.error();
 
     api_ = std::make_unique<api::ApiServer>(node_->engine(), node_->store(), node_->loop(),
-                                            api::ApiOptions{});
+                                            options);
     server_ =
         std::make_unique<http::HttpServer>(api_io_.io(), http::ServerOptions{}, api_->handler());
     auto port = server_->start();

@@ -36,13 +36,15 @@ class ApiStack {
     Result<void> start_registry();
     // Writes `dag_files` (file name, YAML text) to the DAG folder, then starts the workflow
     // node, creates the user and starts the API server.
-    Result<void> start_api(const std::vector<std::pair<std::string, std::string>>& dag_files);
+    Result<void> start_api(const std::vector<std::pair<std::string, std::string>>& dag_files,
+                           api::ApiOptions options = {});
 
     std::uint16_t registry_port() const { return registry_port_; }
     std::string registry_url() const;  // http://127.0.0.1:<port>/eureka
     std::uint16_t api_port() const { return api_port_; }
     std::string url() const;  // http://127.0.0.1:<port>, the base an ApiClient takes
     registry::InstanceRegistry& registry() { return registry_->registry(); }
+    const std::filesystem::path& home() const { return home_; }
 
   private:
     std::filesystem::path home_;
