@@ -36,14 +36,14 @@ export function StatusMark(props: { status: string | null | undefined; text?: bo
 }
 
 /** Health of a service as the DAG pages show it: dot + "up/total". */
-export function ServiceHealthMark(props: { name: string; up: number; total: number; link?: boolean }) {
+export function ServiceHealthMark(props: { name: string; up: number; total: number; link?: boolean; hideName?: boolean }) {
   const status = props.total === 0 ? 'DOWN' : props.up === 0 ? 'DOWN' : props.up < props.total ? 'STARTING' : 'UP';
   const words = props.total === 0 ? 'not registered' : `${props.up} of ${props.total} instances UP`;
   const body = (
     <>
       <span class={`health-dot is-${status}`} aria-hidden="true">{statusLook(status).glyph}</span>
-      <span class="svc-name">{props.name}</span>
-      <span class="svc-count">{props.up}/{props.total}</span>
+      {!props.hideName && <span class="svc-name">{props.name}</span>}
+      <span class="svc-count">{props.up}/{props.total}{props.hideName ? ' UP' : ''}</span>
     </>
   );
   return props.link === false ? (

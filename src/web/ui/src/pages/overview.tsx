@@ -54,7 +54,7 @@ export function OverviewPage() {
             <h2 id="health-h">Health</h2>
             {d.health ? (
               <ul class="health-list">
-                {Object.entries(d.health).map(([name, c]) => {
+                {Object.entries(d.health).filter(([, c]) => c && c.status !== null && c.status !== undefined).map(([name, c]) => {
                   const ok = c?.status === 'healthy';
                   const beat = (c as { latest_scheduler_heartbeat?: string | null })?.latest_scheduler_heartbeat;
                   return (

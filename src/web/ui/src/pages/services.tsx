@@ -215,7 +215,7 @@ export function ServicesPage(props: { session: Session }) {
               <section key={a.name} class="card app-card" data-app={a.name} aria-labelledby={`app-${a.name}`}>
                 <div class="app-head">
                   <h2 id={`app-${a.name}`}><a href={href(['services', a.name])}>{a.name}</a></h2>
-                  <ServiceHealthMark name={a.name} up={up} total={a.instances.length} link={false} />
+                  <ServiceHealthMark name={a.name} up={up} total={a.instances.length} link={false} hideName />
                 </div>
                 <InstancesTable app={a} session={props.session} query={query} takeOut={actions.takeOut} putBack={actions.putBack} />
                 <h3 class="h-small">Used by</h3>
@@ -244,7 +244,7 @@ export function ServicePage(props: { session: Session; app: string }) {
         actions={
           <>
             <Updated at={live.updatedAt} error={live.error} />
-            {app && <ServiceHealthMark name={app.name} up={app.instances.filter((i) => i.status === 'UP').length} total={app.instances.length} link={false} />}
+            {app && <ServiceHealthMark name={app.name} up={app.instances.filter((i) => i.status === 'UP').length} total={app.instances.length} link={false} hideName />}
           </>
         }
       />
