@@ -12,6 +12,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps
   clang
+  chromium
 )
 
 missing=()
@@ -33,5 +34,11 @@ fi
 if [ ! -d tests/interop/node_modules/eureka-js-client ]; then
   echo "setup: installing npm packages for tests/interop"
   (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# npm packages for the web console (src/web/ui): Preact, dagre, esbuild, TypeScript, playwright-core.
+if [ ! -d src/web/ui/node_modules/preact ]; then
+  echo "setup: installing npm packages for src/web/ui"
+  (cd src/web/ui && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "setup: ok"

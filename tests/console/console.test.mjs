@@ -28,7 +28,8 @@ const PAYLOAD = (n) => `<img src=x onerror="window.__xss=${n}">`;
 let home;
 let server;
 let out = '';
-let base;
+let base; // where the browser goes
+let apiBase; // the server, for set-up calls with HTTP Basic
 let registry;
 let browser;
 let admin; // the admin's page, logged in by the first tests
@@ -52,7 +53,7 @@ async function waitFor(what, fn, ms = 15000) {
 
 const basic = 'Basic ' + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64');
 async function api(method, path, body) {
-  const res = await fetch(`${base}/api/v1${path}`, {
+  const res = await fetch(`${apiBase}/api/v1${path}`, {
     method,
     headers: { Authorization: basic, ...(body ? { 'Content-Type': 'application/json' } : {}) },
     body: body ? JSON.stringify(body) : undefined,
@@ -111,7 +112,7 @@ before(async () => {
   server.stderr.on('data', (d) => { out += d; });
   await waitFor('the server to be ready', () => out.includes('Ready.') || server.exitCode !== null, 30000);
   assert.ok(out.includes('Ready.'), `standalone did not start:\n${out}`);
-  base = /REST API +(http:\/\/[\d.:]+)\/api\/v1/.exec(out)[1];
+  base = apiBase = /REST API +(http:\/\/[\d.:]+)\/api\/v1/.exec(out)[1];
   registry = /registry +(http:\/\/[\d.:]+)\/eureka/.exec(out)[1];
 
   execFileSync(BIN, ['users', 'create', '--home', home, '-u', 'viewer', '-p', VIEWER_PASSWORD, '-r', 'Viewer',

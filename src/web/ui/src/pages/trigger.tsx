@@ -166,10 +166,9 @@ function TriggerForm(props: { dag: DagDetail; query: URLSearchParams; services: 
   const localJsonErrors = Object.fromEntries(parsed.filter(([, r]) => r.jsonError).map(([f, r]) => [f.name, r.jsonError!]));
   const confText = JSON.stringify(conf, null, 2);
 
-  // The raw JSON editor follows the fields unless the person is editing it with a syntax error.
-  useEffect(() => {
-    if (!jsonError) setJsonText(confText);
-  }, [confText]);
+  // The raw JSON editor shows the conf the fields make, except while the person is typing in it.
+  const [editingJson, setEditingJson] = useState(false);
+  const shownJson = editingJson || jsonError ? jsonText : confText;
 
   const setField = (name: string, v: Raw) => {
     setRaw((r) => ({ ...r, [name]: v }));
@@ -294,9 +293,14 @@ function TriggerForm(props: { dag: DagDetail; query: URLSearchParams; services: 
           <textarea
             id="trigger-conf"
             class="mono"
-            rows={Math.min(16, Math.max(4, jsonText.split('\n').length + 1))}
+            rows={Math.min(16, Math.max(4, shownJson.split('\n').length + 1))}
             spellcheck={false}
-            value={jsonText}
+            value={shownJson}
+            onFocus={() => {
+              if (!jsonError) setJsonText(confText);
+              setEditingJson(true);
+            }}
+            onBlur={() => setEditingJson(false)}
             aria-invalid={jsonError ? true : undefined}
             aria-describedby={jsonError ? 'trigger-conf-error' : undefined}
             onInput={(e) => onJsonInput((e.currentTarget as HTMLTextAreaElement).value)}
