@@ -225,8 +225,13 @@ test('triggering with usuario_id 2 from the form runs to success, seen live in g
 });
 
 test("enviar_mensagem's try shows the message in its log, its request and its output", async () => {
+  // Through the grid with the keyboard: focus a cell, arrow down, Enter opens the try.
   await admin.click('nav.tabs a:text-is("Grid")');
-  await admin.click(`[role=gridcell][data-run="${triggeredRun}"][data-task="enviar_mensagem"]`);
+  await admin.locator(`[role=gridcell][data-run="${triggeredRun}"][data-task="obter_usuario"]`).focus();
+  await admin.keyboard.press('ArrowDown');
+  await waitFor('the focus to move down the grid', () =>
+    admin.evaluate(() => document.activeElement?.getAttribute('data-task') === 'enviar_mensagem'));
+  await admin.keyboard.press('Enter');
   await waitFor('the task page', () => new URL(admin.url()).pathname.endsWith('/tasks/enviar_mensagem'));
   assert.equal(new URL(admin.url()).pathname,
     `/dags/${DAG}/runs/${encodeURIComponent(triggeredRun)}/tasks/enviar_mensagem`);

@@ -20,7 +20,7 @@ export function kindLine(t: GridTask): string {
 
 function nodeWidth(t: GridTask): number {
   const longest = Math.max(t.task_id.length * 1.1 + 3, kindLine(t).length, (t.service ?? '').length + 8);
-  return Math.min(320, Math.max(170, Math.ceil(longest * CHAR_W) + 28));
+  return Math.min(380, Math.max(170, Math.ceil(longest * CHAR_W) + 28));
 }
 
 function truncate(s: string, width: number): string {

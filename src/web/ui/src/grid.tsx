@@ -108,6 +108,7 @@ export function GridView(props: { grid: Grid; selectedRun: string | null; onSele
                       setPos([0, col]);
                       props.onSelectRun(run.dag_run_id);
                     }}
+                    onFocus={() => (r !== 0 || c !== col) && setPos([0, col])}
                   >
                     <span class={`run-bar st-${stateKey(run.state)}`} style={{ height: `${h}px` }} />
                     <span class="run-type" aria-hidden="true">{run.run_type === 'manual' ? 'M' : run.run_type === 'scheduled' ? 'S' : run.run_type[0]?.toUpperCase()}</span>
@@ -145,6 +146,7 @@ export function GridView(props: { grid: Grid; selectedRun: string | null; onSele
                       setPos([i + 1, col]);
                       open(i + 1, col);
                     }}
+                    onFocus={() => (r !== i + 1 || c !== col) && setPos([i + 1, col])}
                   >
                     <span class={`cell-mark st-${stateKey(state)}`} aria-hidden="true">{look.glyph}</span>
                   </td>
