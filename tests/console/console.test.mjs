@@ -266,9 +266,14 @@ test('a Viewer sees no trigger button, and the server refuses its forced POST', 
   await viewer.goto('/dags');
   await waitFor('the seed DAG', () => viewer.locator(`a.dag-id:text-is("${DAG}")`).isVisible());
   assert.equal(await viewer.locator('.trigger-btn').count(), 0);
+  assert.equal(await viewer.locator('[role=switch]').count(), 0, 'no pause switch for a Viewer');
   await viewer.goto(`/dags/${DAG}`);
   await waitFor('the DAG page', () => viewer.locator('[role=grid]').isVisible());
   assert.equal(await viewer.locator('.trigger-btn').count(), 0);
+  assert.equal(await viewer.locator('[role=switch]').count(), 0);
+  await viewer.goto('/services');
+  await waitFor('the services page', () => viewer.locator('tr[data-instance]').first().isVisible());
+  assert.equal(await viewer.locator('button', { hasText: 'Out of service' }).count(), 0, 'no OUT_OF_SERVICE button for a Viewer');
   await shot(viewer, 'dag-as-viewer');
   const status = await viewer.evaluate(async (dag) => {
     const h = { 'X-Requested-With': 'orquestra-console' };

@@ -84,8 +84,8 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
         crumbs={[{ href: '/dags', label: 'DAGs' }]}
         title={
           <span class="title-with-switch">
-            {dag && (
-              <Switch checked={!dag.is_paused} disabled={!editor} label={dag.is_paused ? `${dagId} is paused: unpause` : `${dagId} is active: pause`} onChange={(on) => setPaused(!on)} />
+            {dag && editor && (
+              <Switch checked={!dag.is_paused} label={dag.is_paused ? `${dagId} is paused: unpause` : `${dagId} is active: pause`} onChange={(on) => setPaused(!on)} />
             )}
             <span class="dag-title">{dagId}</span>
             {dag?.is_paused && <span class="badge">paused</span>}

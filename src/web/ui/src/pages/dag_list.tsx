@@ -172,7 +172,9 @@ export function DagListPage(props: { session: Session }) {
               </dl>
               <RunDots dagId={d.dag_id} runs={d.recent_runs ?? []} max={8} />
               <div class="dag-card-actions">
-                <Switch checked={!d.is_paused} label={d.is_paused ? `${d.dag_id} is paused: unpause` : `${d.dag_id} is active: pause`} disabled={!editor} onChange={(on) => setPaused(d, !on)} />
+                {editor && (
+                  <Switch checked={!d.is_paused} label={d.is_paused ? `${d.dag_id} is paused: unpause` : `${d.dag_id} is active: pause`} onChange={(on) => setPaused(d, !on)} />
+                )}
                 <span class="small muted">{d.is_paused ? 'Paused' : 'Active'}</span>
                 {editor && (
                   <a class="btn btn-primary btn-sm trigger-btn" href={href(['dags', d.dag_id, 'trigger'])} aria-label={`Trigger ${d.dag_id}`}>▶ Trigger</a>
@@ -201,7 +203,11 @@ export function DagListPage(props: { session: Session }) {
               {dags.map((d) => (
                 <tr key={d.dag_id} class={d.is_paused ? 'paused' : ''}>
                   <td>
-                    <Switch checked={!d.is_paused} label={d.is_paused ? `${d.dag_id} is paused: unpause` : `${d.dag_id} is active: pause`} disabled={!editor} onChange={(on) => setPaused(d, !on)} />
+                    {editor ? (
+                      <Switch checked={!d.is_paused} label={d.is_paused ? `${d.dag_id} is paused: unpause` : `${d.dag_id} is active: pause`} onChange={(on) => setPaused(d, !on)} />
+                    ) : (
+                      <span class={`pause-state ${d.is_paused ? 'paused' : ''}`} title={d.is_paused ? 'Paused' : 'Active'}>{d.is_paused ? '⏸' : '●'}<span class="sr-only">{d.is_paused ? 'Paused' : 'Active'}</span></span>
+                    )}
                   </td>
                   <td>
                     <a class="dag-id" href={href(['dags', d.dag_id])}>{d.dag_id}</a>
