@@ -162,9 +162,20 @@ export type RenderedFields =
       url: string | null;
       path: string;
       headers: Record<string, string>;
+      content_type?: string | null;
       body: unknown;
+      expected_status?: number | number[] | string | null;
+      timeout_ms?: number | null;
     }
-  | { kind: 'command'; argv: string[]; env: Record<string, string> }
+  | {
+      kind: 'command';
+      argv?: string[] | null;
+      script?: string | null;
+      env: Record<string, string>;
+      cwd?: string | null;
+      timeout_ms?: number | null;
+    }
+  | { kind: 'wait_for_service'; service: string; min_instances?: number; timeout_ms?: number | null }
   | { kind?: undefined };
 
 export interface TaskInstance {
@@ -194,6 +205,7 @@ export interface TaskTry {
   hostname: string;
   served_by: string;
   error: string | null;
+  rendered_fields?: RenderedFields;
 }
 
 export interface Instance {

@@ -1,13 +1,13 @@
 import { useEffect } from 'preact/hooks';
 import { ApiError, api, canEdit, get, p } from '../api';
-import { Code, ErrorBox, Loading, PageHeader, StateMark, Time, Updated, announce, useConfirm } from '../components';
+import { Code, ErrorBox, Loading, PageHeader, StateMark, StatusMark, Time, Updated, announce, useConfirm } from '../components';
 import { fmtDuration, pretty, secondsBetween } from '../format';
 import { useTitle } from '../hooks';
 import { useLive } from '../live';
 import { LogView } from '../log_view';
 import { href, navigate } from '../router';
 import { isActive, stateKey, stateLook } from '../states';
-import type { RenderedFields, Session, TaskInstance, TaskTry } from '../types';
+import type { RenderedFields, Session, TaskInstance, TaskTry, UiServices } from '../types';
 import { NotFoundPage } from './not_found';
 
 interface TaskData {
@@ -47,6 +47,7 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
     [dagId, runId, taskId, ti?.state, ti?.try_number],
   );
   const confirm = useConfirm();
+  const services = useLive((signal) => get<UiServices>('/ui/services', { signal }).catch(() => undefined), []);
 
   useEffect(() => {
     if (ti) announce(`${taskId} is ${stateLook(ti.state).label}`);
@@ -66,6 +67,7 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
   const isLatest = tryNumber === latest;
   const running = !!ti && isLatest && isActive(ti.state);
   const editor = canEdit(props.session);
+  const rendered = current?.rendered_fields && current.rendered_fields.kind ? current.rendered_fields : ti?.rendered_fields;
 
   const act = (title: string, body: string, label: string, call: () => Promise<unknown>, danger = false) =>
     confirm.ask({
@@ -149,7 +151,7 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
                 <dt>Served by</dt>
                 <dd>
                   {(current?.served_by ?? ti.served_by) ? (
-                    <ServedBy value={(current?.served_by ?? ti.served_by)!} service={ti.rendered_fields?.kind === 'http' ? ti.rendered_fields.service : null} />
+                    <ServedBy value={(current?.served_by ?? ti.served_by)!} service={rendered?.kind === 'http' ? rendered.service : null} services={services.data} />
                   ) : <span class="muted">—</span>}
                 </dd>
                 <dt>Started</dt><dd><Time iso={current?.start_date ?? null} /></dd>
@@ -163,14 +165,9 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
               </dl>
             </section>
             <section class="card">
-              <h2>Rendered {ti.rendered_fields?.kind === 'command' ? 'command' : 'request'}</h2>
-              {!isLatest && <p class="small muted">As rendered for the latest try ({latest}).</p>}
-              <Rendered fields={ti.rendered_fields} />
-            </section>
-            <section class="card wide">
-              <h2>Output</h2>
-              {!xcom.data && xcom.error ? <ErrorBox error={xcom.error} /> : null}
-              {xcom.data ? (xcom.data.found ? <Code text={pretty(xcom.data.value)} class="output" aria-label="Output (return_value)" /> : <p class="muted">No output (return_value) {running ? 'yet' : 'for this task instance'}.</p>) : !xcom.error && <Loading what="the output" />}
+              <h2>{rendered?.kind === 'command' ? 'Command' : rendered?.kind === 'wait_for_service' ? 'Wait' : 'Request'}</h2>
+              {!isLatest && !current?.rendered_fields && <p class="small muted">As rendered for the latest try ({latest}).</p>}
+              <Rendered fields={rendered} />
             </section>
             <section class="card wide">
               <h2>Log</h2>
@@ -180,6 +177,15 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
                 <p class="muted">The task has not started: its log will appear here.</p>
               )}
             </section>
+            <section class="card wide">
+              <h2>Output</h2>
+              {!xcom.data && xcom.error ? <ErrorBox error={xcom.error} /> : null}
+              {xcom.data ? (xcom.data.found ? <Code text={pretty(xcom.data.value)} class="output" aria-label="Output (return_value)" /> : <p class="muted">No output (return_value) {running ? 'yet' : 'for this task instance'}.</p>) : !xcom.error && <Loading what="the output" />}
+            </section>
+            <section class="card wide">
+              <h2>Attempts</h2>
+              <Attempts tries={tries} selected={tryNumber} link={(n) => href(['dags', dagId, 'runs', runId, 'tasks', taskId], { try: n })} />
+            </section>
           </div>
         </>
       )}
@@ -187,20 +193,56 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
   );
 }
 
-function ServedBy(props: { value: string; service: string | null }) {
+function ServedBy(props: { value: string; service: string | null; services: UiServices | undefined }) {
+  const app = props.services?.apps.find((a) => a.instances.some((i) => i.instance_id === props.value));
+  const inst = app?.instances.find((i) => i.instance_id === props.value);
+  const appName = app?.name ?? props.service;
   return (
-    <span>
+    <span class="served-by">
       <code>{props.value}</code>
-      {props.service && (
-        <> · <a href={href(['services', props.service])}>{props.service}</a></>
+      {appName && (
+        <> · <a href={href(['services', appName])}>{appName}</a></>
       )}
+      {inst ? (
+        <span class="small served-now">
+          {' '}now <StatusMark status={inst.status} /> {inst.host_name}:{inst.port}{inst.zone ? `, zone ${inst.zone}` : ''}
+        </span>
+      ) : props.services ? (
+        <span class="small muted"> (no longer registered)</span>
+      ) : null}
     </span>
+  );
+}
+
+function Attempts(props: { tries: TaskTry[]; selected: number; link: (n: number) => string }) {
+  if (props.tries.length === 0) return <p class="muted">No try yet.</p>;
+  return (
+    <div class="table-wrap">
+      <table class="table compact">
+        <thead>
+          <tr><th scope="col">Try</th><th scope="col">State</th><th scope="col">Served by</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Error</th></tr>
+        </thead>
+        <tbody>
+          {props.tries.map((t) => (
+            <tr key={t.try_number} class={t.try_number === props.selected ? 'current-row' : ''}>
+              <td><a href={props.link(t.try_number)}>{t.try_number}</a></td>
+              <td><StateMark state={t.state} text /></td>
+              <td>{t.served_by ? <code>{t.served_by}</code> : <span class="muted">—</span>}</td>
+              <td><Time iso={t.start_date} /></td>
+              <td>{fmtDuration(t.duration ?? secondsBetween(t.start_date, t.end_date))}</td>
+              <td class="error-text">{t.error ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
 function Rendered(props: { fields: RenderedFields | undefined }) {
   const f = props.fields;
   if (!f || !f.kind) return <p class="muted">Not rendered yet: it is rendered when the task starts.</p>;
+  const timeout = (ms: number | null | undefined) => (ms ? <p class="small muted">Time limit {fmtDuration(ms / 1000)}</p> : null);
   if (f.kind === 'http') {
     const headers = Object.entries(f.headers ?? {});
     return (
@@ -222,17 +264,41 @@ function Rendered(props: { fields: RenderedFields | undefined }) {
         )}
         {f.body !== undefined && f.body !== null && f.body !== '' && (
           <>
-            <p class="small muted">Body</p>
+            <p class="small muted">Body{f.content_type ? ` (${f.content_type})` : ''}</p>
             <Code text={pretty(f.body)} />
           </>
         )}
+        {f.expected_status !== undefined && f.expected_status !== null && (
+          <p class="small muted">Expected status {Array.isArray(f.expected_status) ? f.expected_status.join(', ') : String(f.expected_status)}</p>
+        )}
+        {timeout(f.timeout_ms)}
+      </div>
+    );
+  }
+  if (f.kind === 'wait_for_service') {
+    return (
+      <div class="rendered">
+        <p>
+          Waits until <a href={href(['services', f.service])}>{f.service}</a> has at least {f.min_instances ?? 1} instance
+          {(f.min_instances ?? 1) === 1 ? '' : 's'} UP.
+        </p>
+        {timeout(f.timeout_ms)}
       </div>
     );
   }
   const env = Object.entries(f.env ?? {});
   return (
     <div class="rendered">
-      <Code text={(f.argv ?? []).map((a) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ')} />
+      {f.argv && f.argv.length > 0 && (
+        <Code text={f.argv.map((a) => (/^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ')} />
+      )}
+      {f.script && (
+        <>
+          <p class="small muted">Script</p>
+          <Code text={f.script} />
+        </>
+      )}
+      {f.cwd && <p class="small muted">In <code>{f.cwd}</code></p>}
       {env.length > 0 && (
         <table class="table compact">
           <caption class="small muted">Environment</caption>
@@ -243,6 +309,7 @@ function Rendered(props: { fields: RenderedFields | undefined }) {
           </tbody>
         </table>
       )}
+      {timeout(f.timeout_ms)}
     </div>
   );
 }
