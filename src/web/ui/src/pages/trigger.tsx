@@ -85,6 +85,7 @@ function fromRaw(f: Field, raw: Raw): { value: unknown; jsonError?: string } {
       return { value: undefined, jsonError: `Not valid JSON: ${(e as Error).message}` };
     }
   }
+  if (s === '' && typesOf(f.schema).includes('null')) return { value: null };
   return { value: s };
 }
 
