@@ -23,6 +23,7 @@ const ADMIN_PASSWORD = 'console-admin-secret';
 const VIEWER_PASSWORD = 'console-viewer-secret';
 const DAG = 'servico_usuarios_mensagens';
 const PROBE_DAG = 'console_xss_probe';
+const FOLLOW_DAG = 'console_follow_probe';
 const PAYLOAD = (n) => `<img src=x onerror="window.__xss=${n}">`;
 
 let home;
@@ -103,6 +104,21 @@ before(async () => {
     `    command: [/bin/echo, '${PAYLOAD(2)}']`,
     '',
   ].join('\n'));
+  // A task that writes one line, waits, then writes another: the log must follow it live.
+  writeFileSync(join(home, 'dags', `${FOLLOW_DAG}.yaml`), [
+    `dag_id: ${FOLLOW_DAG}`,
+    'schedule: none',
+    'start_date: 2024-01-01',
+    'is_paused_upon_creation: false',
+    'tasks:',
+    '  slow:',
+    '    command:',
+    '      script: |',
+    '        echo "first line"',
+    '        sleep 4',
+    '        echo "second line"',
+    '',
+  ].join('\n'));
 
   server = spawn(BIN, ['standalone', '--examples', '--home', home, '--port', '0', '--registry-port', '0'], {
     env: { ...process.env, ORQUESTRA_ADMIN_PASSWORD: ADMIN_PASSWORD },
@@ -155,7 +171,7 @@ test('the DAG list shows the seed DAG, with both services', async () => {
   await waitFor('the seed DAG', () => link.isVisible());
   const row = admin.locator('tr', { has: link });
   await waitFor('the services of the seed DAG', async () => {
-    const text = await row.locator('.svc-list').textContent();
+    const text = (await row.locator('.svc-list').textContent()).toUpperCase();
     return text.includes('SERVICO_USUARIOS') && text.includes('SERVICO_MENSAGENS');
   });
   await shot(admin, 'dags');
@@ -391,4 +407,25 @@ test('markup from the API (DAG description, log line, instance metadata) is show
   await waitFor('the metadata search to keep the probe', async () => (await admin.locator('section.app-card').count()) === 1);
   assert.deepEqual(await noImages(), { imgs: 0, xss: null });
   assert.deepEqual(admin.errors, [], 'no script error or CSP violation on the pages');
+});
+
+test('the log of a running try is followed live, appended once', async () => {
+  const run = await api('POST', `/dags/${FOLLOW_DAG}/dagRuns`, { dag_run_id: 'follow_1' });
+  assert.equal(run.status, 200, run.text);
+  await admin.goto(`/dags/${FOLLOW_DAG}/runs/follow_1/tasks/slow`);
+  const log = admin.locator('[role=log]');
+  // The try's first log line comes while its command still sleeps (the command's own output is
+  // logged when it exits).
+  await waitFor('the first log line', async () => (await log.textContent()).includes('started on'));
+  const early = await log.textContent();
+  assert.ok(!early.includes('second line'), 'the log shows while the task still runs');
+  await shot(admin, 'task-running');
+  await waitFor('the command output, without reloading', async () => (await log.textContent()).includes('second line'), 20000);
+  await waitFor('the try to finish', async () =>
+    (await api('GET', `/dags/${FOLLOW_DAG}/dagRuns/follow_1/taskInstances/slow`)).json?.state === 'success');
+  const full = await fetch(`${apiBase}/api/v1/dags/${FOLLOW_DAG}/dagRuns/follow_1/taskInstances/slow/logs/1?full_content=true`,
+    { headers: { Authorization: basic, Accept: 'text/plain' } }).then((r) => r.text());
+  await waitFor('the followed log to equal the whole log (appended once, nothing missing)', async () => (await log.textContent()) === full);
+  await waitFor('the try to be shown as success', async () =>
+    (await admin.locator('.page-header .state-dot').getAttribute('aria-label')) === 'success');
 });
