@@ -17,11 +17,6 @@ const TABS = ['grid', 'graph', 'gantt', 'runs', 'code', 'details'] as const;
 type Tab = (typeof TABS)[number];
 const TAB_NAMES: Record<Tab, string> = { grid: 'Grid', graph: 'Graph', gantt: 'Gantt', runs: 'Runs', code: 'Code', details: 'Details' };
 
-interface DagData {
-  grid: Grid;
-  services: Record<string, ServiceHealth> | null;
-}
-
 export function serviceHealthMap(s: UiServices): Record<string, ServiceHealth> {
   const out: Record<string, ServiceHealth> = {};
   for (const a of s.apps) {
@@ -39,19 +34,19 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
   const needServices = tab === 'graph' || tab === 'details';
 
   const details = useLive((signal) => get<DagDetail>(p`/dags/${dagId}/details`, { signal }), [dagId]);
-  const live = useLive<DagData>(
-    async (signal) => {
-      const [grid, services] = await Promise.all([
-        get<Grid>(p`/ui/dags/${dagId}/grid` + '?runs=25', { signal }),
-        needServices ? get<UiServices>('/ui/services', { signal }).catch(() => null) : Promise.resolve(null),
-      ]);
-      return { grid, services: services ? serviceHealthMap(services) : null };
-    },
+  const live = useLive<Grid>(
+    (signal) => get<Grid>(p`/ui/dags/${dagId}/grid` + '?runs=25', { signal }),
+    [dagId],
+    (g) => g.runs.some((r) => isActive(r.state) || Object.values(r.task_instances ?? {}).some((t) => isActive(t.state))),
+  );
+  // Service health for the graph's nodes and the details: only while those tabs show.
+  const services = useLive<Record<string, ServiceHealth> | null>(
+    async (signal) => (needServices ? serviceHealthMap(await get<UiServices>('/ui/services', { signal })) : null),
     [dagId, needServices],
-    (d) => d.grid.runs.some((r) => isActive(r.state) || Object.values(r.task_instances ?? {}).some((t) => isActive(t.state))),
+    tab === 'graph',
   );
 
-  const grid = live.data?.grid;
+  const grid = live.data;
   const selected: GridRun | null = grid ? grid.runs.find((r) => r.dag_run_id === runParam) ?? grid.runs[0] ?? null : null;
   const selectedId = selected?.dag_run_id ?? null;
 
@@ -142,7 +137,7 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
         )}
         {grid && tab === 'graph' && (
           <>
-            <GraphView dagId={dagId} tasks={grid.tasks} run={selected} services={live.data?.services ?? null} />
+            <GraphView dagId={dagId} tasks={grid.tasks} run={selected} services={services.data ?? null} />
             <Legend />
           </>
         )}
@@ -166,7 +161,7 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
         )}
         {grid && tab === 'runs' && <RunsTable dagId={dagId} runs={grid.runs} />}
         {tab === 'code' && dag && <CodeTab dag={dag} />}
-        {tab === 'details' && (dag ? <DetailsTab dag={dag} grid={grid ?? null} services={live.data?.services ?? null} /> : <Loading />)}
+        {tab === 'details' && (dag ? <DetailsTab dag={dag} grid={grid ?? null} services={services.data ?? null} /> : <Loading />)}
       </section>
     </>
   );
