@@ -13,6 +13,7 @@ import { isActive, stateLook } from '../states';
 import type { DagDetail, Grid, GridRun, ServiceHealth, Session, UiServices } from '../types';
 import { NotFoundPage } from './not_found';
 
+const RUN_COUNTS = [5, 10, 25, 50, 100];
 const TABS = ['grid', 'graph', 'gantt', 'runs', 'code', 'details'] as const;
 type Tab = (typeof TABS)[number];
 const TAB_NAMES: Record<Tab, string> = { grid: 'Grid', graph: 'Graph', gantt: 'Gantt', runs: 'Runs', code: 'Code', details: 'Details' };
@@ -30,13 +31,15 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
   useTitle(dagId);
   const tab: Tab = (TABS as readonly string[]).includes(props.query.get('tab') ?? '') ? (props.query.get('tab') as Tab) : 'grid';
   const runParam = props.query.get('run');
+  const runsParam = Number(props.query.get('runs'));
+  const runCount = RUN_COUNTS.includes(runsParam) ? runsParam : 25;
   const [actionError, setActionError] = useState<unknown>(null);
   const needServices = tab === 'graph' || tab === 'details';
 
   const details = useLive((signal) => get<DagDetail>(p`/dags/${dagId}/details`, { signal }), [dagId]);
   const live = useLive<Grid>(
-    (signal) => get<Grid>(p`/ui/dags/${dagId}/grid` + '?runs=25', { signal }),
-    [dagId],
+    (signal) => get<Grid>(p`/ui/dags/${dagId}/grid` + `?runs=${runCount}`, { signal }),
+    [dagId, runCount],
     (g) => g.runs.some((r) => isActive(r.state) || Object.values(r.task_instances ?? {}).some((t) => isActive(t.state))),
   );
   // Service health for the graph's nodes and the details: only while those tabs show.
@@ -54,8 +57,9 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
     if (selected) announce(`Run ${selected.dag_run_id} is ${stateLook(selected.state).label}`);
   }, [selected?.dag_run_id, selected?.state]);
 
-  const tabHref = (t: Tab, run?: string | null) => href(['dags', dagId], { tab: t, run: run ?? runParam });
-  const selectRun = (id: string) => navigate(href(['dags', dagId], { tab, run: id }), true);
+  const keep = { runs: runCount === 25 ? null : runCount };
+  const tabHref = (t: Tab, run?: string | null) => href(['dags', dagId], { tab: t, run: run ?? runParam, ...keep });
+  const selectRun = (id: string) => navigate(href(['dags', dagId], { tab, run: id, ...keep }), true);
 
   const notFound = details.error instanceof ApiError && details.error.status === 404;
   if (notFound) return <NotFoundPage />;
@@ -130,6 +134,16 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
         {!grid && !live.error && (tab !== 'code' && tab !== 'details') && <Loading />}
         {grid && tab === 'grid' && (
           <>
+            <div class="grid-controls">
+              <label for="grid-runs">Runs shown</label>
+              <select
+                id="grid-runs"
+                value={String(runCount)}
+                onChange={(e) => navigate(href(['dags', dagId], { tab, run: runParam, runs: Number((e.currentTarget as HTMLSelectElement).value) }), true)}
+              >
+                {RUN_COUNTS.map((n) => <option key={n} value={String(n)}>{n}</option>)}
+              </select>
+            </div>
             <GridView grid={grid} selectedRun={selectedId} onSelectRun={selectRun} />
             {selected && <SelectedRunSummary dagId={dagId} run={selected} />}
             <Legend />
