@@ -8,7 +8,8 @@
 # New inputs the fuzzer finds go to build-fuzz/corpus/<target>/ (kept between runs, not in git;
 # with ORQUESTRA_FUZZ_SEEDS_ONLY=1 a run starts from the seeds alone and keeps nothing, so that
 # its time does not grow with that corpus, as scripts/test.sh does); findings go to
-# build-fuzz/artifacts/<target>/. A reproducer runs alone with
+# build-fuzz/artifacts/<target>/. Inputs come in the same order on every run (libFuzzer -seed=1;
+# ORQUESTRA_FUZZ_SEED=0 picks a new order each time). A reproducer runs alone with
 #   build-fuzz/fuzz/<target> <file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,7 +58,10 @@ for t in "${targets[@]}"; do
   # -timeout: one input may take at most 5 s; -rss_limit_mb: at most 2 GB; -malloc_limit_mb:
   # no single allocation above 1 GB.
   set +e
-  "$build/fuzz/$t" "$work" "fuzz/corpus/$t" -max_total_time="$seconds" -max_len="$max_len" \
+  # -seed: the same sequence of inputs on every machine, so what a run found, a run with the
+  # same binary finds again (a slower machine explores a prefix of it in the same time).
+  "$build/fuzz/$t" "$work" "fuzz/corpus/$t" -seed="${ORQUESTRA_FUZZ_SEED:-1}" \
+    -max_total_time="$seconds" -max_len="$max_len" \
     -timeout=5 -rss_limit_mb=2048 -malloc_limit_mb=1024 -artifact_prefix="$artifacts" \
     -print_final_stats=1 >"$log" 2>&1
   rc=$?

@@ -12,11 +12,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fstream>
 #include <map>
 #include <set>
 
+#include "api/api_detail.hpp"
 #include "api/request.hpp"
 #include "api/task_ops.hpp"
 #include "api/users.hpp"
@@ -31,13 +33,6 @@ namespace json = boost::json;
 using beast_verb = http::beast_http::verb;
 using store::RunState;
 using store::TaskState;
-
-struct ApiServer::Call {
-    http::Request& req;
-    http::Response& res;
-    std::vector<std::string> segments;
-    std::string instance;  // the request's path, for problem bodies
-};
 
 // The API's heartbeat on the engine loop: proof that the loop turns and the store answers.
 struct detail::ApiHeartbeat {
@@ -56,23 +51,6 @@ Error invalid(std::string message) {
 }
 Error not_found(std::string message) { return Error{ErrorCode::kNotFound, std::move(message)}; }
 Error conflict(std::string message) { return Error{ErrorCode::kConflict, std::move(message)}; }
-
-void send_json(http::Response& res, const json::value& body, int status = 200) {
-    res.set(status, "application/json", json::serialize(body));
-}
-
-void send_problem(http::Response& res, int status, std::string_view detail,
-                  std::string_view instance) {
-    res = http::Response{};
-    res.set(status, "application/problem+json", problem_json(status, detail, instance));
-    if (status == 401) res.add_header("WWW-Authenticate", "Basic realm=\"Orquestra\"");
-}
-
-void send_error(http::Response& res, const Error& error, std::string_view instance) {
-    const int status = http_status_for(error.code);
-    if (status >= 500) spdlog::error("API {}: {}", instance, error.message);
-    send_problem(res, status, error.message, instance);
-}
 
 bool is_unfinished(RunState state) {
     return state == RunState::kQueued || state == RunState::kRunning;
@@ -208,6 +186,12 @@ enum class Endpoint {
     kUpdateTaskInstancesState,
     kImportErrors,
     kImportError,
+    kTries,
+    kUiSession,
+    kUiDags,
+    kUiGrid,
+    kUiServices,
+    kUiInstanceStatus,
 };
 
 struct Route {
@@ -223,6 +207,18 @@ std::optional<Route> match(const std::vector<std::string>& s) {
     if (n >= 1 && s[0] == "importErrors") {
         if (n == 1) return Route{Endpoint::kImportErrors, {V::get}};
         if (n == 2) return Route{Endpoint::kImportError, {V::get}};
+        return std::nullopt;
+    }
+    if (n >= 2 && s[0] == "ui") {
+        if (n == 2 && s[1] == "session") {
+            return Route{Endpoint::kUiSession, {V::get, V::post, V::delete_}};
+        }
+        if (n == 2 && s[1] == "dags") return Route{Endpoint::kUiDags, {V::get}};
+        if (n == 4 && s[1] == "dags" && s[3] == "grid") return Route{Endpoint::kUiGrid, {V::get}};
+        if (n == 2 && s[1] == "services") return Route{Endpoint::kUiServices, {V::get}};
+        if (n == 6 && s[1] == "services" && s[3] == "instances" && s[5] == "status") {
+            return Route{Endpoint::kUiInstanceStatus, {V::put, V::delete_}};
+        }
         return std::nullopt;
     }
     if (n == 0 || s[0] != "dags") return std::nullopt;
@@ -244,6 +240,7 @@ std::optional<Route> match(const std::vector<std::string>& s) {
     if (s[4] != "taskInstances") return std::nullopt;
     if (n == 5) return Route{Endpoint::kTaskInstances, {V::get}};
     if (n == 6) return Route{Endpoint::kTaskInstance, {V::get}};
+    if (n == 7 && s[6] == "tries") return Route{Endpoint::kTries, {V::get}};
     if (n == 8 && s[6] == "logs") return Route{Endpoint::kLog, {V::get}};
     if (n == 7 && s[6] == "xcomEntries") return Route{Endpoint::kXcoms, {V::get}};
     if (n == 8 && s[6] == "xcomEntries") return Route{Endpoint::kXcom, {V::get}};
@@ -279,10 +276,12 @@ ApiServer::ApiServer(scheduler::Engine& engine, store::Store& store, asio::io_co
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : SystemClock::instance()),
       credentials_(clock_, options_.credential_ttl),
+      sessions_(clock_, options_.sessions),
       login_throttle_(clock_, options_.login_throttle),
       password_gate_(std::max(1, options_.max_password_checks),
                      std::max(1, options_.max_password_checks_per_address)),
       workers_(static_cast<std::size_t>(std::max(1, options_.worker_threads))),
+      readers_pool_(std::max<std::size_t>(1, options_.readers.size())),
       password_workers_(static_cast<std::size_t>(std::max(1, options_.password_check_threads))),
       heartbeat_(std::make_shared<detail::ApiHeartbeat>(engine_loop)) {
     asio::post(engine_loop_,
@@ -295,6 +294,7 @@ ApiServer::~ApiServer() {
     heartbeat_->stopped.store(true);
     asio::post(engine_loop_, [hb = heartbeat_] { hb->timer.cancel(); });
     workers_.join();
+    readers_pool_.join();
     password_workers_.join();
 }
 
@@ -307,53 +307,8 @@ bool ApiServer::owns(std::string_view path) {
                                  path.size() > kBasePath.size() && path[kBasePath.size()] == '/');
 }
 
-namespace {
-
-// Runs `f` on `ex` and completes the awaiting coroutine on its own executor with the result
-// (or rethrows what `f` threw). A plain initiation rather than a coroutine lambda: g++ 12
-// mishandles non-trivial captures of lambda coroutines in co_await expressions.
-template <class Executor, class F>
-auto run_on(Executor ex, F f) {
-    using T = std::invoke_result_t<F&>;
-    return asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, T)>(
-        [ex](auto handler, F fn) {
-            asio::post(ex, [handler = std::move(handler), fn = std::move(fn)]() mutable {
-                std::exception_ptr error;
-                T value{};
-                try {
-                    value = fn();
-                } catch (...) {
-                    error = std::current_exception();
-                }
-                auto home = asio::get_associated_executor(handler);
-                asio::post(home, [handler = std::move(handler), error,
-                                  value = std::move(value)]() mutable {
-                    std::move(handler)(error, std::move(value));
-                });
-            });
-        },
-        asio::use_awaitable, std::move(f));
-}
-
-}  // namespace
-
-template <class F>
-asio::awaitable<std::invoke_result_t<F&>> ApiServer::on_loop(F f) {
-    return run_on(engine_loop_.get_executor(), std::move(f));
-}
-
-template <class F>
-asio::awaitable<std::invoke_result_t<F&>> ApiServer::on_worker(F f) {
-    return run_on(workers_.get_executor(), std::move(f));
-}
-
-template <class F>
-asio::awaitable<std::invoke_result_t<F&>> ApiServer::on_password_worker(F f) {
-    return run_on(password_workers_.get_executor(), std::move(f));
-}
-
 asio::awaitable<void> ApiServer::handle(http::Request& req, http::Response& res) {
-    Call call{req, res, {}, std::string(req.path())};
+    Call call{req, res, {}, std::string(req.path()), {}, false, {}};
     auto segments = owns(req.path()) ? split_path(req.path(), kBasePath) : std::nullopt;
     if (!segments) {
         send_problem(res, 404, fmt::format("no such endpoint: {}", req.path()), call.instance);
@@ -361,6 +316,11 @@ asio::awaitable<void> ApiServer::handle(http::Request& req, http::Response& res)
     }
     call.segments = std::move(*segments);
     co_await route(call);
+    if (res.status == 401 && !req.header("X-Requested-With").empty()) {
+        // A script's request (the console's): no Basic challenge, which would make the browser
+        // open its own login dialog over the console's login page.
+        std::erase_if(res.headers, [](const auto& h) { return iequals(h.first, "WWW-Authenticate"); });
+    }
 }
 
 asio::awaitable<void> ApiServer::route(Call& call) {
@@ -407,9 +367,17 @@ asio::awaitable<void> ApiServer::route(Call& call) {
         co_return;
     }
 
+    if (matched->endpoint == Endpoint::kUiSession && method == beast_verb::post) {
+        co_await ui_login(call);
+        co_return;
+    }
+
     auto role = co_await authenticate(call);
     if (!role) co_return;  // answered
-    const Permission needed = method == beast_verb::get ? Permission::kRead : Permission::kEdit;
+    const Permission needed = method == beast_verb::get    ? Permission::kRead
+                              : matched->endpoint == Endpoint::kUiInstanceStatus ? Permission::kOperate
+                              : matched->endpoint == Endpoint::kUiSession        ? Permission::kRead
+                                                                          : Permission::kEdit;
     if (!*role || !allows(**role, needed)) {
         send_problem(call.res, 403,
                      *role ? fmt::format("the {} role may not {} {}", to_string(**role),
@@ -489,6 +457,28 @@ asio::awaitable<void> ApiServer::route(Call& call) {
         case Endpoint::kImportError:
             co_await list_import_errors(call, &s[1]);
             break;
+        case Endpoint::kTries:
+            co_await list_tries(call, s[1], s[3], s[5]);
+            break;
+        case Endpoint::kUiSession:
+            if (method == beast_verb::delete_) {
+                ui_logout(call);
+            } else {
+                ui_whoami(call, **role);
+            }
+            break;
+        case Endpoint::kUiDags:
+            co_await ui_dags(call);
+            break;
+        case Endpoint::kUiGrid:
+            co_await ui_grid(call, s[2]);
+            break;
+        case Endpoint::kUiServices:
+            co_await ui_services(call);
+            break;
+        case Endpoint::kUiInstanceStatus:
+            ui_instance_status(call, s[2], s[4]);
+            break;
     }
 }
 
@@ -498,12 +488,59 @@ asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate(Call
     auto credentials =
         http::parse_basic_auth(call.req.header(http::beast_http::field::authorization));
     if (!credentials) {
+        if (auto token = SessionStore::token_in(call.req.header(http::beast_http::field::cookie))) {
+            co_return co_await authenticate_session(call, *token);
+        }
         send_problem(call.res, 401, "authentication required: send HTTP Basic credentials",
                      call.instance);
         co_return std::nullopt;
     }
-    const std::string& username = credentials->first;
-    const std::string& password = credentials->second;
+    call.username = credentials->first;
+    co_return co_await check_password(call, credentials->first, credentials->second);
+}
+
+asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate_session(
+    Call& call, std::string_view token) {
+    auto session = sessions_.find(token);
+    if (!session) {
+        send_problem(call.res, 401, "the session is over or unknown: log in again", call.instance);
+        co_return std::nullopt;
+    }
+    const beast_verb method = call.req.method();
+    if (method != beast_verb::get && method != beast_verb::head &&
+        !SessionStore::same_token(session->csrf_token, call.req.header("X-CSRF-Token"))) {
+        send_problem(call.res, 403,
+                     "missing or wrong CSRF token: a change made with the console's session "
+                     "must send the session's token in the X-CSRF-Token header",
+                     call.instance);
+        co_return std::nullopt;
+    }
+    if (clock_.now_ms() - session->checked_at >= options_.sessions.recheck_interval) {
+        // The user may have been deleted or given another role since the login.
+        // Captured by reference: g++ 12 mishandles non-trivial captures in co_await operands.
+        const std::string& name = session->username;
+        auto user = co_await on_reader([&name](store::Store& store) { return store.get_user(name); });
+        if (!user) {
+            send_error(call.res, user.error(), call.instance);
+            co_return std::nullopt;
+        }
+        std::optional<Role> role = user->has_value() ? parse_role((*user)->role) : std::nullopt;
+        sessions_.recheck(token, role);
+        if (!role) {
+            send_problem(call.res, 401, "the session is over (the user is gone): log in again",
+                         call.instance);
+            co_return std::nullopt;
+        }
+        session->role = *role;
+    }
+    call.username = session->username;
+    call.by_session = true;
+    call.csrf_token = session->csrf_token;
+    co_return std::optional<std::optional<Role>>(std::optional<Role>(session->role));
+}
+
+asio::awaitable<std::optional<std::optional<Role>>> ApiServer::check_password(
+    Call& call, const std::string& username, const std::string& password) {
     if (auto role = credentials_.lookup(username, password)) {
         co_return std::optional<std::optional<Role>>(std::optional<Role>(*role));
     }
@@ -544,7 +581,7 @@ asio::awaitable<std::optional<std::optional<Role>>> ApiServer::authenticate(Call
         ~Leave() { gate.leave(source); }
     } leave{password_gate_, address};
 
-    auto user = co_await on_loop([this, &username] { return store_.get_user(username); });
+    auto user = co_await on_reader([&username](store::Store& store) { return store.get_user(username); });
     if (!user) {
         send_error(call.res, user.error(), call.instance);
         co_return std::nullopt;
@@ -625,6 +662,35 @@ std::optional<DagView> ApiServer::dag_view_on_loop(const std::string& dag_id,
     return view;
 }
 
+asio::awaitable<Result<std::vector<DagView>>> ApiServer::dag_views(
+    std::vector<store::ImportError>* errors_out) {
+    struct Read {
+        std::vector<store::DagRecord> records;
+        std::vector<store::ImportError> errors;
+    };
+    auto read = co_await on_reader([](store::Store& store) -> Result<Read> {
+        auto records = store.list_dags();
+        if (!records) return records.error();
+        auto errors = store.import_errors();
+        if (!errors) return errors.error();
+        return Read{std::move(*records), std::move(*errors)};
+    });
+    if (!read) co_return read.error();
+    std::vector<DagView> out(read->records.size());
+    co_await on_loop([this, &out, &read] {
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            out[i].dag = engine_.find_dag(read->records[i].dag_id);
+        }
+        return true;
+    });
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        out[i].has_import_errors = has_import_errors(read->records[i].fileloc, read->errors);
+        out[i].record = std::move(read->records[i]);
+    }
+    if (errors_out != nullptr) *errors_out = std::move(read->errors);
+    co_return out;
+}
+
 std::optional<dag::Interval> ApiServer::next_interval(const DagView& view) const {
     if (!view.dag || view.dag->schedule.kind() == dag::ScheduleKind::kNone) return std::nullopt;
     return dag::upcoming_data_interval(*view.dag, view.record.last_scheduled_logical_date,
@@ -655,22 +721,7 @@ asio::awaitable<void> ApiServer::list_dags(Call& call) {
         co_return;
     }
 
-    auto views = co_await on_loop([this]() -> Result<std::vector<DagView>> {
-        auto records = store_.list_dags();
-        if (!records) return records.error();
-        auto errors = store_.import_errors();
-        if (!errors) return errors.error();
-        std::vector<DagView> out;
-        out.reserve(records->size());
-        for (auto& rec : *records) {
-            DagView view;
-            view.dag = engine_.find_dag(rec.dag_id);
-            view.has_import_errors = has_import_errors(rec.fileloc, *errors);
-            view.record = std::move(rec);
-            out.push_back(std::move(view));
-        }
-        return out;
-    });
+    auto views = co_await dag_views(nullptr);
     if (!views) {
         send_error(call.res, views.error(), call.instance);
         co_return;
@@ -940,27 +991,40 @@ asio::awaitable<void> ApiServer::list_runs(Call& call, const std::string& dag_id
         send_error(call.res, filter.error(), call.instance);
         co_return;
     }
-    auto page = co_await on_loop([this, &filter, &dag_id]() -> Result<store::Page<store::DagRun>> {
-        if (filter->dag_id && !engine_.find_dag(dag_id)) {
-            auto record = store_.get_dag(dag_id);
+    struct Listed {
+        store::Page<store::DagRun> page;
+        bool recorded = true;  // the DAG is in the store
+    };
+    auto page = co_await on_reader([&filter, &dag_id](store::Store& store) -> Result<Listed> {
+        Listed out;
+        if (filter->dag_id) {
+            auto record = store.get_dag(dag_id);
             if (!record) return record.error();
-            if (!record->has_value()) return not_found(fmt::format("DAG '{}' not found", dag_id));
+            out.recorded = record->has_value();
         }
-        return store_.list_runs(*filter);
+        auto listed = store.list_runs(*filter);
+        if (!listed) return listed.error();
+        out.page = std::move(*listed);
+        return out;
     });
+    if (page && !page->recorded) {
+        // Loaded but not recorded yet (the engine records it at its next look at the folder)?
+        const bool loaded = co_await on_loop([this, &dag_id] { return engine_.find_dag(dag_id) != nullptr; });
+        if (!loaded) page = not_found(fmt::format("DAG '{}' not found", dag_id));
+    }
     if (!page) {
         send_error(call.res, page.error(), call.instance);
         co_return;
     }
     json::array items;
-    for (const auto& run : page->items) items.push_back(run_json(run));
-    send_json(call.res, page_of(std::move(items), "dag_runs", page->total));
+    for (const auto& run : page->page.items) items.push_back(run_json(run));
+    send_json(call.res, page_of(std::move(items), "dag_runs", page->page.total));
 }
 
 asio::awaitable<void> ApiServer::get_run(Call& call, const std::string& dag_id,
                                          const std::string& run_id) {
-    auto run = co_await on_loop([this, &dag_id, &run_id]() -> Result<store::DagRun> {
-        auto r = store_.get_run(dag_id, run_id);
+    auto run = co_await on_reader([&dag_id, &run_id](store::Store& store) -> Result<store::DagRun> {
+        auto r = store.get_run(dag_id, run_id);
         if (!r) return r.error();
         if (!r->has_value()) return run_not_found(dag_id, run_id);
         return **r;
@@ -1134,20 +1198,20 @@ asio::awaitable<void> ApiServer::list_task_instances(Call& call, const std::stri
         store::Page<store::TaskInstance> page;
         std::map<std::pair<std::string, std::string>, Millis> logical_dates;
     };
-    auto listed = co_await on_loop([this, &filter]() -> Result<Listed> {
+    auto listed = co_await on_reader([&filter](store::Store& store) -> Result<Listed> {
         Listed out;
         if (filter->dag_id && filter->run_id) {
-            auto run = store_.get_run(*filter->dag_id, *filter->run_id);
+            auto run = store.get_run(*filter->dag_id, *filter->run_id);
             if (!run) return run.error();
             if (!run->has_value()) return run_not_found(*filter->dag_id, *filter->run_id);
         }
-        auto page = store_.list_task_instances(*filter);
+        auto page = store.list_task_instances(*filter);
         if (!page) return page.error();
         out.page = std::move(*page);
         for (const auto& ti : out.page.items) {
             auto key = std::make_pair(ti.dag_id, ti.run_id);
             if (out.logical_dates.contains(key)) continue;
-            auto run = store_.get_run(ti.dag_id, ti.run_id);
+            auto run = store.get_run(ti.dag_id, ti.run_id);
             if (!run) return run.error();
             out.logical_dates[key] = run->has_value() ? (*run)->logical_date : 0;
         }
@@ -1190,14 +1254,58 @@ Result<RunAndTask> find_task_instance(store::Store& store, const std::string& da
 asio::awaitable<void> ApiServer::get_task_instance(Call& call, const std::string& dag_id,
                                                    const std::string& run_id,
                                                    const std::string& task_id) {
-    auto found = co_await on_loop([this, &dag_id, &run_id, &task_id] {
-        return find_task_instance(store_, dag_id, run_id, task_id);
+    struct Found {
+        RunAndTask found;
+        std::string rendered;  // the current try's
+    };
+    auto found = co_await on_reader([&dag_id, &run_id, &task_id](store::Store& store) -> Result<Found> {
+        auto ti = find_task_instance(store, dag_id, run_id, task_id);
+        if (!ti) return ti.error();
+        auto tries = store.tries(dag_id, run_id, task_id);
+        if (!tries) return tries.error();
+        Found out{std::move(*ti), {}};
+        for (auto& t : *tries) {
+            if (t.try_number == out.found.ti.try_number) out.rendered = std::move(t.rendered_json);
+        }
+        return out;
     });
     if (!found) {
         send_error(call.res, found.error(), call.instance);
         co_return;
     }
-    send_json(call.res, task_instance_json(found->ti, found->run.logical_date));
+    json::object out = task_instance_json(found->found.ti, found->found.run.logical_date);
+    if (!found->rendered.empty()) {
+        boost::system::error_code ec;
+        json::value rendered = json::parse(found->rendered, ec);
+        if (!ec && rendered.is_object()) out["rendered_fields"] = std::move(rendered);
+    }
+    send_json(call.res, out);
+}
+
+asio::awaitable<void> ApiServer::list_tries(Call& call, const std::string& dag_id,
+                                            const std::string& run_id,
+                                            const std::string& task_id) {
+    struct Found {
+        RunAndTask found;
+        std::vector<store::TaskTry> tries;
+    };
+    auto found = co_await on_reader([&dag_id, &run_id, &task_id](store::Store& store) -> Result<Found> {
+        auto ti = find_task_instance(store, dag_id, run_id, task_id);
+        if (!ti) return ti.error();
+        auto tries = store.tries(dag_id, run_id, task_id);
+        if (!tries) return tries.error();
+        return Found{std::move(*ti), std::move(*tries)};
+    });
+    if (!found) {
+        send_error(call.res, found.error(), call.instance);
+        co_return;
+    }
+    json::array items;
+    for (const auto& t : found->tries) {
+        items.push_back(task_try_json(t, found->found.ti, found->found.run.logical_date));
+    }
+    const auto total = static_cast<std::int64_t>(items.size());
+    send_json(call.res, page_of(std::move(items), "task_instances", total));
 }
 
 asio::awaitable<void> ApiServer::get_log(Call& call, const std::string& dag_id,
@@ -1229,9 +1337,10 @@ asio::awaitable<void> ApiServer::get_log(Call& call, const std::string& dag_id,
         offset = *decoded;
     }
     const int attempt = static_cast<int>(*try_number);
-    auto path = co_await on_loop(
-        [this, &dag_id, &run_id, &task_id, attempt]() -> Result<std::filesystem::path> {
-            auto found = find_task_instance(store_, dag_id, run_id, task_id);
+    // log_path() only joins names: any thread may call it.
+    auto path = co_await on_reader(
+        [this, &dag_id, &run_id, &task_id, attempt](store::Store& store) -> Result<std::filesystem::path> {
+            auto found = find_task_instance(store, dag_id, run_id, task_id);
             if (!found) return found.error();
             if (attempt > found->ti.try_number) {
                 return not_found(
@@ -1290,8 +1399,8 @@ asio::awaitable<void> ApiServer::get_xcom(Call& call, const std::string& dag_id,
         send_error(call.res, stringify.error(), call.instance);
         co_return;
     }
-    auto found = co_await on_loop([this, &dag_id, &run_id, &task_id] {
-        return find_task_instance(store_, dag_id, run_id, task_id);
+    auto found = co_await on_reader([&dag_id, &run_id, &task_id](store::Store& store) {
+        return find_task_instance(store, dag_id, run_id, task_id);
     });
     if (!found) {
         send_error(call.res, found.error(), call.instance);
@@ -1653,7 +1762,7 @@ asio::awaitable<void> ApiServer::list_import_errors(Call& call, const std::strin
                    call.instance);
         co_return;
     }
-    auto errors = co_await on_loop([this] { return store_.import_errors(); });
+    auto errors = co_await on_reader([](store::Store& store) { return store.import_errors(); });
     if (!errors) {
         send_error(call.res, errors.error(), call.instance);
         co_return;

@@ -45,6 +45,8 @@
 
 #include "api/credential_cache.hpp"
 #include "api/login_throttle.hpp"
+#include "api/service_catalog.hpp"
+#include "api/sessions.hpp"
 #include "api/shapes.hpp"
 #include "core/clock.hpp"
 #include "http/message.hpp"
@@ -78,6 +80,16 @@ struct ApiOptions {
     // points at the rest.
     std::size_t log_chunk_bytes = 1 << 20;
     std::size_t max_log_bytes = 32u << 20;  // full_content=true
+    // The console's logins (cookie sessions); the cookie is marked Secure when the console is
+    // reached over TLS (behind a proxy that terminates it).
+    SessionOptions sessions;
+    bool secure_cookies = false;
+    // The registry the console's services pages show; nullptr: those endpoints answer 503.
+    ServiceCatalog* catalog = nullptr;
+    // Read-only connections to the same database: reads that need only the store run on them,
+    // on threads of their own, so that polling clients never queue behind the scheduler's work
+    // on its loop. Empty: every read runs on the engine loop with the engine's store.
+    std::vector<store::Store*> readers;
 };
 
 class ApiServer {
@@ -97,8 +109,12 @@ class ApiServer {
     // True for /api/v1 and below: lets a composite server route to this API.
     static bool owns(std::string_view path);
 
-    // Drops cached credentials of a user (after deleting it or changing its password).
-    void forget_credentials(std::string_view username) { credentials_.forget(username); }
+    // Drops cached credentials and console sessions of a user (after deleting it or changing
+    // its password).
+    void forget_credentials(std::string_view username) {
+        credentials_.forget(username);
+        sessions_.end_user(username);
+    }
 
   private:
     // The DAG as loaded now (loop thread): 404 when unknown, 409 when its file fails to load.
@@ -107,15 +123,25 @@ class ApiServer {
 
     template <class F>
     boost::asio::awaitable<std::invoke_result_t<F&>> on_loop(F f);
+    // f(store) on a reader's thread with a read-only store (or on the loop with the engine's).
+    template <class F>
+    boost::asio::awaitable<std::invoke_result_t<F&, store::Store&>> on_reader(F f);
     template <class F>
     boost::asio::awaitable<std::invoke_result_t<F&>> on_worker(F f);
     template <class F>
     boost::asio::awaitable<std::invoke_result_t<F&>> on_password_worker(F f);
 
     boost::asio::awaitable<void> route(Call& call);
-    // nullopt once it has answered (401, or an error); else the role, empty for a user whose
-    // role grants nothing.
+    // nullopt once it has answered (401, 403 for a missing CSRF token, or an error); else the
+    // role, empty for a user whose role grants nothing. Basic credentials first, else the
+    // console's session cookie.
     boost::asio::awaitable<std::optional<std::optional<Role>>> authenticate(Call& call);
+    // Throttling, the password-check gate and argon2id, as for Basic credentials and the
+    // console's login: nullopt once it has answered (401, 429, 503).
+    boost::asio::awaitable<std::optional<std::optional<Role>>> check_password(
+        Call& call, const std::string& username, const std::string& password);
+    boost::asio::awaitable<std::optional<std::optional<Role>>> authenticate_session(
+        Call& call, std::string_view token);
 
     void health(Call& call);
     void version(Call& call);
@@ -148,10 +174,25 @@ class ApiServer {
     boost::asio::awaitable<void> clear_task_instances(Call& call, const std::string& dag_id);
     boost::asio::awaitable<void> update_task_instances_state(Call& call, const std::string& dag_id);
     boost::asio::awaitable<void> list_import_errors(Call& call, const std::string* id);
+    boost::asio::awaitable<void> list_tries(Call& call, const std::string& dag_id,
+                                            const std::string& run_id, const std::string& task_id);
+
+    // The console's endpoints (console.cpp), under /api/v1/ui.
+    boost::asio::awaitable<void> ui_login(Call& call);
+    void ui_logout(Call& call);
+    void ui_whoami(Call& call, Role role);
+    boost::asio::awaitable<void> ui_dags(Call& call);
+    boost::asio::awaitable<void> ui_grid(Call& call, const std::string& dag_id);
+    boost::asio::awaitable<void> ui_services(Call& call);
+    void ui_instance_status(Call& call, const std::string& app, const std::string& instance_id);
 
     // Loop thread: the view of one DAG (nullopt when neither the store nor the engine knows it).
     std::optional<DagView> dag_view_on_loop(const std::string& dag_id,
                                             const std::vector<store::ImportError>& errors);
+    // Every recorded DAG's view (and the import errors, when asked): the records from a
+    // reader, the loaded definitions from the loop.
+    boost::asio::awaitable<Result<std::vector<DagView>>> dag_views(
+        std::vector<store::ImportError>* errors_out);
     std::optional<dag::Interval> next_interval(const DagView& view) const;
 
     scheduler::Engine& engine_;
@@ -160,9 +201,12 @@ class ApiServer {
     ApiOptions options_;
     const Clock& clock_;
     CredentialCache credentials_;
+    SessionStore sessions_;
     LoginThrottle login_throttle_;
     PasswordCheckGate password_gate_;
     boost::asio::thread_pool workers_;
+    boost::asio::thread_pool readers_pool_;
+    std::atomic<std::size_t> next_reader_{0};
     boost::asio::thread_pool password_workers_;
     std::shared_ptr<detail::ApiHeartbeat> heartbeat_;
 };

@@ -294,6 +294,7 @@ json::object task_instance_json(const store::TaskInstance& ti, Millis logical_da
     // Airflow's max_tries counts retries; Orquestra's record counts tries.
     out["max_tries"] = std::max(0, ti.max_tries - 1);
     out["hostname"] = ti.hostname;
+    out["served_by"] = ti.served_by;
     out["unixname"] = "";
     out["pool"] = "default_pool";
     out["pool_slots"] = 1;
@@ -311,6 +312,33 @@ json::object task_instance_json(const store::TaskInstance& ti, Millis logical_da
     out["trigger"] = nullptr;
     out["triggerer_job"] = nullptr;
     out["note"] = text_or_null(ti.note);
+    return out;
+}
+
+json::object task_try_json(const store::TaskTry& t, const store::TaskInstance& ti,
+                           Millis logical_date) {
+    json::object out;
+    out["task_id"] = t.task_id;
+    out["dag_id"] = t.dag_id;
+    out["dag_run_id"] = t.run_id;
+    out["execution_date"] = datetime_json(logical_date);
+    out["try_number"] = t.try_number;
+    out["map_index"] = -1;
+    out["state"] = t.state == store::TaskState::kNone ? json::value(nullptr)
+                                                      : json::value(store::to_string(t.state));
+    out["start_date"] = datetime_json(t.start_date);
+    out["end_date"] = datetime_json(t.end_date);
+    out["duration"] = t.end_date ? json::value(static_cast<double>(*t.end_date - t.start_date) /
+                                               1000.0)
+                                 : json::value(nullptr);
+    out["hostname"] = t.hostname;
+    out["served_by"] = t.served_by;
+    out["error"] = text_or_null(t.error);
+    out["operator"] = ti.operator_name.empty() ? json::value(nullptr)
+                                               : json::value(operator_class(ti.operator_name));
+    out["max_tries"] = std::max(0, ti.max_tries - 1);
+    json::value rendered = parse_or_text(t.rendered_json);
+    out["rendered_fields"] = rendered.is_object() ? rendered : json::object();
     return out;
 }
 

@@ -44,6 +44,10 @@ boost::json::object task_json(const dag::Dag& dag, const dag::Task& task);
 boost::json::object run_json(const store::DagRun& run);
 // `logical_date` is the run's (the task instance's execution_date).
 boost::json::object task_instance_json(const store::TaskInstance& ti, Millis logical_date);
+// One try of a task instance (the tries endpoint): its state, times, host, the service instance
+// that served it, its error and `rendered_fields` (what it was asked to do, secrets masked).
+boost::json::object task_try_json(const store::TaskTry& t, const store::TaskInstance& ti,
+                                  Millis logical_date);
 // {task_id, dag_id, execution_date, dag_run_id}
 boost::json::object task_instance_reference_json(const store::TaskInstance& ti,
                                                  Millis logical_date);

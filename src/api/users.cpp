@@ -49,6 +49,8 @@ bool allows(Role role, Permission permission) {
             return true;
         case Permission::kEdit:
             return role != Role::kViewer;
+        case Permission::kOperate:
+            return role == Role::kOp || role == Role::kAdmin;
     }
     return false;
 }

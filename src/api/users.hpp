@@ -23,8 +23,9 @@ enum class Role { kViewer, kUser, kOp, kAdmin };
 std::optional<Role> parse_role(std::string_view text);
 std::string_view to_string(Role role);
 
-// What an endpoint needs: reading, or changing runs, task states and pause switches.
-enum class Permission { kRead, kEdit };
+// What an endpoint needs: reading; changing runs, task states and pause switches; or
+// operating the platform (taking a service instance out of service).
+enum class Permission { kRead, kEdit, kOperate };
 bool allows(Role role, Permission permission);
 
 struct UserSpec {

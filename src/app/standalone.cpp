@@ -4,6 +4,7 @@
 #include "api/users.hpp"
 #include "app/child_processes.hpp"
 #include "app/home_access.hpp"
+#include "app/registry_catalog.hpp"
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
 #include "app/run.hpp"
@@ -11,6 +12,7 @@
 #include "core/strings.hpp"
 #include "http/io_pool.hpp"
 #include "http/server.hpp"
+#include "web/console.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
@@ -141,18 +143,6 @@ Result<AdminLogin> ensure_admin(WorkflowNode& node, const fs::path& home,
     return login;
 }
 
-std::string landing_page(const StandaloneOptions& o, std::uint16_t registry_port) {
-    return fmt::format(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Orquestra</title>"
-        "</head><body><h1>Orquestra {}</h1><ul>"
-        "<li>REST API (Airflow v1): <a href=\"/api/v1/dags\">/api/v1/dags</a> "
-        "(HTTP Basic auth), health: <a href=\"/api/v1/health\">/api/v1/health</a></li>"
-        "<li>Registry (Eureka): <a href=\"http://{}:{}/\">status page</a>, "
-        "<a href=\"http://{}:{}/eureka/apps\">/eureka/apps</a></li></ul></body></html>",
-        xml_escape(o.version), xml_escape(o.host), registry_port, xml_escape(o.host),
-        registry_port);
-}
-
 // Starts the example services against the registry and waits (bounded) until they show UP.
 Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
                             registry::InstanceRegistry& registry, std::uint16_t registry_port,
@@ -246,6 +236,8 @@ int run_standalone(const StandaloneOptions& options) {
     RegistryNode registry(pool.first(), SystemClock::instance(), registry_options, &pool);
     RegistryDirectory directory(registry.registry());
     WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
+    RegistryCatalog catalog(registry.registry());
+    const web::WebConsole console;
     std::optional<api::ApiServer> api;
     // Set once the API exists; the port listens before that and answers 503 meanwhile.
     std::atomic<api::ApiServer*> api_ready{nullptr};
@@ -263,11 +255,8 @@ int run_standalone(const StandaloneOptions& options) {
                     res.set(503, "text/plain; charset=utf-8", "Starting, try again shortly\n");
                     res.add_header("Retry-After", "1");
                 }
-            } else if (req.path() == "/" && (req.method() == http::beast_http::verb::get ||
-                                             req.method() == http::beast_http::verb::head)) {
-                res.set(200, "text/html; charset=utf-8", landing_page(options, registry_port));
             } else {
-                res.set(404, "text/plain; charset=utf-8", "Not found\n");
+                console.handle(req, res);
             }
         }),
         &pool);
@@ -295,11 +284,16 @@ int run_standalone(const StandaloneOptions& options) {
         if (!admin) return admin.error();
         api::ApiOptions api_options;
         api_options.version = options.version;
+        api_options.catalog = &catalog;
+        auto readers = node.open_readers(2);
+        if (!readers) return readers.error();
+        api_options.readers = *readers;
         api_ready.store(&api.emplace(node.engine(), node.store(), node.loop(), api_options),
                         std::memory_order_release);
 
         const std::string base = fmt::format("http://{}:{}", options.host, *port);
         say("Orquestra {} standalone", options.version);
+        say("  console    {}/  (user admin)", base);
         say("  REST API   {}/api/v1  (user admin, password {})", base,
             admin->password.empty() ? admin->where : admin->password);
         const std::string registry_user =

@@ -79,4 +79,17 @@ void WorkflowNode::stop() {
     thread_.join();
 }
 
+Result<std::vector<store::Store*>> WorkflowNode::open_readers(int n) {
+    std::vector<store::Store*> out;
+    store::SqliteOptions options;
+    options.query_only = true;
+    for (int i = 0; i < n; ++i) {
+        auto reader = store::SqliteStore::open(paths_.db, options);
+        if (!reader) return reader.error();
+        readers_.push_back(std::move(*reader));
+        out.push_back(readers_.back().get());
+    }
+    return out;
+}
+
 }  // namespace orquestra::app

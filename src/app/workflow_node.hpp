@@ -54,6 +54,10 @@ public:
         return future.get();
     }
 
+    // `n` read-only connections to the database (after start()), for the API's reads; they
+    // live as long as the node.
+    Result<std::vector<store::Store*>> open_readers(int n);
+
     scheduler::Engine& engine() { return *engine_; }
     store::Store& store() { return *store_; }
     boost::asio::io_context& loop() { return loop_; }
@@ -66,6 +70,7 @@ private:
     boost::asio::io_context loop_{1};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
     std::unique_ptr<store::SqliteStore> store_;
+    std::vector<std::unique_ptr<store::SqliteStore>> readers_;
     dag::DagFolder folder_;
     executor::HttpTaskRunner http_runner_;
     executor::CommandTaskRunner command_runner_;

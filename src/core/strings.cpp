@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 namespace orquestra {
 
@@ -138,18 +139,20 @@ std::string xml_escape(std::string_view s) {
 }
 
 std::string base64_decode(std::string_view s) {
+    // Only the bits not yet emitted are kept (at most 14), so any length of input is safe.
     std::string out;
-    int val = 0;
-    int bits = -8;
+    out.reserve(s.size() / 4 * 3 + 3);
+    std::uint32_t val = 0;
+    int bits = 0;
     for (char c : s) {
         if (c == '=') break;
         auto pos = kBase64.find(c);
         if (pos == std::string_view::npos) continue;
-        val = (val << 6) + static_cast<int>(pos);
+        val = ((val << 6U) | static_cast<std::uint32_t>(pos)) & 0x3FFFU;
         bits += 6;
-        if (bits >= 0) {
-            out.push_back(static_cast<char>((val >> bits) & 0xFF));
+        if (bits >= 8) {
             bits -= 8;
+            out.push_back(static_cast<char>((val >> static_cast<unsigned>(bits)) & 0xFFU));
         }
     }
     return out;
@@ -157,17 +160,18 @@ std::string base64_decode(std::string_view s) {
 
 std::string base64_encode(std::string_view s) {
     std::string out;
-    int val = 0;
-    int bits = -6;
+    out.reserve((s.size() + 2) / 3 * 4);
+    std::uint32_t val = 0;
+    int bits = 0;
     for (unsigned char c : s) {
-        val = (val << 8) + c;
+        val = ((val << 8U) | c) & 0x3FFFU;
         bits += 8;
-        while (bits >= 0) {
-            out.push_back(kBase64[static_cast<size_t>((val >> bits) & 0x3F)]);
+        while (bits >= 6) {
             bits -= 6;
+            out.push_back(kBase64[(val >> static_cast<unsigned>(bits)) & 0x3FU]);
         }
     }
-    if (bits > -6) out.push_back(kBase64[static_cast<size_t>(((val << 8) >> (bits + 8)) & 0x3F)]);
+    if (bits > 0) out.push_back(kBase64[(val << static_cast<unsigned>(6 - bits)) & 0x3FU]);
     while (out.size() % 4 != 0) out.push_back('=');
     return out;
 }

@@ -617,6 +617,7 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
                               executor::try_marker(options_.owner, ti.dag_id, ti.run_id,
                                                    ti.task_id, ti.try_number));
     }
+    tr.rendered_json = describe_attempt(*attempt);
     changes.tasks.push_back(ti);
     changes.tries.push_back(tr);
     Dispatch d;

@@ -9,10 +9,12 @@
 #include "core/strings.hpp"
 #include "http/client.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace orquestra::scheduler {
 
@@ -161,6 +163,80 @@ Result<executor::Attempt> render_attempt(const dag::Task& task, const json::obje
     if (task.execution_timeout) timeout = std::min(timeout, *task.execution_timeout);
     attempt.timeout = std::chrono::milliseconds(std::max<Millis>(1, timeout));
     return attempt;
+}
+
+namespace {
+
+// Header names whose values are credentials in any request.
+bool is_secret_header(std::string_view name) {
+    static constexpr std::array<std::string_view, 4> kExact = {
+        "authorization", "proxy-authorization", "cookie", "x-api-key"};
+    static constexpr std::array<std::string_view, 6> kParts = {"token", "secret", "password",
+                                                              "passwd", "auth",  "key"};
+    const std::string lower = to_lower(name);
+    if (std::find(kExact.begin(), kExact.end(), lower) != kExact.end()) return true;
+    return std::any_of(kParts.begin(), kParts.end(),
+                       [&](std::string_view part) { return lower.find(part) != std::string::npos; });
+}
+
+constexpr std::size_t kMaxDescribedText = 16 * 1024;
+
+json::value bounded_text(const std::string& text) {
+    if (text.size() <= kMaxDescribedText) return json::value(text);
+    return json::value(text.substr(0, kMaxDescribedText) +
+                       fmt::format("... ({} more bytes)", text.size() - kMaxDescribedText));
+}
+
+}  // namespace
+
+std::string describe_attempt(const executor::Attempt& attempt) {
+    json::object out;
+    if (const auto* http = std::get_if<executor::RenderedHttp>(&attempt.work)) {
+        out["kind"] = "http";
+        out["method"] = http->method;
+        out["service"] = http->service ? json::value(*http->service) : json::value(nullptr);
+        out["url"] = http->url ? json::value(*http->url) : json::value(nullptr);
+        out["path"] = http->path;
+        json::object headers;
+        for (const auto& [name, value] : http->headers) {
+            headers[name] = is_secret_header(name) ? json::value("***") : bounded_text(value);
+        }
+        out["headers"] = std::move(headers);
+        if (!http->content_type.empty()) out["content_type"] = http->content_type;
+        if (http->body) {
+            // A JSON body is shown as JSON; anything else as its text.
+            json::value body = bounded_text(*http->body);
+            if (http->body->size() <= kMaxDescribedText) {
+                boost::system::error_code ec;
+                auto parsed = json::parse(*http->body, ec);
+                if (!ec) body = std::move(parsed);
+            }
+            out["body"] = std::move(body);
+        } else {
+            out["body"] = nullptr;
+        }
+        json::array expected;
+        for (int code : http->expected_status) expected.push_back(code);
+        out["expected_status"] = std::move(expected);
+    } else if (const auto* cmd = std::get_if<executor::RenderedCommand>(&attempt.work)) {
+        out["kind"] = "command";
+        json::array argv;
+        for (const auto& a : cmd->argv) argv.push_back(bounded_text(a));
+        out["argv"] = std::move(argv);
+        out["script"] = cmd->script ? bounded_text(*cmd->script) : json::value(nullptr);
+        // Values may be secrets (as in the try's log, only the names are shown).
+        json::object env;
+        for (const auto& [name, value] : cmd->env) env[name] = "***";
+        out["env"] = std::move(env);
+        out["cwd"] = cmd->cwd ? json::value(*cmd->cwd) : json::value(nullptr);
+    } else {
+        const auto& wait = std::get<executor::RenderedWait>(attempt.work);
+        out["kind"] = "wait_for_service";
+        out["service"] = wait.service;
+        out["min_instances"] = wait.min_instances;
+    }
+    out["timeout_ms"] = attempt.timeout.count();
+    return json::serialize(out);
 }
 
 }  // namespace orquestra::scheduler

@@ -108,10 +108,16 @@ constexpr std::string_view kProcessIdentity = R"sql(
 ALTER TABLE task_instances ADD COLUMN process_identity TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// What each try was asked to do (the rendered request or command, secrets masked), as JSON.
+constexpr std::string_view kRenderedTries = R"sql(
+ALTER TABLE task_tries ADD COLUMN rendered TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
+    {4, "rendered tries", kRenderedTries},
 }};
 
 }  // namespace

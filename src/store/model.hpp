@@ -101,6 +101,9 @@ struct TaskTry {
     std::string served_by;
     std::string error;
     std::optional<std::string> output_json;  // stored with the try (XCom return_value)
+    // What the try was asked to do, as JSON (scheduler/render.hpp describe_attempt); empty
+    // when it never rendered.
+    std::string rendered_json;
 };
 
 struct ImportError {

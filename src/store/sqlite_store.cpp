@@ -180,9 +180,9 @@ constexpr std::array<std::string_view, 18> kTaskColumns = {
 constexpr std::array<std::string_view, 7> kUserColumns = {
     "username", "password_hash", "role", "email", "first_name", "last_name", "created_at"};
 
-constexpr std::array<std::string_view, 11> kTryColumns = {
-    "dag_id",   "run_id",   "task_id",   "try_number", "state", "start_date",
-    "end_date", "hostname", "served_by", "error",      "output"};
+constexpr std::array<std::string_view, 12> kTryColumns = {
+    "dag_id",   "run_id",   "task_id",   "try_number", "state",  "start_date",
+    "end_date", "hostname", "served_by", "error",      "output", "rendered"};
 
 std::string column_list(std::span<const std::string_view> columns) {
     return fmt::format("{}", fmt::join(columns, ", "));
@@ -202,6 +202,12 @@ std::string upsert_sql(std::string_view table, std::span<const std::string_view>
     std::string updates;
     for (std::size_t i = key_count; i < columns.size(); ++i) {
         if (!updates.empty()) updates += ", ";
+        if (columns[i] == "rendered") {
+            // Written when the try starts; the records of its end carry none.
+            updates += "rendered = CASE WHEN excluded.rendered = '' THEN rendered "
+                       "ELSE excluded.rendered END";
+            continue;
+        }
         updates += fmt::format("{0} = excluded.{0}", columns[i]);
     }
     return fmt::format("{} ON CONFLICT ({}) DO UPDATE SET {}", insert_sql(table, columns),
@@ -308,7 +314,7 @@ Result<TaskInstance> read_task(const Query& q) {
 void bind_try(Query& q, const TaskTry& t) {
     q.bind(t.dag_id).bind(t.run_id).bind(t.task_id).bind(t.try_number);
     q.bind(to_string(t.state)).bind(t.start_date).bind(t.end_date).bind(t.hostname);
-    q.bind(t.served_by).bind(t.error).bind(t.output_json);
+    q.bind(t.served_by).bind(t.error).bind(t.output_json).bind(t.rendered_json);
 }
 
 Result<TaskTry> read_try(const Query& q) {
@@ -327,6 +333,7 @@ Result<TaskTry> read_try(const Query& q) {
     t.served_by = q.text(8);
     t.error = q.text(9);
     t.output_json = q.opt_text(10);
+    t.rendered_json = q.text(11);
     return t;
 }
 
@@ -786,7 +793,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(
         file.c_str(), &raw,
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+        SQLITE_OPEN_READWRITE | (options.query_only ? 0 : SQLITE_OPEN_CREATE) |
+            SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
         nullptr);
     // Owns raw from here, so it is closed on every path (even when the open failed).
     auto connection = std::make_unique<SqliteConnection>(raw);
@@ -794,6 +802,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
     sqlite3_extended_result_codes(raw, 1);
     sqlite3_busy_timeout(raw, options.busy_timeout_ms);
 
+    if (options.query_only) {
+        // A reader next to the writer: the file is already in WAL mode (the writer set it, and
+        // it persists), and this connection refuses any change.
+        if (auto set = connection->exec(what, "PRAGMA query_only = ON;"); !set) return set.error();
+        return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(connection), file));
+    }
     // WAL: readers never block the writer, and a commit appends to the log without an fsync
     // under synchronous=NORMAL (the log is synced at checkpoints).
     {
@@ -979,6 +993,23 @@ Result<Page<DagRun>> SqliteStore::list_runs(const RunFilter& filter) {
         if (!items) return items.error();
         page.items = std::move(*items);
         return page;
+    });
+}
+
+Result<std::vector<RunCount>> SqliteStore::count_runs() {
+    std::lock_guard lock(mu_);
+    auto q = db_->once("count runs by DAG and state",
+                       "SELECT dag_id, state, COUNT(*) FROM dag_runs GROUP BY dag_id, state");
+    if (!q) return q.error();
+    return read_all<RunCount>(*q, [](const Query& row) -> Result<RunCount> {
+        RunCount c;
+        c.dag_id = row.text(0);
+        const std::string state = row.text(1);
+        auto parsed = parse_run_state(state);
+        if (!parsed) return bad_column("dag_runs", "state", state);
+        c.state = *parsed;
+        c.count = row.int64(2);
+        return c;
     });
 }
 

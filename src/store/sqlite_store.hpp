@@ -37,6 +37,9 @@ struct SqliteOptions {
     bool synchronous_full = false;
     // How long a statement waits for another process's lock before failing with kUnavailable.
     int busy_timeout_ms = 5000;
+    // A reader beside the process's writer connection: opens an existing database only, and
+    // refuses every change (PRAGMA query_only). WAL lets it read while the writer commits.
+    bool query_only = false;
 };
 
 class SqliteConnection;
@@ -65,6 +68,7 @@ public:
     // limit 0..1000 and offset >= 0, else kInvalidArgument.
     Result<Page<DagRun>> list_runs(const RunFilter& filter) override;
     Result<std::vector<DagRun>> unfinished_runs() override;
+    Result<std::vector<RunCount>> count_runs() override;
     Result<void> delete_run(const std::string& dag_id, const std::string& run_id) override;
 
     // Ordered by task_id.

@@ -45,6 +45,12 @@ struct TaskFilter {
     int offset = 0;
 };
 
+struct RunCount {
+    std::string dag_id;
+    RunState state = RunState::kQueued;
+    std::int64_t count = 0;
+};
+
 template <class T>
 struct Page {
     std::vector<T> items;
@@ -73,6 +79,8 @@ public:
     virtual Result<Page<DagRun>> list_runs(const RunFilter& filter) = 0;
     // Runs in queued or running state, oldest first (what the scheduler works on).
     virtual Result<std::vector<DagRun>> unfinished_runs() = 0;
+    // How many runs each DAG has in each state (pairs with no run are left out).
+    virtual Result<std::vector<RunCount>> count_runs() = 0;
     virtual Result<void> delete_run(const std::string& dag_id, const std::string& run_id) = 0;
 
     virtual Result<std::vector<TaskInstance>> task_instances(const std::string& dag_id,

@@ -68,6 +68,12 @@ Result<void> ApiStack::start_api(
     });
     if (!created) return created.error();
 
+    if (options.readers.empty()) {
+        // As standalone runs it: reads on read-only connections of their own.
+        auto readers = node_->open_readers(2);
+        if (!readers) return readers.error();
+        options.readers = *readers;
+    }
     api_ = std::make_unique<api::ApiServer>(node_->engine(), node_->store(), node_->loop(),
                                             options);
     server_ =
@@ -83,5 +89,13 @@ std::string ApiStack::registry_url() const {
 }
 
 std::string ApiStack::url() const { return "http://127.0.0.1:" + std::to_string(api_port_); }
+
+Result<void> ApiStack::create_user(const std::string& username, const std::string& password,
+                                   const std::string& role) {
+    return node_->call([&] {
+        return api::create_user(node_->store(), api::UserSpec{username, password, role,
+                                                              username + "@example.com", "", ""});
+    });
+}
 
 }  // namespace orquestra::testing

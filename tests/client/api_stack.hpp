@@ -39,6 +39,13 @@ class ApiStack {
     Result<void> start_api(const std::vector<std::pair<std::string, std::string>>& dag_files,
                            api::ApiOptions options = {});
 
+    // Another user of the API, with `role` (after start_api).
+    Result<void> create_user(const std::string& username, const std::string& password,
+                             const std::string& role);
+    // The API server (after start_api), e.g. to forget a deleted user's credentials.
+    api::ApiServer& api() { return *api_; }
+    app::WorkflowNode& node() { return *node_; }
+
     std::uint16_t registry_port() const { return registry_port_; }
     std::string registry_url() const;  // http://127.0.0.1:<port>/eureka
     std::uint16_t api_port() const { return api_port_; }
