@@ -174,7 +174,7 @@ export function DagPage(props: { session: Session; dagId: string; query: URLSear
           ) : <p class="empty">No run yet.</p>
         )}
         {grid && tab === 'runs' && <RunsTable dagId={dagId} runs={grid.runs} />}
-        {tab === 'code' && dag && <CodeTab dag={dag} />}
+        {tab === 'code' && dag && <CodeTab dag={dag} grid={grid ?? null} />}
         {tab === 'details' && (dag ? <DetailsTab dag={dag} grid={grid ?? null} services={services.data ?? null} /> : <Loading />)}
       </section>
     </>
@@ -264,7 +264,33 @@ function RunsTable(props: { dagId: string; runs: GridRun[] }) {
   );
 }
 
-function CodeTab(props: { dag: DagDetail }) {
+/** The DAG as the server loaded it, written out in the shape of its file (not the file itself). */
+function outline(dag: DagDetail, grid: Grid | null): string {
+  const lines = [`dag_id: ${dag.dag_id}`];
+  if (dag.description) lines.push(`description: ${JSON.stringify(dag.description)}`);
+  lines.push(`schedule: ${fmtSchedule(dag.schedule_interval)}`);
+  if (dag.start_date) lines.push(`start_date: ${dag.start_date}`);
+  if ((dag.tags ?? []).length) lines.push(`tags: [${(dag.tags ?? []).map((t) => t.name).join(', ')}]`);
+  const params = Object.entries(dag.params ?? {});
+  if (params.length) {
+    lines.push('params:');
+    for (const [name, spec] of params) lines.push(`  ${name}: ${JSON.stringify({ ...(spec.schema ?? {}), default: spec.value ?? null })}`);
+  }
+  if (grid) {
+    lines.push('tasks:');
+    for (const t of grid.tasks) {
+      lines.push(`  ${t.task_id}:`);
+      if (t.upstream_task_ids.length) lines.push(`    upstream: [${t.upstream_task_ids.join(', ')}]`);
+      if (t.trigger_rule && t.trigger_rule !== 'all_success') lines.push(`    trigger_rule: ${t.trigger_rule}`);
+      if (t.kind === 'http') lines.push(`    http: {service: ${t.service}, method: ${t.method}, path: ${JSON.stringify(t.path)}}`);
+      else if (t.kind === 'wait_for_service') lines.push(`    wait_for_service: {service: ${t.service}}`);
+      else lines.push(`    ${t.kind}: …`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function CodeTab(props: { dag: DagDetail; grid: Grid | null }) {
   const [source, setSource] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
@@ -288,11 +314,13 @@ function CodeTab(props: { dag: DagDetail }) {
       {source !== null ? (
         <Code text={source} class="source" aria-label={`Source of ${props.dag.fileloc}`} />
       ) : error ? (
-        <p class="muted">
-          The source is not available here
-          {error instanceof ApiError && error.status === 404 ? ' (this server does not serve DAG sources)' : ''}. The DAG as loaded is
-          on the Details tab.
-        </p>
+        <>
+          <p class="muted">
+            This server does not serve DAG files{error instanceof ApiError && error.status !== 404 ? ` (${error.detail || error.title})` : ''}.
+            Here is the DAG as it loaded it, in the shape of its file (commands are not shown):
+          </p>
+          <Code text={outline(props.dag, props.grid)} class="source" aria-label={`Outline of ${props.dag.dag_id}`} />
+        </>
       ) : (
         <Loading what="source" />
       )}
