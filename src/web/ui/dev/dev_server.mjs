@@ -4,7 +4,10 @@
 // The real server implements these endpoints; this file is not shipped, and tests never use it.
 //
 //   node src/web/ui/dev/dev_server.mjs [--dist src/web/ui/dist] [--port 5173]
-//        [--upstream http://127.0.0.1:8080] [--registry http://127.0.0.1:8761]
+//        [--upstream http://127.0.0.1:8080] [--registry http://127.0.0.1:8761] [--proxy-only]
+//
+// With --proxy-only, every /api/ request goes to the upstream server as it came (cookie, CSRF
+// and all): for a server that has the console endpoints, with a front end built apart.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -19,6 +22,7 @@ const port = Number(arg('port', '5173'));
 const upstream = arg('upstream', 'http://127.0.0.1:8080');
 const registry = arg('registry', 'http://127.0.0.1:8761');
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const proxyOnly = process.argv.includes('--proxy-only');
 const sessions = new Map(); // id -> {username, role, csrf_token, auth}
 const roles = { admin: 'Admin', viewer: 'Viewer', op: 'Op' };
 
@@ -195,6 +199,21 @@ const types = { '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg
 createServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   try {
+    if (proxyOnly && path.startsWith('/api/')) {
+      const body = ['GET', 'HEAD'].includes(req.method) ? undefined : await readBody(req);
+      const headers = { ...req.headers };
+      delete headers.host;
+      delete headers['content-length'];
+      const r = await fetch(upstream + req.url, { method: req.method, headers, body, redirect: 'manual' });
+      const out = {};
+      r.headers.forEach((v, k) => {
+        if (!['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'set-cookie'].includes(k)) out[k] = v;
+      });
+      const cookies = r.headers.getSetCookie?.() ?? [];
+      if (cookies.length) out['set-cookie'] = cookies;
+      res.writeHead(r.status, out);
+      return res.end(Buffer.from(await r.arrayBuffer()));
+    }
     if (path.startsWith('/api/v1/ui/')) return await handleUi(req, res, path);
     if (path.startsWith('/api/')) {
       const s = sessionOf(req);
