@@ -37,7 +37,7 @@ export function StatusMark(props: { status: string | null | undefined; text?: bo
 
 /** Health of a service as the DAG pages show it: dot + "up/total". */
 export function ServiceHealthMark(props: { name: string; up: number; total: number; link?: boolean; hideName?: boolean }) {
-  const status = props.total === 0 ? 'DOWN' : props.up === 0 ? 'DOWN' : props.up < props.total ? 'STARTING' : 'UP';
+  const status = props.total === 0 ? 'DOWN' : props.up === 0 ? 'DOWN' : props.up < props.total ? 'PARTIAL' : 'UP';
   const words = props.total === 0 ? 'not registered' : `${props.up} of ${props.total} instances UP`;
   const body = (
     <>

@@ -96,7 +96,7 @@ export function GraphView(props: {
           const state = ti?.state ?? null;
           const look = stateLook(state);
           const svc = t.service ? props.services?.[t.service] ?? props.services?.[t.service.toUpperCase()] : undefined;
-          const svcStatus = svc ? (svc.total === 0 || svc.up === 0 ? 'DOWN' : svc.up < svc.total ? 'STARTING' : 'UP') : 'UNKNOWN';
+          const svcStatus = svc ? (svc.total === 0 || svc.up === 0 ? 'DOWN' : svc.up < svc.total ? 'PARTIAL' : 'UP') : 'UNKNOWN';
           const x = n.x - n.width / 2;
           const y = n.y - n.height / 2;
           const label =
@@ -113,7 +113,7 @@ export function GraphView(props: {
               <text class="node-kind" x={x + 18} y={y + 42}>{truncate(kindLine(t), n.width)}</text>
               {t.service && (
                 <text class="node-svc" x={x + 18} y={y + 61}>
-                  <tspan class={`svc-glyph is-${svcStatus}`}>{svcStatus === 'UP' ? '▲' : svcStatus === 'DOWN' ? '▼' : svcStatus === 'STARTING' ? '◆' : '?'}</tspan>
+                  <tspan class={`svc-glyph is-${svcStatus}`}>{svcStatus === 'UP' ? '▲' : svcStatus === 'DOWN' ? '▼' : svcStatus === 'PARTIAL' ? '◐' : '?'}</tspan>
                   <tspan> {truncate(t.service, n.width - 60)} </tspan>
                   <tspan class="svc-count">{svc ? `${svc.up}/${svc.total} UP` : '…'}</tspan>
                 </text>

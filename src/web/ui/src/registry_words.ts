@@ -17,6 +17,13 @@ export function selfPreservationWords(r: RegistryStatus): { level: 'ok' | 'warn'
       text: `Fewer heartbeats arrived than the threshold, which looks more like a network problem than many services stopping at once, so the registry keeps every instance, even ones that may be gone, until renewals recover. Calls may reach dead instances meanwhile. ${counts}`,
     };
   }
+  if (r.renews_last_minute < r.renews_threshold) {
+    return {
+      level: 'info',
+      title: 'Renewals are below the threshold',
+      text: `Fewer heartbeats arrived in the last minute than self-preservation asks for (normal for a minute after a start or after instances left). Self-preservation has not engaged: an instance that stops sending heartbeats is still removed when its lease expires. ${counts}`,
+    };
+  }
   return {
     level: 'ok',
     title: 'Registry healthy',

@@ -39,7 +39,8 @@ const STATUSES: Record<string, StateLook> = {
   UP: { glyph: '▲', label: 'UP' },
   DOWN: { glyph: '▼', label: 'DOWN' },
   STARTING: { glyph: '◷', label: 'STARTING' },
-  OUT_OF_SERVICE: { glyph: '⏸', label: 'OUT OF SERVICE' },
+  OUT_OF_SERVICE: { glyph: '⊘', label: 'OUT OF SERVICE' },
+  PARTIAL: { glyph: '◐', label: 'some instances UP' },
   UNKNOWN: { glyph: '?', label: 'UNKNOWN' },
 };
 export const statusKey = (s: string | null | undefined) => (s && STATUSES[s] ? s : 'UNKNOWN');

@@ -206,7 +206,7 @@ export function DagListPage(props: { session: Session }) {
                     {editor ? (
                       <Switch checked={!d.is_paused} label={d.is_paused ? `${d.dag_id} is paused: unpause` : `${d.dag_id} is active: pause`} onChange={(on) => setPaused(d, !on)} />
                     ) : (
-                      <span class={`pause-state ${d.is_paused ? 'paused' : ''}`} title={d.is_paused ? 'Paused' : 'Active'}>{d.is_paused ? '⏸' : '●'}<span class="sr-only">{d.is_paused ? 'Paused' : 'Active'}</span></span>
+                      <span class={`pause-state ${d.is_paused ? 'paused' : ''}`} title={d.is_paused ? 'Paused' : 'Active'}>{d.is_paused ? '∥' : '●'}<span class="sr-only">{d.is_paused ? 'Paused' : 'Active'}</span></span>
                     )}
                   </td>
                   <td>

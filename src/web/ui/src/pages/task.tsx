@@ -268,7 +268,7 @@ function Rendered(props: { fields: RenderedFields | undefined }) {
             <Code text={pretty(f.body)} />
           </>
         )}
-        {f.expected_status !== undefined && f.expected_status !== null && (
+        {f.expected_status !== undefined && f.expected_status !== null && f.expected_status !== '' && !(Array.isArray(f.expected_status) && f.expected_status.length === 0) && (
           <p class="small muted">Expected status {Array.isArray(f.expected_status) ? f.expected_status.join(', ') : String(f.expected_status)}</p>
         )}
         {timeout(f.timeout_ms)}
