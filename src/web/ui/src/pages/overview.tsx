@@ -1,4 +1,5 @@
 import { get } from '../api';
+import { fmtDuration, secondsBetween } from '../format';
 import { ErrorBox, Loading, PageHeader, ServiceHealthMark, StateMark, StatusMark, Time, Updated } from '../components';
 import { useTitle } from '../hooks';
 import { useLive } from '../live';
@@ -139,6 +140,38 @@ export function OverviewPage() {
               );
             })() : <ErrorBox error={d.servicesError} />}
             <p class="small"><a href="/services">All services</a></p>
+          </section>
+
+          <section class="card wide" aria-labelledby="recent-h">
+            <h2 id="recent-h">Latest runs</h2>
+            {(() => {
+              const runs = d.dags.dags
+                .flatMap((x) => (x.recent_runs ?? []).map((r) => ({ dag: x.dag_id, ...r })))
+                .sort((a, b) => (b.start_date ?? b.logical_date ?? '').localeCompare(a.start_date ?? a.logical_date ?? ''))
+                .slice(0, 8);
+              if (runs.length === 0) return <p class="muted">No run yet.</p>;
+              return (
+                <div class="table-wrap">
+                  <table class="table compact">
+                    <thead>
+                      <tr><th scope="col">State</th><th scope="col">DAG</th><th scope="col">Run</th><th scope="col">Type</th><th scope="col">Started</th><th scope="col">Duration</th></tr>
+                    </thead>
+                    <tbody>
+                      {runs.map((r) => (
+                        <tr key={`${r.dag}/${r.dag_run_id}`}>
+                          <td><StateMark state={r.state} text /></td>
+                          <td><a href={href(['dags', r.dag])}>{r.dag}</a></td>
+                          <td><a href={href(['dags', r.dag, 'runs', r.dag_run_id])}><code>{r.dag_run_id}</code></a></td>
+                          <td>{r.run_type}</td>
+                          <td><Time iso={r.start_date} /></td>
+                          <td>{fmtDuration(secondsBetween(r.start_date, r.end_date))}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              );
+            })()}
           </section>
 
           <section class="card wide" aria-labelledby="ie-h">
