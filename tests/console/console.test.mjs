@@ -256,6 +256,17 @@ test("enviar_mensagem's try shows the message in its log, its request and its ou
   await waitFor('the output', async () => (await admin.locator('pre.output').textContent().catch(() => '')).includes('enviada'));
   await shot(admin, 'task-try');
 
+  // Clear asks first, listing what the server's dry run would clear; Escape cancels and gives
+  // the focus back to the button.
+  const clear = admin.locator('.page-header button', { hasText: 'Clear' });
+  await clear.click();
+  const dialog = admin.locator('dialog[open]');
+  await waitFor('the dry run list', async () => (await dialog.locator('.dry-run-list').textContent().catch(() => '')).includes('enviar_mensagem'));
+  await shot(admin, 'task-clear-dialog');
+  await admin.keyboard.press('Escape');
+  await waitFor('the dialog to close', async () => (await admin.locator('dialog[open]').count()) === 0);
+  assert.equal(await admin.evaluate(() => document.activeElement?.textContent?.includes('Clear')), true, 'focus returns to the button');
+
   await admin.click(`nav.crumbs a:text-is("${triggeredRun}")`);
   await waitFor('the run page', () => admin.locator('tr[data-task="enviar_mensagem"]').isVisible());
   await shot(admin, 'run');

@@ -270,3 +270,33 @@ export function announce(message: string): void {
     region.textContent = message;
   }, wait);
 }
+
+/** What an action would touch, read from the server's dry run when the dialog opens. */
+export function DryRunList(props: { load: () => Promise<{ task_id: string; state?: string | null }[]>; verb: string; deps?: unknown[] }) {
+  const [items, setItems] = useState<{ task_id: string; state?: string | null }[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    let alive = true;
+    setItems(null);
+    setError(null);
+    props.load().then((x) => alive && setItems(x)).catch((e) => alive && setError(e));
+    return () => {
+      alive = false;
+    };
+  }, props.deps ?? []);
+  if (error) return <p class="small muted">Could not list what it affects: {describeError(error)}</p>;
+  if (!items) return <p class="small muted" role="status">Listing what it affects…</p>;
+  if (items.length === 0) return <p class="small">Nothing would be {props.verb}.</p>;
+  return (
+    <div class="dry-run">
+      <p class="small">{items.length} task instance{items.length === 1 ? '' : 's'} will be {props.verb}:</p>
+      <ul class="dry-run-list">
+        {items.map((t) => (
+          <li key={t.task_id}>
+            {t.state !== undefined && <StateMark state={t.state} />} <code>{t.task_id}</code>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

@@ -1,5 +1,6 @@
 import { ApiError, api, canEdit, get, p } from '../api';
-import { Code, ErrorBox, Loading, PageHeader, StateMark, Time, Updated, announce, useConfirm } from '../components';
+import type { ComponentChildren } from 'preact';
+import { Code, DryRunList, ErrorBox, Loading, PageHeader, StateMark, Time, Updated, announce, useConfirm } from '../components';
 import { fmtDuration, pretty, secondsBetween } from '../format';
 import { Gantt } from '../gantt';
 import { useTitle } from '../hooks';
@@ -51,12 +52,13 @@ export function RunPage(props: { session: Session; dagId: string; runId: string 
   const editor = canEdit(props.session);
   const finished = run ? isFinishedRun(run.state) : false;
 
-  const act = (title: string, body: string, confirmLabel: string, call: () => Promise<unknown>, danger = false) =>
+  const act = (title: string, body: string, confirmLabel: string, call: () => Promise<unknown>, danger = false, extra: ComponentChildren = null) =>
     confirm.ask({
       title,
       body: (
         <>
           <p>{body}</p>
+          {extra}
           {!finished && <p class="alert alert-info">This run has not finished: the server will refuse until it has.</p>}
         </>
       ),
@@ -89,7 +91,25 @@ export function RunPage(props: { session: Session; dagId: string; runId: string 
             <Updated at={live.updatedAt} error={live.error} />
             {editor && run && (
               <span class="btn-row">
-                <button type="button" class="btn" onClick={() => act(`Clear run ${runId}?`, 'Every task instance of this run goes back to no state, and the run is queued again so the scheduler runs them anew.', 'Clear run', () => api('POST', p`/dags/${dagId}/dagRuns/${runId}/clear`, { dry_run: false }))}>
+                <button
+                  type="button"
+                  class="btn"
+                  onClick={() =>
+                    act(
+                      `Clear run ${runId}?`,
+                      'Every task instance of this run goes back to no state, and the run is queued again so the scheduler runs them anew.',
+                      'Clear run',
+                      () => api('POST', p`/dags/${dagId}/dagRuns/${runId}/clear`, { dry_run: false }),
+                      false,
+                      finished ? (
+                        <DryRunList
+                          verb="cleared"
+                          load={() => api<{ task_instances: TaskInstance[] }>('POST', p`/dags/${dagId}/dagRuns/${runId}/clear`, { dry_run: true }).then((r) => r.task_instances)}
+                        />
+                      ) : null,
+                    )
+                  }
+                >
                   ⟲ Clear
                 </button>
                 <button type="button" class="btn" onClick={() => act(`Mark run ${runId} as success?`, 'Every task instance that did not succeed is marked success, and so is the run.', 'Mark success', () => api('PATCH', p`/dags/${dagId}/dagRuns/${runId}`, { state: 'success' }))}>

@@ -1,6 +1,6 @@
-import { useEffect } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, canEdit, get, p } from '../api';
-import { Code, ErrorBox, Loading, PageHeader, StateMark, StatusMark, Time, Updated, announce, useConfirm } from '../components';
+import { Code, DryRunList, ErrorBox, Loading, PageHeader, StateMark, StatusMark, Time, Updated, announce, useConfirm } from '../components';
 import { fmtDuration, pretty, secondsBetween } from '../format';
 import { useTitle } from '../hooks';
 import { useLive } from '../live';
@@ -104,7 +104,26 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
             <Updated at={live.updatedAt} error={live.error} />
             {editor && ti && (
               <span class="btn-row">
-                <button type="button" class="btn" onClick={() => act(`Clear ${taskId}?`, `The task instance goes back to no state and runs again as try ${latest + 1}; the run is queued again. Only a finished run can be cleared.`, 'Clear', () => api('POST', p`/dags/${dagId}/clearTaskInstances`, { dry_run: false, task_ids: [taskId], dag_run_id: runId, only_failed: false }))}>
+                <button
+                  type="button"
+                  class="btn"
+                  onClick={() => {
+                    const choice = { downstream: false };
+                    confirm.ask({
+                      title: `Clear ${taskId}?`,
+                      body: <ClearTaskBody dagId={dagId} runId={runId} taskId={taskId} nextTry={latest + 1} choice={choice} />,
+                      confirm: 'Clear',
+                      run: async () => {
+                        try {
+                          await api('POST', p`/dags/${dagId}/clearTaskInstances`, clearBody(taskId, runId, false, choice.downstream));
+                        } finally {
+                          live.refresh();
+                          xcom.refresh();
+                        }
+                      },
+                    });
+                  }}
+                >
                   ⟲ Clear
                 </button>
                 <button type="button" class="btn" onClick={() => act(`Mark ${taskId} as success?`, 'The task instance is marked success; failed and upstream-failed tasks downstream are cleared and the run is queued again.', 'Mark success', () => api('POST', p`/dags/${dagId}/updateTaskInstancesState`, { dry_run: false, task_id: taskId, dag_run_id: runId, new_state: 'success' }))}>
@@ -189,6 +208,45 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
           </div>
         </>
       )}
+    </>
+  );
+}
+
+function clearBody(taskId: string, runId: string, dryRun: boolean, downstream: boolean) {
+  const body: Record<string, unknown> = { dry_run: dryRun, task_ids: [taskId], dag_run_id: runId, only_failed: false };
+  if (downstream) body.include_downstream = true;
+  return body;
+}
+
+function ClearTaskBody(props: { dagId: string; runId: string; taskId: string; nextTry: number; choice: { downstream: boolean } }) {
+  const [downstream, setDownstream] = useState(props.choice.downstream);
+  return (
+    <>
+      <p>
+        The task instance goes back to no state and runs again as try {props.nextTry}; the run is queued again. Only a finished
+        run can be cleared.
+      </p>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={downstream}
+          onChange={(e) => {
+            const v = (e.currentTarget as HTMLInputElement).checked;
+            props.choice.downstream = v;
+            setDownstream(v);
+          }}
+        />{' '}
+        Also clear the tasks downstream of it
+      </label>
+      <DryRunList
+        verb="cleared"
+        deps={[downstream]}
+        load={() =>
+          api<{ task_instances: { task_id: string }[] }>('POST', p`/dags/${props.dagId}/clearTaskInstances`, clearBody(props.taskId, props.runId, true, downstream)).then(
+            (r) => r.task_instances,
+          )
+        }
+      />
     </>
   );
 }
