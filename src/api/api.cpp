@@ -758,25 +758,46 @@ asio::awaitable<void> ApiServer::list_dags(Call& call) {
 }
 
 asio::awaitable<void> ApiServer::get_dag(Call& call, const std::string& dag_id, bool details) {
-    auto view = co_await on_loop([this, &dag_id]() -> Result<std::optional<DagView>> {
-        auto errors = store_.import_errors();
+    // The record from a reader, the definition from the loop (a map lookup there).
+    struct Read {
+        std::optional<store::DagRecord> record;
+        std::vector<store::ImportError> errors;
+    };
+    auto read = co_await on_reader([&dag_id](store::Store& store) -> Result<Read> {
+        auto record = store.get_dag(dag_id);
+        if (!record) return record.error();
+        auto errors = store.import_errors();
         if (!errors) return errors.error();
-        return dag_view_on_loop(dag_id, *errors);
+        return Read{std::move(*record), std::move(*errors)};
     });
-    if (!view) {
-        send_error(call.res, view.error(), call.instance);
+    if (!read) {
+        send_error(call.res, read.error(), call.instance);
         co_return;
     }
-    if (!*view || (details && !(*view)->dag)) {
+    auto dag = co_await on_loop([this, &dag_id] { return engine_.find_dag(dag_id); });
+    std::optional<DagView> view;
+    if (read->record || dag) {
+        view.emplace();
+        view->dag = dag;
+        if (read->record) {
+            view->record = std::move(*read->record);
+        } else {
+            // Loaded but not recorded yet (the engine records it at its next look at the folder).
+            view->record.dag_id = dag_id;
+            view->record.fileloc = dag->fileloc;
+        }
+        view->has_import_errors = has_import_errors(view->record.fileloc, read->errors);
+    }
+    if (!view || (details && !view->dag)) {
         send_error(call.res,
-                   not_found(*view ? fmt::format("DAG '{}' is not loaded (its file is missing "
+                   not_found(view ? fmt::format("DAG '{}' is not loaded (its file is missing "
                                                  "or has import errors)",
                                                  dag_id)
                                    : fmt::format("DAG '{}' not found", dag_id)),
                    call.instance);
         co_return;
     }
-    DagView v = std::move(**view);
+    DagView v = std::move(*view);
     v.next = next_interval(v);
     send_json(call.res, details ? dag_detail_json(v) : dag_json(v));
 }

@@ -289,10 +289,17 @@ asio::awaitable<void> ApiServer::ui_grid(Call& call, const std::string& dag_id) 
             auto page = store.list_runs(filter);
             if (!page) return page.error();
             out.runs = std::move(page->items);
-            for (const auto& run : out.runs) {
-                auto tis = store.task_instances(dag_id, run.run_id);
-                if (!tis) return tis.error();
-                out.instances.push_back(std::move(*tis));
+            std::vector<std::string> ids;
+            ids.reserve(out.runs.size());
+            for (const auto& run : out.runs) ids.push_back(run.run_id);
+            auto tis = store.task_instances_of_runs(dag_id, ids);
+            if (!tis) return tis.error();
+            std::map<std::string_view, std::size_t> index;
+            for (std::size_t i = 0; i < out.runs.size(); ++i) index[out.runs[i].run_id] = i;
+            out.instances.resize(out.runs.size());
+            for (auto& ti : *tis) {
+                auto it = index.find(ti.run_id);
+                if (it != index.end()) out.instances[it->second].push_back(std::move(ti));
             }
             return out;
         });

@@ -285,6 +285,7 @@ int run_standalone(const StandaloneOptions& options) {
         api::ApiOptions api_options;
         api_options.version = options.version;
         api_options.catalog = &catalog;
+        api_options.secure_cookies = options.secure_cookies;
         auto readers = node.open_readers(2);
         if (!readers) return readers.error();
         api_options.readers = *readers;

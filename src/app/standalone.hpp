@@ -23,6 +23,7 @@ struct StandaloneOptions {
     std::string registry_auth;       // user:password (least preferred: visible in argv)
     std::optional<std::string> registry_auth_env;  // $ORQUESTRA_REGISTRY_AUTH, taken by main
     bool insecure_registry = false;  // allow a non-loopback host without registry credentials
+    bool secure_cookies = false;     // the console is reached over TLS (a proxy in front)
     std::string version;
 };
 

@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
     standalone->add_option("--registry-auth", alone.registry_auth,
                            "Registry credentials user:password (prefer --registry-auth-file or "
                            "$ORQUESTRA_REGISTRY_AUTH: argv is public)");
+    standalone->add_flag("--secure-cookies", alone.secure_cookies,
+                         "Mark the console's session cookie Secure (a TLS proxy is in front)");
     standalone->add_flag("--insecure-registry", alone.insecure_registry,
                          "Allow a non-loopback --host with a registry that asks no credentials");
 

@@ -1044,6 +1044,25 @@ Result<std::vector<TaskInstance>> SqliteStore::task_instances(const std::string&
     return read_all<TaskInstance>(*q, read_task);
 }
 
+Result<std::vector<TaskInstance>> SqliteStore::task_instances_of_runs(
+    const std::string& dag_id, const std::vector<std::string>& run_ids) {
+    if (run_ids.empty()) return std::vector<TaskInstance>{};
+    if (run_ids.size() > 1000) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("at most 1000 runs at once, not {}", run_ids.size())};
+    }
+    std::string marks;
+    for (std::size_t i = 0; i < run_ids.size(); ++i) marks += i == 0 ? "?" : ", ?";
+    std::lock_guard lock(mu_);
+    auto q = db_->once("list task instances of runs",
+                       task_select() + " WHERE dag_id = ? AND run_id IN (" + marks +
+                           ") ORDER BY run_id, task_id");
+    if (!q) return q.error();
+    q->bind(dag_id);
+    for (const auto& id : run_ids) q->bind(id);
+    return read_all<TaskInstance>(*q, read_task);
+}
+
 Result<std::optional<TaskInstance>> SqliteStore::get_task_instance(const std::string& dag_id,
                                                                    const std::string& run_id,
                                                                    const std::string& task_id) {

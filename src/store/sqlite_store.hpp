@@ -74,6 +74,9 @@ public:
     // Ordered by task_id.
     Result<std::vector<TaskInstance>> task_instances(const std::string& dag_id,
                                                      const std::string& run_id) override;
+    // Ordered by run_id, task_id; more than 1000 runs is kInvalidArgument.
+    Result<std::vector<TaskInstance>> task_instances_of_runs(
+        const std::string& dag_id, const std::vector<std::string>& run_ids) override;
     Result<std::optional<TaskInstance>> get_task_instance(const std::string& dag_id,
                                                           const std::string& run_id,
                                                           const std::string& task_id) override;

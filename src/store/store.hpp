@@ -85,6 +85,9 @@ public:
 
     virtual Result<std::vector<TaskInstance>> task_instances(const std::string& dag_id,
                                                              const std::string& run_id) = 0;
+    // The task instances of several runs of one DAG at once (at most 1000 runs).
+    virtual Result<std::vector<TaskInstance>> task_instances_of_runs(
+        const std::string& dag_id, const std::vector<std::string>& run_ids) = 0;
     virtual Result<std::optional<TaskInstance>> get_task_instance(const std::string& dag_id,
                                                                   const std::string& run_id,
                                                                   const std::string& task_id) = 0;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -1047,6 +1049,79 @@ TEST_F(SqliteStoreTest, DeleteUserRemovesOnlyThatUserAndMissingIsNotFound) {
 
     // The username is free again.
     EXPECT_TRUE(store_->create_user(make_user("ana")));
+}
+
+// --- reads for the console ---------------------------------------------------------------
+
+TEST_F(SqliteStoreTest, TaskInstancesOfSeveralRunsComeInOneCall) {
+    for (const char* id : {"r1", "r2", "r3"}) {
+        const DagRun run = make_run("d", id);
+        create(run, {make_task(run, "b"), make_task(run, "a")});
+    }
+    create(make_run("other", "r1"), {make_task(make_run("other", "r1"), "z")});
+    auto tis = store_->task_instances_of_runs("d", {"r3", "r1", "missing"});
+    ASSERT_TRUE(tis) << tis.error().message;
+    ASSERT_EQ(tis->size(), 4U);
+    EXPECT_EQ((*tis)[0].run_id, "r1");
+    EXPECT_EQ((*tis)[0].task_id, "a");
+    EXPECT_EQ((*tis)[1].task_id, "b");
+    EXPECT_EQ((*tis)[2].run_id, "r3");
+    EXPECT_TRUE(store_->task_instances_of_runs("d", {})->empty());
+    EXPECT_FALSE(store_->task_instances_of_runs("d", std::vector<std::string>(1001, "r")));
+}
+
+TEST_F(SqliteStoreTest, RunsAreCountedByDagAndState) {
+    create(make_run("d", "r1"));
+    create(make_run("d", "r2"));
+    DagRun failed = make_run("e", "r1");
+    failed.state = RunState::kFailed;
+    create(failed);
+    auto counts = store_->count_runs();
+    ASSERT_TRUE(counts) << counts.error().message;
+    std::map<std::pair<std::string, RunState>, std::int64_t> got;
+    for (const auto& c : *counts) got[{c.dag_id, c.state}] = c.count;
+    EXPECT_EQ(got.size(), 2U);
+    EXPECT_EQ((got[{"d", RunState::kQueued}]), 2);
+    EXPECT_EQ((got[{"e", RunState::kFailed}]), 1);
+}
+
+TEST_F(SqliteStoreTest, AQueryOnlyReaderSeesCommitsAndRefusesWrites) {
+    SqliteOptions options;
+    options.query_only = true;
+    auto reader = SqliteStore::open(file_, options);
+    ASSERT_TRUE(reader) << reader.error().message;
+    create(make_run("d", "r1"));
+    auto seen = (*reader)->get_run("d", "r1");
+    ASSERT_TRUE(seen) << seen.error().message;
+    EXPECT_TRUE(seen->has_value());
+    auto refused = (*reader)->create_run(make_run("d", "r2"), {});
+    EXPECT_FALSE(refused);
+    EXPECT_FALSE(store_->get_run("d", "r2")->has_value());
+    // A reader opens only a database that exists.
+    EXPECT_FALSE(SqliteStore::open(dir_.path() / "nope.db", options));
+}
+
+TEST_F(SqliteStoreTest, ATrysRenderedRequestSurvivesTheRecordOfItsEnd) {
+    const DagRun run = make_run("d", "r");
+    create(run, {make_task(run, "a")});
+    TaskTry started;
+    started.dag_id = "d";
+    started.run_id = "r";
+    started.task_id = "a";
+    started.try_number = 1;
+    started.start_date = kT0;
+    started.rendered_json = R"({"kind":"command"})";
+    commit(Changes{{}, {}, {started}});
+    TaskTry ended = started;
+    ended.rendered_json.clear();
+    ended.state = TaskState::kSuccess;
+    ended.end_date = kT0 + 5;
+    commit(Changes{{}, {}, {ended}});
+    auto tries = store_->tries("d", "r", "a");
+    ASSERT_TRUE(tries) << tries.error().message;
+    ASSERT_EQ(tries->size(), 1U);
+    EXPECT_EQ((*tries)[0].state, TaskState::kSuccess);
+    EXPECT_EQ((*tries)[0].rendered_json, R"({"kind":"command"})");
 }
 
 }  // namespace
