@@ -56,7 +56,7 @@ export function ServiceHealthMark(props: { name: string; up: number; total: numb
 }
 
 export function Time(props: { iso: string | null | undefined; ago?: boolean }) {
-  const now = useNow(props.ago ? 1000 : 60000);
+  const now = useNow(props.ago ? 1000 : 0);
   if (!props.iso) return <span class="muted">—</span>;
   return (
     <time dateTime={props.iso} title={props.iso}>

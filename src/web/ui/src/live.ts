@@ -84,10 +84,11 @@ export function useLive<T>(
   return { data, error, updatedAt, refresh };
 }
 
-/** The current time, re-rendered every `ms`. */
+/** The current time, re-rendered every `ms` (never when `ms` is 0). */
 export function useNow(ms = 1000): number {
   const [now, setNow] = useState(Date.now());
   useEffect(() => {
+    if (ms <= 0) return;
     const t = setInterval(() => setNow(Date.now()), ms);
     return () => clearInterval(t);
   }, [ms]);
