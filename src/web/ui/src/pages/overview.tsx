@@ -8,6 +8,8 @@ import { href } from '../router';
 import type { Health, UiDags, UiServices } from '../types';
 import { ImportErrors } from './dag_list';
 
+const RECENT = 10;
+
 interface OverviewData {
   health: Health | null;
   healthError: unknown;
@@ -19,7 +21,7 @@ interface OverviewData {
 async function load(signal: AbortSignal): Promise<OverviewData> {
   const [health, dags, services] = await Promise.allSettled([
     get<Health>('/health', { signal }),
-    get<UiDags>('/ui/dags?runs=5', { signal }),
+    get<UiDags>(`/ui/dags?runs=${RECENT}`, { signal }),
     get<UiServices>('/ui/services', { signal }),
   ]);
   if (dags.status === 'rejected') throw dags.reason;
@@ -93,18 +95,22 @@ export function OverviewPage() {
           <section class="card" aria-labelledby="failing-h">
             <h2 id="failing-h">Failing DAGs</h2>
             {(() => {
-              const failing = d.dags.dags.filter((x) => x.recent_runs?.[0]?.state === 'failed');
-              if (failing.length === 0) return <p class="muted">No DAG's latest run failed.</p>;
+              const failing = d.dags.dags
+                .map((x) => ({ dag: x, failed: (x.recent_runs ?? []).filter((r) => r.state === 'failed') }))
+                .filter((f) => f.failed.length > 0)
+                .sort((f, g) => Number(g.dag.recent_runs[0]?.state === 'failed') - Number(f.dag.recent_runs[0]?.state === 'failed'));
+              if (failing.length === 0) return <p class="muted">No failed run among each DAG's latest {RECENT}.</p>;
               return (
                 <ul class="plain-list">
-                  {failing.map((x) => (
+                  {failing.map(({ dag: x, failed }) => (
                     <li key={x.dag_id}>
                       <StateMark state="failed" />{' '}
-                      <a href={href(['dags', x.dag_id])}>{x.dag_id}</a>{' '}
-                      <span class="muted small">
-                        last run <a href={href(['dags', x.dag_id, 'runs', x.recent_runs[0].dag_run_id])}>{x.recent_runs[0].dag_run_id}</a>{' '}
-                        <Time iso={x.recent_runs[0].end_date ?? x.recent_runs[0].start_date} ago />
-                      </span>
+                      <a href={href(['dags', x.dag_id])}>{x.dag_id}</a>
+                      <div class="small muted">
+                        {failed.length} of the latest {x.recent_runs.length} runs failed
+                        {x.recent_runs[0]?.state === 'failed' ? ', the latest among them' : `; the latest is ${x.recent_runs[0]?.state}`} ·{' '}
+                        <a href={href(['dags', x.dag_id, 'runs', failed[0].dag_run_id])}>last failure</a> <Time iso={failed[0].end_date ?? failed[0].start_date} ago />
+                      </div>
                     </li>
                   ))}
                 </ul>
