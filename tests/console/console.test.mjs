@@ -198,7 +198,7 @@ test('the DAG page opens on its grid and its tabs', async () => {
     await waitFor(`the ${tab} tab`, () => new URL(admin.url()).searchParams.get('tab') === tab);
     if (tab === 'graph') await waitFor('the graph', () => admin.locator('svg.graph .node').first().isVisible());
     if (tab === 'details') await waitFor('the details', () => admin.locator('.details-grid').isVisible());
-    await admin.waitForLoadState('networkidle').catch(() => {});
+    await admin.waitForLoadState('networkidle', { timeout: 3000 }).catch(() => {});
     await shot(admin, `dag-${tab}`);
   }
 });
