@@ -59,7 +59,8 @@ Result<executor::Attempt> render_attempt(const dag::Task& task,
                                          const boost::json::object& context);
 // A rendered try as JSON for the API and the console: method, service, path, headers and body,
 // or argv, script and environment names; credential-like header values and every environment
-// value are masked ("***"), long texts cut.
+// value but the ORQUESTRA_* names the scheduler sets (DAG, run, task, try) are masked ("***"),
+// long texts cut.
 std::string describe_attempt(const executor::Attempt& attempt);
 
 struct TriggerRequest {

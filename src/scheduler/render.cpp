@@ -224,9 +224,15 @@ std::string describe_attempt(const executor::Attempt& attempt) {
         for (const auto& a : cmd->argv) argv.push_back(bounded_text(a));
         out["argv"] = std::move(argv);
         out["script"] = cmd->script ? bounded_text(*cmd->script) : json::value(nullptr);
-        // Values may be secrets (as in the try's log, only the names are shown).
+        // Values may be secrets (as in the try's log, only the names are shown), but for the
+        // ones the scheduler itself sets to say what the process is part of.
+        static constexpr std::array<std::string_view, 4> kShown = {
+            "ORQUESTRA_DAG_ID", "ORQUESTRA_RUN_ID", "ORQUESTRA_TASK_ID", "ORQUESTRA_TRY_NUMBER"};
         json::object env;
-        for (const auto& [name, value] : cmd->env) env[name] = "***";
+        for (const auto& [name, value] : cmd->env) {
+            const bool shown = std::find(kShown.begin(), kShown.end(), name) != kShown.end();
+            env[name] = shown ? json::value(value) : json::value("***");
+        }
         out["env"] = std::move(env);
         out["cwd"] = cmd->cwd ? json::value(*cmd->cwd) : json::value(nullptr);
     } else {

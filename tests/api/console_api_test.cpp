@@ -279,7 +279,8 @@ TEST_F(ConsoleApiTest, DagListGridAndTriesShowRunsServicesAndTheRenderedRequest)
     auto lr = json::parse(local.body).at("task_instances").as_array().at(0).at("rendered_fields");
     EXPECT_EQ(lr.at("kind"), "command");
     EXPECT_EQ(lr.at("argv").as_array().at(0), "true");
-    EXPECT_EQ(lr.at("env").at("ORQUESTRA_RUN_ID"), "***");
+    EXPECT_EQ(lr.at("env").at("ORQUESTRA_RUN_ID"), "r1");
+    EXPECT_EQ(lr.at("env").at("ORQUESTRA_TRY_MARKER"), "***");
     auto ti = call("GET", "/dags/calls/dagRuns/r1/taskInstances/ask", "", with(*l));
     EXPECT_NE(ti.body.find(R"("served_by":)"), std::string::npos) << ti.body;
 }
