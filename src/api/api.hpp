@@ -4,9 +4,10 @@
 // import errors, health and version, with HTTP Basic authentication against the store's users
 // and Airflow's roles (Viewer reads; User, Op and Admin also change things).
 //
-// Threading: handle() runs on whatever HTTP executor calls it and never blocks it. Every Engine
-// and Store call is made on the engine's loop (co_spawn onto it, resuming the handler on its
-// own executor afterwards); argon2id password checks run on a small pool of their own, and
+// Threading: handle() runs on whatever HTTP executor calls it and never blocks it. Reads that
+// need only the store run on the read-only connections of `ApiOptions::readers` (threads of
+// their own); every Engine call and every change is made on the engine's loop (posted onto it,
+// resuming the handler on its own executor afterwards); argon2id password checks run on a small pool of their own, and
 // waiting for the log writer and reading log files on another. Successful credential checks
 // are cached for a minute (CredentialCache), so clients that send Basic auth on every request
 // pay for one argon2id check a minute.
