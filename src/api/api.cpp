@@ -187,6 +187,7 @@ enum class Endpoint {
     kImportErrors,
     kImportError,
     kTries,
+    kDagSource,
     kUiSession,
     kUiDags,
     kUiGrid,
@@ -209,6 +210,7 @@ std::optional<Route> match(const std::vector<std::string>& s) {
         if (n == 2) return Route{Endpoint::kImportError, {V::get}};
         return std::nullopt;
     }
+    if (n == 2 && s[0] == "dagSources") return Route{Endpoint::kDagSource, {V::get}};
     if (n >= 2 && s[0] == "ui") {
         if (n == 2 && s[1] == "session") {
             return Route{Endpoint::kUiSession, {V::get, V::post, V::delete_}};
@@ -459,6 +461,9 @@ asio::awaitable<void> ApiServer::route(Call& call) {
             break;
         case Endpoint::kTries:
             co_await list_tries(call, s[1], s[3], s[5]);
+            break;
+        case Endpoint::kDagSource:
+            co_await get_dag_source(call, s[1]);
             break;
         case Endpoint::kUiSession:
             if (method == beast_verb::delete_) {
@@ -1327,6 +1332,51 @@ asio::awaitable<void> ApiServer::list_tries(Call& call, const std::string& dag_i
     }
     const auto total = static_cast<std::int64_t>(items.size());
     send_json(call.res, page_of(std::move(items), "task_instances", total));
+}
+
+asio::awaitable<void> ApiServer::get_dag_source(Call& call, const std::string& token) {
+    // Only the files of recorded DAGs are served: the token is matched against theirs, never
+    // turned into a path.
+    auto records = co_await on_reader([](store::Store& store) { return store.list_dags(); });
+    if (!records) {
+        send_error(call.res, records.error(), call.instance);
+        co_return;
+    }
+    std::optional<std::string> fileloc;
+    for (const auto& r : *records) {
+        if (!r.fileloc.empty() && file_token(r.fileloc) == token) fileloc = r.fileloc;
+    }
+    if (!fileloc) {
+        send_problem(call.res, 404, "no DAG file has this file_token", call.instance);
+        co_return;
+    }
+    auto content = co_await on_worker([&fileloc]() -> Result<std::string> {
+        constexpr std::size_t kMaxSourceBytes = 1 << 20;
+        std::ifstream in(*fileloc, std::ios::binary);
+        if (!in) {
+            return not_found(fmt::format("the DAG file {} cannot be read (moved or deleted?)",
+                                         *fileloc));
+        }
+        std::string text(kMaxSourceBytes + 1, '\0');
+        in.read(text.data(), static_cast<std::streamsize>(text.size()));
+        text.resize(static_cast<std::size_t>(in.gcount()));
+        if (text.size() > kMaxSourceBytes) {
+            return Error{ErrorCode::kTooLarge,
+                         fmt::format("the DAG file is larger than {} bytes", kMaxSourceBytes)};
+        }
+        return text;
+    });
+    if (!content) {
+        send_error(call.res, content.error(), call.instance);
+        co_return;
+    }
+    const std::string_view accept = call.req.header(http::beast_http::field::accept);
+    if (accept.find("text/plain") != std::string_view::npos &&
+        accept.find("application/json") == std::string_view::npos) {
+        call.res.set(200, "text/plain; charset=utf-8", std::move(*content));
+        co_return;
+    }
+    send_json(call.res, json::object{{"content", std::move(*content)}});
 }
 
 asio::awaitable<void> ApiServer::get_log(Call& call, const std::string& dag_id,

@@ -58,22 +58,6 @@ json::array owners(const DagView& view) {
     return out;
 }
 
-// An opaque token for the DAG file (Airflow signs the path; nothing here reads it back).
-std::string file_token(const std::string& fileloc) {
-    static const bool sodium_ready = ::sodium_init() >= 0;
-    (void)sodium_ready;  // generichash works either way; libsodium asks for init first
-    unsigned char digest[16];
-    ::crypto_generichash(digest, sizeof(digest),
-                         reinterpret_cast<const unsigned char*>(fileloc.data()), fileloc.size(),
-                         nullptr, 0);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char b : digest) {
-        out += kHex[b >> 4];
-        out += kHex[b & 0xf];
-    }
-    return out;
-}
 
 json::value timetable_description(const dag::Schedule& schedule) {
     switch (schedule.kind()) {
@@ -97,6 +81,22 @@ json::value parse_or_text(const std::string& text) {
 }
 
 }  // namespace
+
+std::string file_token(const std::string& fileloc) {
+    static const bool sodium_ready = ::sodium_init() >= 0;
+    (void)sodium_ready;  // generichash works either way; libsodium asks for init first
+    unsigned char digest[16];
+    ::crypto_generichash(digest, sizeof(digest),
+                         reinterpret_cast<const unsigned char*>(fileloc.data()), fileloc.size(),
+                         nullptr, 0);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : digest) {
+        out += kHex[b >> 4];
+        out += kHex[b & 0xf];
+    }
+    return out;
+}
 
 json::value datetime_json(std::optional<Millis> t) {
     if (!t) return nullptr;

@@ -37,6 +37,10 @@ struct DagView {
     std::optional<dag::Interval> next;  // the next scheduled run's data interval
 };
 
+// An opaque token for a DAG file (a digest of its path; Airflow signs the path). The path is
+// never read back from it: /dagSources compares it with the tokens of the recorded DAGs' files.
+std::string file_token(const std::string& fileloc);
+
 boost::json::object dag_json(const DagView& view);
 // DAG plus catchup, start_date, params, timezone, doc_md, dag_run_timeout, ...; needs view.dag.
 boost::json::object dag_detail_json(const DagView& view);

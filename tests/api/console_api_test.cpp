@@ -329,5 +329,26 @@ TEST_F(ConsoleApiTest, ServicesShowInstancesAndCallersAndOnlyOpTakesOneOutOfServ
     EXPECT_EQ(stack_.registry().instance("SVC_A", "a-1")->status, registry::InstanceStatus::kUp);
 }
 
+TEST_F(ConsoleApiTest, DagSourceServesTheFileOfARecordedDagByItsToken) {
+    auto l = login("viewer", "viewer-secret");
+    ASSERT_TRUE(l);
+    auto dag = call("GET", "/dags/calls", "", with(*l));
+    ASSERT_EQ(dag.status, 200) << dag.body;
+    const std::string token(json::parse(dag.body).at("file_token").as_string());
+    Headers text = with(*l);
+    text.emplace_back("Accept", "text/plain");
+    auto plain = call("GET", "/dagSources/" + token, "", text);
+    ASSERT_EQ(plain.status, 200) << plain.body;
+    EXPECT_EQ(plain.body, kDag);
+    EXPECT_EQ(plain.header("Content-Type"), "text/plain; charset=utf-8");
+    auto as_json = call("GET", "/dagSources/" + token, "", with(*l));
+    ASSERT_EQ(as_json.status, 200);
+    EXPECT_EQ(json::parse(as_json.body).at("content"), kDag);
+    // Nothing but a recorded DAG's token names a file.
+    EXPECT_EQ(call("GET", "/dagSources/" + std::string(32, '0'), "", with(*l)).status, 404);
+    EXPECT_EQ(call("GET", "/dagSources/..%2F..%2Fetc%2Fpasswd", "", with(*l)).status, 404);
+    EXPECT_EQ(call("GET", "/dagSources/" + token).status, 401);
+}
+
 }  // namespace
 }  // namespace orquestra::api
