@@ -188,6 +188,8 @@ enum class Endpoint {
     kImportError,
     kTries,
     kDagSource,
+    kListRuns,
+    kListTaskInstances,
     kUiSession,
     kUiDags,
     kUiGrid,
@@ -236,6 +238,11 @@ std::optional<Route> match(const std::vector<std::string>& s) {
         return Route{Endpoint::kUpdateTaskInstancesState, {V::post}};
     }
     if (n < 3 || s[2] != "dagRuns") return std::nullopt;
+    // Airflow's batch lists: POST with the filters in the body, for every DAG ("~").
+    if (n == 4 && s[1] == "~" && s[3] == "list") return Route{Endpoint::kListRuns, {V::post}};
+    if (n == 6 && s[1] == "~" && s[3] == "~" && s[4] == "taskInstances" && s[5] == "list") {
+        return Route{Endpoint::kListTaskInstances, {V::post}};
+    }
     if (n == 3) return Route{Endpoint::kDagRuns, {V::get, V::post}};
     if (n == 4) return Route{Endpoint::kDagRun, {V::get, V::patch, V::delete_}};
     if (n == 5 && s[4] == "clear") return Route{Endpoint::kClearRun, {V::post}};
@@ -376,7 +383,9 @@ asio::awaitable<void> ApiServer::route(Call& call) {
 
     auto role = co_await authenticate(call);
     if (!role) co_return;  // answered
-    const Permission needed = method == beast_verb::get    ? Permission::kRead
+    const bool reads = method == beast_verb::get || matched->endpoint == Endpoint::kListRuns ||
+                       matched->endpoint == Endpoint::kListTaskInstances;
+    const Permission needed = reads                        ? Permission::kRead
                               : matched->endpoint == Endpoint::kUiInstanceStatus ? Permission::kOperate
                               : matched->endpoint == Endpoint::kUiSession        ? Permission::kRead
                                                                           : Permission::kEdit;
@@ -464,6 +473,12 @@ asio::awaitable<void> ApiServer::route(Call& call) {
             break;
         case Endpoint::kDagSource:
             co_await get_dag_source(call, s[1]);
+            break;
+        case Endpoint::kListRuns:
+            co_await list_runs_batch(call);
+            break;
+        case Endpoint::kListTaskInstances:
+            co_await list_task_instances_batch(call);
             break;
         case Endpoint::kUiSession:
             if (method == beast_verb::delete_) {
@@ -1201,6 +1216,44 @@ asio::awaitable<void> ApiServer::clear_run(Call& call, const std::string& dag_id
 
 // --- task instances ---------------------------------------------------------------------------
 
+namespace {
+
+struct ListedTasks {
+    store::Page<store::TaskInstance> page;
+    std::map<std::pair<std::string, std::string>, Millis> logical_dates;
+};
+
+// A page of task instances with the logical date of each one's run.
+Result<ListedTasks> list_tasks_with_dates(store::Store& store, const store::TaskFilter& filter) {
+    ListedTasks out;
+    auto page = store.list_task_instances(filter);
+    if (!page) return page.error();
+    out.page = std::move(*page);
+    for (const auto& ti : out.page.items) {
+        auto key = std::make_pair(ti.dag_id, ti.run_id);
+        if (out.logical_dates.contains(key)) continue;
+        auto run = store.get_run(ti.dag_id, ti.run_id);
+        if (!run) return run.error();
+        out.logical_dates[key] = run->has_value() ? (*run)->logical_date : 0;
+    }
+    return out;
+}
+
+void send_task_instances(http::Response& res, std::string_view instance,
+                         Result<ListedTasks>& listed) {
+    if (!listed) {
+        send_error(res, listed.error(), instance);
+        return;
+    }
+    json::array items;
+    for (const auto& ti : listed->page.items) {
+        items.push_back(task_instance_json(ti, listed->logical_dates[{ti.dag_id, ti.run_id}]));
+    }
+    send_json(res, page_of(std::move(items), "task_instances", listed->page.total));
+}
+
+}  // namespace
+
 asio::awaitable<void> ApiServer::list_task_instances(Call& call, const std::string& dag_id,
                                                      const std::string& run_id) {
     auto filter = [&]() -> Result<store::TaskFilter> {
@@ -1220,38 +1273,147 @@ asio::awaitable<void> ApiServer::list_task_instances(Call& call, const std::stri
         send_error(call.res, filter.error(), call.instance);
         co_return;
     }
-    struct Listed {
-        store::Page<store::TaskInstance> page;
-        std::map<std::pair<std::string, std::string>, Millis> logical_dates;
-    };
-    auto listed = co_await on_reader([&filter](store::Store& store) -> Result<Listed> {
-        Listed out;
+    auto listed = co_await on_reader([&filter](store::Store& store) -> Result<ListedTasks> {
         if (filter->dag_id && filter->run_id) {
             auto run = store.get_run(*filter->dag_id, *filter->run_id);
             if (!run) return run.error();
             if (!run->has_value()) return run_not_found(*filter->dag_id, *filter->run_id);
         }
-        auto page = store.list_task_instances(*filter);
-        if (!page) return page.error();
-        out.page = std::move(*page);
-        for (const auto& ti : out.page.items) {
-            auto key = std::make_pair(ti.dag_id, ti.run_id);
-            if (out.logical_dates.contains(key)) continue;
-            auto run = store.get_run(ti.dag_id, ti.run_id);
-            if (!run) return run.error();
-            out.logical_dates[key] = run->has_value() ? (*run)->logical_date : 0;
-        }
-        return out;
+        return list_tasks_with_dates(store, *filter);
     });
-    if (!listed) {
-        send_error(call.res, listed.error(), call.instance);
+    send_task_instances(call.res, call.instance, listed);
+}
+
+asio::awaitable<void> ApiServer::list_task_instances_batch(Call& call) {
+    auto filter = [&]() -> Result<store::TaskFilter> {
+        auto body = parse_body(call.req);
+        if (!body) return body.error();
+        if (auto only = only_fields(*body, {"dag_ids", "dag_run_ids", "task_ids", "state",
+                                            "start_date_gte", "start_date_lte", "end_date_gte",
+                                            "end_date_lte", "execution_date_gte",
+                                            "execution_date_lte", "duration_gte", "duration_lte",
+                                            "pool", "queue", "executor", "page_offset",
+                                            "page_limit"});
+            !only) {
+            return only.error();
+        }
+        // Filters Orquestra cannot apply are refused rather than ignored (every task instance
+        // is in default_pool and queue default, so those two are no filter at all).
+        for (const char* unsupported : {"execution_date_gte", "execution_date_lte",
+                                        "duration_gte", "duration_lte", "executor"}) {
+            const json::value* v = body->if_contains(unsupported);
+            if (v != nullptr && !v->is_null()) {
+                return invalid(fmt::format("field '{}' is not supported here", unsupported));
+            }
+        }
+        store::TaskFilter f;
+        for (auto [name, target] : {std::pair{"dag_ids", &f.dag_ids},
+                                    std::pair{"dag_run_ids", &f.run_ids},
+                                    std::pair{"task_ids", &f.task_ids}}) {
+            auto ids = field_strings(*body, name);
+            if (!ids) return ids.error();
+            if (*ids) *target = std::move(**ids);
+        }
+        if (const json::value* states = body->if_contains("state");
+            states != nullptr && !states->is_null()) {
+            if (!states->is_array()) return invalid("field 'state' must be an array");
+            for (const auto& item : states->as_array()) {
+                std::optional<TaskState> state;
+                if (item.is_null()) state = TaskState::kNone;
+                if (item.is_string()) state = store::parse_task_state(item.as_string());
+                if (!state) {
+                    return invalid("field 'state' holds something that is not a task state");
+                }
+                f.states.push_back(*state);
+            }
+        }
+        for (auto [name, target] : {std::pair{"start_date_gte", &f.start_date_gte},
+                                    std::pair{"start_date_lte", &f.start_date_lte},
+                                    std::pair{"end_date_gte", &f.end_date_gte},
+                                    std::pair{"end_date_lte", &f.end_date_lte}}) {
+            auto t = field_datetime(*body, name);
+            if (!t) return t.error();
+            *target = *t;
+        }
+        auto offset = field_int(*body, "page_offset", 0, 1'000'000'000);
+        auto limit = field_int(*body, "page_limit", 0, 1'000'000);
+        if (!offset) return offset.error();
+        if (!limit) return limit.error();
+        f.offset = static_cast<int>(offset->value_or(0));
+        f.limit = static_cast<int>(std::min<long long>(limit->value_or(kMaxPageLimit), kMaxPageLimit));
+        return f;
+    }();
+    if (!filter) {
+        send_error(call.res, filter.error(), call.instance);
+        co_return;
+    }
+    auto listed = co_await on_reader(
+        [&filter](store::Store& store) { return list_tasks_with_dates(store, *filter); });
+    send_task_instances(call.res, call.instance, listed);
+}
+
+asio::awaitable<void> ApiServer::list_runs_batch(Call& call) {
+    auto filter = [&]() -> Result<store::RunFilter> {
+        auto body = parse_body(call.req);
+        if (!body) return body.error();
+        if (auto only = only_fields(*body, {"order_by", "page_offset", "page_limit", "dag_ids",
+                                            "states", "execution_date_gte", "execution_date_lte",
+                                            "start_date_gte", "start_date_lte", "end_date_gte",
+                                            "end_date_lte"});
+            !only) {
+            return only.error();
+        }
+        store::RunFilter f;
+        auto ids = field_strings(*body, "dag_ids");
+        if (!ids) return ids.error();
+        if (*ids) f.dag_ids = std::move(**ids);
+        auto states = field_strings(*body, "states");
+        if (!states) return states.error();
+        for (const auto& text : states->value_or(std::vector<std::string>{})) {
+            auto state = store::parse_run_state(text);
+            if (!state) {
+                return invalid(fmt::format(
+                    "field 'states' cannot hold '{}': use queued, running, success or failed",
+                    text));
+            }
+            f.states.push_back(*state);
+        }
+        auto order_by = field_string(*body, "order_by");
+        if (!order_by) return order_by.error();
+        auto order = run_order(*order_by);
+        if (!order) return order.error();
+        f.order_by = std::move(*order);
+        for (auto [name, target] : {std::pair{"execution_date_gte", &f.logical_date_gte},
+                                    std::pair{"execution_date_lte", &f.logical_date_lte},
+                                    std::pair{"start_date_gte", &f.start_date_gte},
+                                    std::pair{"start_date_lte", &f.start_date_lte},
+                                    std::pair{"end_date_gte", &f.end_date_gte},
+                                    std::pair{"end_date_lte", &f.end_date_lte}}) {
+            auto t = field_datetime(*body, name);
+            if (!t) return t.error();
+            *target = *t;
+        }
+        auto offset = field_int(*body, "page_offset", 0, 1'000'000'000);
+        auto limit = field_int(*body, "page_limit", 0, 1'000'000);
+        if (!offset) return offset.error();
+        if (!limit) return limit.error();
+        f.offset = static_cast<int>(offset->value_or(0));
+        f.limit = static_cast<int>(std::min<long long>(limit->value_or(kMaxPageLimit), kMaxPageLimit));
+        return f;
+    }();
+    if (!filter) {
+        send_error(call.res, filter.error(), call.instance);
+        co_return;
+    }
+    auto page = co_await on_reader(
+        [&filter](store::Store& store) { return store.list_runs(*filter); });
+    if (!page) {
+        send_error(call.res, page.error(), call.instance);
         co_return;
     }
     json::array items;
-    for (const auto& ti : listed->page.items) {
-        items.push_back(task_instance_json(ti, listed->logical_dates[{ti.dag_id, ti.run_id}]));
-    }
-    send_json(call.res, page_of(std::move(items), "task_instances", listed->page.total));
+    for (const auto& run : page->items) items.push_back(run_json(run));
+    send_json(call.res, page_of(std::move(items), "dag_runs", page->total));
 }
 
 namespace {

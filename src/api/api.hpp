@@ -176,6 +176,9 @@ class ApiServer {
     boost::asio::awaitable<void> update_task_instances_state(Call& call, const std::string& dag_id);
     boost::asio::awaitable<void> list_import_errors(Call& call, const std::string* id);
     boost::asio::awaitable<void> get_dag_source(Call& call, const std::string& token);
+    // POST /dags/~/dagRuns/list and /dags/~/dagRuns/~/taskInstances/list: filters in the body.
+    boost::asio::awaitable<void> list_runs_batch(Call& call);
+    boost::asio::awaitable<void> list_task_instances_batch(Call& call);
     boost::asio::awaitable<void> list_tries(Call& call, const std::string& dag_id,
                                             const std::string& run_id, const std::string& task_id);
 

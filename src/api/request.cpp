@@ -167,4 +167,19 @@ Result<std::optional<std::vector<std::string>>> field_strings(const json::object
     return std::optional<std::vector<std::string>>{std::move(out)};
 }
 
+Result<std::optional<long long>> field_int(const json::object& body, std::string_view name,
+                                           long long min, long long max) {
+    const json::value* v = body.if_contains(name);
+    if (v == nullptr || v->is_null()) return std::optional<long long>{};
+    std::optional<long long> n;
+    if (v->is_int64()) n = v->as_int64();
+    if (v->is_uint64() && v->as_uint64() <= static_cast<std::uint64_t>(max)) {
+        n = static_cast<long long>(v->as_uint64());
+    }
+    if (!n || *n < min || *n > max) {
+        return bad(fmt::format("field '{}' must be an integer from {} to {}", name, min, max));
+    }
+    return n;
+}
+
 }  // namespace orquestra::api

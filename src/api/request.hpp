@@ -51,5 +51,8 @@ Result<std::optional<Millis>> field_datetime(const boost::json::object& body,
                                              std::string_view name);
 Result<std::optional<std::vector<std::string>>> field_strings(const boost::json::object& body,
                                                               std::string_view name);
+// An integer within [min, max].
+Result<std::optional<long long>> field_int(const boost::json::object& body, std::string_view name,
+                                           long long min, long long max);
 
 }  // namespace orquestra::api

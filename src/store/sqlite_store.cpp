@@ -536,6 +536,17 @@ struct Where {
         add(clause);
         args.emplace_back(std::string_view(*value));
     }
+    // column IN (values...); nothing when `values` is empty (any). The values must outlive
+    // the query (they are bound as views).
+    void add_any(std::string_view column, const std::vector<std::string>& values) {
+        if (values.empty()) return;
+        std::string clause = std::string(column) + " IN (";
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            clause += i == 0 ? "?" : ", ?";
+            args.emplace_back(std::string_view(values[i]));
+        }
+        add(clause + ")");
+    }
     template <class State>
     void add_states(const std::vector<State>& states) {
         if (states.empty()) return;
@@ -961,8 +972,12 @@ Result<Page<DagRun>> SqliteStore::list_runs(const RunFilter& filter) {
     auto order = run_order_clause(filter.order_by);
     if (!order) return order.error();
 
+    if (filter.dag_ids.size() > 1000) {
+        return Error{ErrorCode::kInvalidArgument, "at most 1000 DAG ids in one filter"};
+    }
     Where where;
     where.add_if("dag_id = ?", filter.dag_id);
+    where.add_any("dag_id", filter.dag_ids);
     where.add_states(filter.states);
     where.add_if("logical_date >= ?", filter.logical_date_gte);
     where.add_if("logical_date <= ?", filter.logical_date_lte);
@@ -1076,10 +1091,20 @@ Result<std::optional<TaskInstance>> SqliteStore::get_task_instance(const std::st
 Result<Page<TaskInstance>> SqliteStore::list_task_instances(const TaskFilter& filter) {
     if (auto bad = check_page(filter.limit, filter.offset)) return *bad;
 
+    if (filter.dag_ids.size() + filter.run_ids.size() + filter.task_ids.size() > 1000) {
+        return Error{ErrorCode::kInvalidArgument, "at most 1000 ids in one filter"};
+    }
     Where where;
     where.add_if("dag_id = ?", filter.dag_id);
     where.add_if("run_id = ?", filter.run_id);
+    where.add_any("dag_id", filter.dag_ids);
+    where.add_any("run_id", filter.run_ids);
+    where.add_any("task_id", filter.task_ids);
     where.add_states(filter.states);
+    where.add_if("start_date >= ?", filter.start_date_gte);
+    where.add_if("start_date <= ?", filter.start_date_lte);
+    where.add_if("end_date >= ?", filter.end_date_gte);
+    where.add_if("end_date <= ?", filter.end_date_lte);
 
     std::lock_guard lock(mu_);
     SqliteConnection& c = *db_;

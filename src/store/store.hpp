@@ -27,6 +27,7 @@ struct Changes {
 
 struct RunFilter {
     std::optional<std::string> dag_id;  // nullopt: every DAG ("~")
+    std::vector<std::string> dag_ids;   // any of these (empty: any)
     std::vector<RunState> states;       // empty: any
     std::optional<Millis> logical_date_gte, logical_date_lte;
     std::optional<Millis> start_date_gte, start_date_lte;
@@ -40,7 +41,11 @@ struct RunFilter {
 struct TaskFilter {
     std::optional<std::string> dag_id;
     std::optional<std::string> run_id;
+    // Any of these (empty: any); at most 1000 ids in all.
+    std::vector<std::string> dag_ids, run_ids, task_ids;
     std::vector<TaskState> states;
+    std::optional<Millis> start_date_gte, start_date_lte;
+    std::optional<Millis> end_date_gte, end_date_lte;
     int limit = 100;
     int offset = 0;
 };
