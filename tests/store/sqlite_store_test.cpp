@@ -951,9 +951,12 @@ TEST_F(SqliteStoreTest, TwoThousandSmallCommitsTakeUnderOneAndAHalfSeconds) {
     RecordProperty("commit_2000_ms", static_cast<int>(elapsed.count()));
     EXPECT_EQ(failures, 0);
     EXPECT_LT(elapsed.count(), 1500);
-    auto done = store_->list_task_instances(
-        TaskFilter{.dag_id = "chain", .run_id = "r", .states = {TaskState::kSuccess}, .limit = 0,
-                   .offset = 0});
+    TaskFilter filter;
+    filter.dag_id = "chain";
+    filter.run_id = "r";
+    filter.states = {TaskState::kSuccess};
+    filter.limit = 0;
+    auto done = store_->list_task_instances(filter);
     ASSERT_TRUE(done);
     EXPECT_EQ(done->total, kTasks);
 }
