@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include <utility>
+
 namespace orquestra::executor {
 
 CommandTaskRunner::CommandTaskRunner(int threads) {
@@ -71,6 +73,19 @@ void CommandTaskRunner::work() {
         std::size_t kept = 0;
         std::size_t dropped = 0;
         for (const auto& line : result.log) kept += line.size() + kLogLineOverhead;
+        // With on_log, lines go out as they come, so that the log follows a running command:
+        // the first kLiveLines one by one, then in batches of kLiveBatch (bounding the cost for
+        // a chatty command; a batch not yet full waits for more lines or the end).
+        constexpr std::size_t kLiveLines = 1000;
+        constexpr std::size_t kLiveBatch = 256;
+        std::size_t streamed = 0;
+        auto stream_out = [&](bool force) {
+            if (!job.first.on_log || result.log.empty()) return;
+            if (!force && streamed >= kLiveLines && result.log.size() < kLiveBatch) return;
+            streamed += result.log.size();
+            job.first.on_log(std::exchange(result.log, {}));
+        };
+        stream_out(true);
         auto ran = run_command(req, [&](std::string_view stream, std::string_view line) {
             std::size_t size = stream.size() + 2 + line.size() + kLogLineOverhead;
             if (dropped > 0 || size > kMaxTryLogBytes - std::min(kept, kMaxTryLogBytes)) {
@@ -79,6 +94,7 @@ void CommandTaskRunner::work() {
             }
             kept += size;
             result.log.push_back(fmt::format("{}: {}", stream, line));
+            stream_out(false);
         });
         if (dropped > 0) {
             result.log.push_back(fmt::format("... log truncated: {} more bytes not written", dropped));

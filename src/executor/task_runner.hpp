@@ -61,6 +61,10 @@ struct Attempt {
     // Commands: called once, from any thread, when the process has started (before `done`).
     // A try that is never started (dropped from the queue at shutdown) never calls it.
     std::function<void(const StartedProcess&)> on_started;
+    // Commands: called from the runner's thread with log lines as the command writes them (its
+    // first lines one by one, later ones in batches), always before `done`; lines given here
+    // are not repeated in AttemptResult::log. Unset: every line comes in AttemptResult::log.
+    std::function<void(std::vector<std::string>)> on_log;
 };
 
 // A try's log lines from a runner are kept up to this many bytes, each line counted with

@@ -902,6 +902,15 @@ void Engine::flush() {
                     if (*alive) on_started(key, task_id, try_number, process);
                 });
             };
+            // The command's output reaches its log while it runs (through the loop, so that
+            // it lands before the lines of the try's end).
+            d.attempt.on_log = [this, &loop = loop_, alive = alive_, key, task_id,
+                                try_number](std::vector<std::string> lines) {
+                boost::asio::post(loop, [this, alive, key, task_id, try_number,
+                                         lines = std::move(lines)] {
+                    if (*alive) write_log(key, task_id, try_number, lines);
+                });
+            };
         }
         // The runner may call back after the engine is gone (a command ending while the node
         // shuts down): only the loop, which outlives the engine, is touched before `alive`.

@@ -104,7 +104,8 @@ before(async () => {
     `    command: [/bin/echo, '${PAYLOAD(2)}']`,
     '',
   ].join('\n'));
-  // A task that writes one line, waits, then writes another: the log must follow it live.
+  // A task that writes one line, waits until the test opens a gate (a file), then writes
+  // another: the log must follow it live, and nothing races (the second line cannot come first).
   writeFileSync(join(home, 'dags', `${FOLLOW_DAG}.yaml`), [
     `dag_id: ${FOLLOW_DAG}`,
     'schedule: none',
@@ -115,7 +116,7 @@ before(async () => {
     '    command:',
     '      script: |',
     '        echo "first line"',
-    '        sleep 4',
+    `        while [ ! -e '${join(home, 'follow.gate')}' ]; do sleep 0.05; done`,
     '        echo "second line"',
     '',
   ].join('\n'));
@@ -425,12 +426,13 @@ test('the log of a running try is followed live, appended once', async () => {
   assert.equal(run.status, 200, run.text);
   await admin.goto(`/dags/${FOLLOW_DAG}/runs/follow_1/tasks/slow`);
   const log = admin.locator('[role=log]');
-  // The try's first log line comes while its command still sleeps (the command's own output is
-  // logged when it exits).
-  await waitFor('the first log line', async () => (await log.textContent()).includes('started on'));
+  // The command's first line reaches the page while the command still sleeps: its output is
+  // logged as it comes.
+  await waitFor('the first line of output', async () => (await log.textContent()).includes('stdout: first line'));
   const early = await log.textContent();
-  assert.ok(!early.includes('second line'), 'the log shows while the task still runs');
+  assert.ok(!early.includes('stdout: second line'), 'the log shows while the task still runs');
   await shot(admin, 'task-running');
+  writeFileSync(join(home, 'follow.gate'), 'open');
   await waitFor('the command output, without reloading', async () => (await log.textContent()).includes('second line'), 20000);
   await waitFor('the try to finish', async () =>
     (await api('GET', `/dags/${FOLLOW_DAG}/dagRuns/follow_1/taskInstances/slow`)).json?.state === 'success');

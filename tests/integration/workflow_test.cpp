@@ -837,5 +837,50 @@ tasks:
     EXPECT_EQ(log.find("hunter2"), std::string::npos) << log;
 }
 
+TEST_F(WorkflowIntegrationTest, ACommandsOutputReachesItsLogWhileItRuns) {
+    write_dag("aos_poucos.yaml", R"(
+dag_id: aos_poucos
+tasks:
+  falar:
+    command:
+      script: |
+        echo primeira
+        while [ ! -e "$PORTAO" ]; do sleep 0.02; done
+        echo segunda
+      env: {PORTAO: "{{ dag_run.conf.portao }}"}
+)");
+    ASSERT_NO_FATAL_FAILURE(start_node());
+    const fs::path gate = fs::temp_directory_path() /
+                          ("orquestra-gate-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    auto pending = trigger("aos_poucos", "r1", R"({"portao":")" + gate.string() + "\"}");
+    // The first line is in the log while the command waits for the gate: nothing races here,
+    // the command cannot go on until the test opens it.
+    std::string log;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (log.find("stdout: primeira") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        log = read_log("aos_poucos", "r1", "falar", 1);
+    }
+    ASSERT_NE(log.find("stdout: primeira"), std::string::npos) << log;
+    EXPECT_EQ(log.find("stdout: segunda"), std::string::npos) << log;
+    EXPECT_EQ(task("aos_poucos", "r1", "falar").state, TaskState::kRunning);
+    std::ofstream(gate) << "open";
+    auto done = wait(pending);
+    fs::remove(gate);
+    ASSERT_TRUE(done.finished);
+    EXPECT_EQ(done.run.state, RunState::kSuccess);
+    log = read_log("aos_poucos", "r1", "falar", 1);
+    const auto first = log.find("stdout: primeira");
+    const auto second = log.find("stdout: segunda");
+    const auto exit_line = log.find("exit code 0");
+    ASSERT_NE(second, std::string::npos) << log;
+    EXPECT_LT(first, second);
+    EXPECT_LT(second, exit_line);
+    EXPECT_EQ(log.find("stdout: primeira", first + 1), std::string::npos) << "written twice: " << log;
+    EXPECT_EQ(log.find("command: /bin/sh -c"), log.rfind("command: /bin/sh -c"));
+}
+
 }  // namespace
 }  // namespace orquestra::app
