@@ -3,12 +3,10 @@
 // each round opens a fresh browser context (empty cache) on /dags and times until the seed
 // DAG's row is on screen; also what the page transferred. Not a test: run by hand.
 //
-//   NODE_PATH=src/web/ui/node_modules node bench/console_first_load.mjs [rounds=20] [binary=build/orquestra]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+//   node bench/console_first_load.mjs [rounds=20] [binary=build/orquestra]   (from the repository's root)
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { percentile, startStandalone } from './standalone.mjs';
 
 const require = createRequire(join(process.cwd(), 'src/web/ui/package.json'));
 const { chromium } = require('playwright-core');
@@ -16,20 +14,11 @@ const { chromium } = require('playwright-core');
 const rounds = Number(process.argv[2] ?? 20);
 const binary = process.argv[3] ?? 'build/orquestra';
 const password = 'bench';
-const home = mkdtempSync(join(tmpdir(), 'orquestra-first-load-'));
-const child = spawn(binary, ['standalone', '--examples', '--home', home, '--port', '0',
-  '--registry-port', '0'], { env: { ...process.env, ORQUESTRA_ADMIN_PASSWORD: password } });
-let out = '';
-child.stdout.on('data', (d) => { out += d; });
-child.stderr.on('data', () => {});
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const percentile = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const standalone = await startStandalone(binary, password);
 
 let browser;
 try {
-  for (let i = 0; i < 500 && !out.includes('Ready.'); ++i) await sleep(20);
-  if (!out.includes('Ready.')) throw new Error('standalone did not start:\n' + out);
-  const base = /REST API +(http:\/\/[\d.:]+)\/api\/v1/.exec(out)[1];
+  const { base } = standalone;
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -65,7 +54,5 @@ try {
     `min ${times[0].toFixed(0)} ms; ${(bytes / 1024).toFixed(1)} KiB transferred`);
 } finally {
   await browser?.close();
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  rmSync(home, { recursive: true, force: true });
+  await standalone.stop();
 }

@@ -4,49 +4,23 @@
 // its run list every 200 ms, as open console pages do. Not a test: run by hand.
 //
 //   node bench/console_load.mjs [runs=300] [pollers=20] [binary=build/orquestra]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { percentile, runToEnd, sleep, startStandalone } from './standalone.mjs';
 
 const runs = Number(process.argv[2] ?? 300);
 const pollerCount = Number(process.argv[3] ?? 20);
 const binary = process.argv[4] ?? 'build/orquestra';
 const password = 'bench';
-const home = mkdtempSync(join(tmpdir(), 'orquestra-console-bench-'));
-const basic = 'Basic ' + Buffer.from(`admin:${password}`).toString('base64');
 const dag = 'servico_usuarios_mensagens';
 
-const child = spawn(binary, ['standalone', '--examples', '--home', home, '--port', '0',
-  '--registry-port', '0'], { env: { ...process.env, ORQUESTRA_ADMIN_PASSWORD: password } });
-let out = '';
-child.stdout.on('data', (d) => { out += d; });
-child.stderr.on('data', () => {});
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const percentile = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-let base;
-
-async function api(method, path, body) {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method, headers: { Authorization: basic, 'Content-Type': 'application/json' },
-    body: body && JSON.stringify(body),
-  });
-  return { status: res.status, json: await res.json() };
-}
+const standalone = await startStandalone(binary, password);
+const { base } = standalone;
 
 async function measure(label, count) {
   const total = [];
   for (let i = 0; i < count; ++i) {
     const id = `${label}_${i}`;
     const t0 = performance.now();
-    const r = await api('POST', `/dags/${dag}/dagRuns`, { dag_run_id: id, conf: { usuario_id: 1 + (i % 3) } });
-    if (r.status !== 200) throw new Error(`trigger ${id}: ${r.status} ${JSON.stringify(r.json)}`);
-    let run;
-    for (;;) {
-      run = (await api('GET', `/dags/${dag}/dagRuns/${id}`)).json;
-      if (run.state === 'success' || run.state === 'failed') break;
-    }
+    const { run } = await runToEnd(standalone.api, dag, id, { usuario_id: 1 + (i % 3) });
     if (run.state !== 'success') throw new Error(`run ${id} ${run.state}`);
     total.push(performance.now() - t0);
   }
@@ -78,18 +52,18 @@ async function poller(stop, stats) {
 }
 
 try {
-  for (let i = 0; i < 500 && !out.includes('Ready.'); ++i) await sleep(20);
-  if (!out.includes('Ready.')) throw new Error('standalone did not start:\n' + out);
-  base = /REST API +(http:\/\/[\d.:]+)\/api\/v1/.exec(out)[1];
   await measure('warmup', 30);
   const alone = await measure('alone', runs);
   const stop = { done: false };
   const stats = { requests: 0, errors: 0, latency: [] };
   const pollers = Array.from({ length: pollerCount }, () => poller(stop, stats));
   await sleep(1000);
+  // Only what the pollers did while the runs were measured counts.
+  Object.assign(stats, { requests: 0, errors: 0, latency: [] });
   const t0 = performance.now();
   const loaded = await measure('polled', runs);
   const seconds = (performance.now() - t0) / 1000;
+  const requests = stats.requests;
   stop.done = true;
   await Promise.all(pollers);
   stats.latency.sort((a, b) => a - b);
@@ -99,11 +73,9 @@ try {
   console.log(`  with ${pollerCount} pollers (grid + run list every 200 ms)  ${f(loaded)}`);
   console.log(`  ratio                          p50 ${(loaded.p50 / alone.p50).toFixed(2)}x, ` +
     `p99 ${(loaded.p99 / alone.p99).toFixed(2)}x`);
-  console.log(`  pollers: ${(stats.requests / seconds).toFixed(0)} requests/s, ${stats.errors} errors, ` +
+  console.log(`  pollers: ${(requests / seconds).toFixed(0)} requests/s, ${stats.errors} errors, ` +
     `one poll (2 requests) p50 ${percentile(stats.latency, 0.5).toFixed(2)} ms, ` +
     `p99 ${percentile(stats.latency, 0.99).toFixed(2)} ms`);
 } finally {
-  child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
-  rmSync(home, { recursive: true, force: true });
+  await standalone.stop();
 }

@@ -1,43 +1,12 @@
-// Eureka XML codec: every reader on arbitrary bytes, and the codec's promise that whatever it
-// reads it writes back as a document it reads again.
-#include "registry/codec.hpp"
-
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string>
-#include <string_view>
-
-namespace {
-
-using namespace orquestra::registry;
-
-void must(bool ok, const char* what, const std::string& doc) {
-    if (ok) return;
-    std::fprintf(stderr, "%s: written document does not read back:\n%s\n", what, doc.c_str());
-    std::abort();
-}
-
-}  // namespace
+// Eureka XML codec: every reader on arbitrary bytes, and what it reads writes back readably.
+#include "codec_roundtrip.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-    const std::string_view body(reinterpret_cast<const char*>(data), size);
-    if (auto info = parse_instance_xml(body)) {
-        std::string out;
-        write_instance_xml(*info, out);
-        must(parse_instance_xml(out).has_value(), "instance", out);
-    }
-    if (auto app = parse_application_xml(body)) {
-        std::string out;
-        write_application_xml(*app, out);
-        must(parse_application_xml(out).has_value(), "application", out);
-    }
-    if (auto apps = parse_applications_xml(body)) {
-        std::string out;
-        write_applications_xml(*apps, out);
-        must(parse_applications_xml(out).has_value(), "applications", out);
-    }
+    using namespace orquestra::registry;
+    using orquestra::fuzz::round_trip;
+    const std::string_view body = orquestra::fuzz::as_text(data, size);
+    round_trip(body, parse_instance_xml, write_instance_xml, "instance");
+    round_trip(body, parse_application_xml, write_application_xml, "application");
+    round_trip(body, parse_applications_xml, write_applications_xml, "applications");
     return 0;
 }

@@ -664,13 +664,17 @@ bool has_import_errors(const std::string& fileloc, const std::vector<store::Impo
 
 }  // namespace
 
-std::optional<DagView> ApiServer::dag_view_on_loop(const std::string& dag_id,
-                                                   const std::vector<store::ImportError>& errors) {
+namespace {
+
+// A DAG's view from its record and its loaded definition; nullopt when it has neither.
+std::optional<DagView> make_view(const std::string& dag_id,
+                                 std::optional<store::DagRecord> record,
+                                 std::shared_ptr<const dag::Dag> dag,
+                                 const std::vector<store::ImportError>& errors) {
     DagView view;
-    view.dag = engine_.find_dag(dag_id);
-    auto record = store_.get_dag(dag_id);
-    if (record && record->has_value()) {
-        view.record = **record;
+    view.dag = std::move(dag);
+    if (record) {
+        view.record = std::move(*record);
     } else if (view.dag) {
         // Loaded but not recorded yet (the engine records it at its next look at the folder).
         view.record.dag_id = dag_id;
@@ -680,6 +684,14 @@ std::optional<DagView> ApiServer::dag_view_on_loop(const std::string& dag_id,
     }
     view.has_import_errors = has_import_errors(view.record.fileloc, errors);
     return view;
+}
+
+}  // namespace
+
+std::optional<DagView> ApiServer::dag_view_on_loop(const std::string& dag_id,
+                                                   const std::vector<store::ImportError>& errors) {
+    auto record = store_.get_dag(dag_id);
+    return make_view(dag_id, record ? *record : std::nullopt, engine_.find_dag(dag_id), errors);
 }
 
 asio::awaitable<Result<std::vector<DagView>>> ApiServer::dag_views(
@@ -795,19 +807,8 @@ asio::awaitable<void> ApiServer::get_dag(Call& call, const std::string& dag_id, 
         co_return;
     }
     auto dag = co_await on_loop([this, &dag_id] { return engine_.find_dag(dag_id); });
-    std::optional<DagView> view;
-    if (read->record || dag) {
-        view.emplace();
-        view->dag = dag;
-        if (read->record) {
-            view->record = std::move(*read->record);
-        } else {
-            // Loaded but not recorded yet (the engine records it at its next look at the folder).
-            view->record.dag_id = dag_id;
-            view->record.fileloc = dag->fileloc;
-        }
-        view->has_import_errors = has_import_errors(view->record.fileloc, read->errors);
-    }
+    std::optional<DagView> view =
+        make_view(dag_id, std::move(read->record), std::move(dag), read->errors);
     if (!view || (details && !view->dag)) {
         send_error(call.res,
                    not_found(view ? fmt::format("DAG '{}' is not loaded (its file is missing "
@@ -1327,20 +1328,17 @@ asio::awaitable<void> ApiServer::list_task_instances_batch(Call& call) {
                 f.states.push_back(*state);
             }
         }
-        for (auto [name, target] : {std::pair{"start_date_gte", &f.start_date_gte},
-                                    std::pair{"start_date_lte", &f.start_date_lte},
-                                    std::pair{"end_date_gte", &f.end_date_gte},
-                                    std::pair{"end_date_lte", &f.end_date_lte}}) {
-            auto t = field_datetime(*body, name);
-            if (!t) return t.error();
-            *target = *t;
+        if (auto dates = field_datetimes(*body, {{"start_date_gte", &f.start_date_gte},
+                                                 {"start_date_lte", &f.start_date_lte},
+                                                 {"end_date_gte", &f.end_date_gte},
+                                                 {"end_date_lte", &f.end_date_lte}});
+            !dates) {
+            return dates.error();
         }
-        auto offset = field_int(*body, "page_offset", 0, 1'000'000'000);
-        auto limit = field_int(*body, "page_limit", 0, 1'000'000);
-        if (!offset) return offset.error();
-        if (!limit) return limit.error();
-        f.offset = static_cast<int>(offset->value_or(0));
-        f.limit = static_cast<int>(std::min<long long>(limit->value_or(kMaxPageLimit), kMaxPageLimit));
+        auto paging = body_paging(*body);
+        if (!paging) return paging.error();
+        f.offset = paging->offset;
+        f.limit = paging->limit;
         return f;
     }();
     if (!filter) {
@@ -1383,22 +1381,19 @@ asio::awaitable<void> ApiServer::list_runs_batch(Call& call) {
         auto order = run_order(*order_by);
         if (!order) return order.error();
         f.order_by = std::move(*order);
-        for (auto [name, target] : {std::pair{"execution_date_gte", &f.logical_date_gte},
-                                    std::pair{"execution_date_lte", &f.logical_date_lte},
-                                    std::pair{"start_date_gte", &f.start_date_gte},
-                                    std::pair{"start_date_lte", &f.start_date_lte},
-                                    std::pair{"end_date_gte", &f.end_date_gte},
-                                    std::pair{"end_date_lte", &f.end_date_lte}}) {
-            auto t = field_datetime(*body, name);
-            if (!t) return t.error();
-            *target = *t;
+        if (auto dates = field_datetimes(*body, {{"execution_date_gte", &f.logical_date_gte},
+                                                 {"execution_date_lte", &f.logical_date_lte},
+                                                 {"start_date_gte", &f.start_date_gte},
+                                                 {"start_date_lte", &f.start_date_lte},
+                                                 {"end_date_gte", &f.end_date_gte},
+                                                 {"end_date_lte", &f.end_date_lte}});
+            !dates) {
+            return dates.error();
         }
-        auto offset = field_int(*body, "page_offset", 0, 1'000'000'000);
-        auto limit = field_int(*body, "page_limit", 0, 1'000'000);
-        if (!offset) return offset.error();
-        if (!limit) return limit.error();
-        f.offset = static_cast<int>(offset->value_or(0));
-        f.limit = static_cast<int>(std::min<long long>(limit->value_or(kMaxPageLimit), kMaxPageLimit));
+        auto paging = body_paging(*body);
+        if (!paging) return paging.error();
+        f.offset = paging->offset;
+        f.limit = paging->limit;
         return f;
     }();
     if (!filter) {

@@ -99,17 +99,29 @@ struct ServiceHealth {
     std::int64_t total = 0;
 };
 
-std::map<std::string, ServiceHealth> service_health(ServiceCatalog* catalog) {
-    std::map<std::string, ServiceHealth> out;
-    if (catalog == nullptr) return out;
-    for (const auto& app : catalog->applications().applications) {
-        auto& h = out[app.name];
-        for (const auto& i : app.instances) {
+// UP and total instances of one service (nothing known without a catalog).
+ServiceHealth service_health(ServiceCatalog* catalog, const std::string& name) {
+    ServiceHealth h;
+    if (catalog == nullptr) return h;
+    if (auto app = catalog->application(name)) {
+        for (const auto& i : app->instances) {
             ++h.total;
             if (i.status == registry::InstanceStatus::kUp) ++h.up;
         }
     }
-    return out;
+    return h;
+}
+
+// A DAG's newest runs, newest first.
+Result<std::vector<store::DagRun>> recent_runs(store::Store& store, const std::string& dag_id,
+                                               int limit) {
+    store::RunFilter filter;
+    filter.dag_id = dag_id;
+    filter.order_by = "-id";
+    filter.limit = limit;
+    auto page = store.list_runs(filter);
+    if (!page) return page.error();
+    return std::move(page->items);
 }
 
 }  // namespace
@@ -188,8 +200,6 @@ asio::awaitable<void> ApiServer::ui_dags(Call& call) {
         co_return;
     }
     struct Loaded {
-        std::vector<DagView> views;
-        std::vector<store::ImportError> errors;
         std::vector<store::RunCount> counts;
         std::map<std::string, std::vector<store::DagRun>> recent;
     };
@@ -200,13 +210,9 @@ asio::awaitable<void> ApiServer::ui_dags(Call& call) {
             if (!counts) return counts.error();
             out.counts = std::move(*counts);
             for (const auto& view : *views) {
-                store::RunFilter filter;
-                filter.dag_id = view.record.dag_id;
-                filter.order_by = "-id";
-                filter.limit = limit;
-                auto page = store.list_runs(filter);
-                if (!page) return page.error();
-                out.recent[view.record.dag_id] = std::move(page->items);
+                auto recent = recent_runs(store, view.record.dag_id, limit);
+                if (!recent) return recent.error();
+                out.recent[view.record.dag_id] = std::move(*recent);
             }
             return out;
         });
@@ -214,11 +220,8 @@ asio::awaitable<void> ApiServer::ui_dags(Call& call) {
         send_error(call.res, loaded.error(), call.instance);
         co_return;
     }
-    loaded->views = std::move(*views);
-    loaded->errors = std::move(errors);
-    const auto health = service_health(options_.catalog);
     json::array dags;
-    for (auto& view : loaded->views) {
+    for (auto& view : *views) {
         if (!view.record.is_active && !view.dag) continue;
         view.next = next_interval(view);
         json::object d = dag_json(view);
@@ -238,19 +241,16 @@ asio::awaitable<void> ApiServer::ui_dags(Call& call) {
             for (const auto& task : view.dag->tasks) {
                 auto name = task_service(task);
                 if (!name || !seen.insert(*name).second) continue;
-                auto it = health.find(*name);
-                json::object s;
-                s["name"] = *name;
-                s["up"] = it == health.end() ? 0 : it->second.up;
-                s["total"] = it == health.end() ? 0 : it->second.total;
-                services.push_back(std::move(s));
+                const ServiceHealth health = service_health(options_.catalog, *name);
+                services.push_back(
+                    json::object{{"name", *name}, {"up", health.up}, {"total", health.total}});
             }
         }
         d["services"] = std::move(services);
         dags.push_back(std::move(d));
     }
     json::array import_errors;
-    for (const auto& e : loaded->errors) {
+    for (const auto& e : errors) {
         json::object o = import_error_json(e);
         o["line"] = import_error_line(e);
         import_errors.push_back(std::move(o));
@@ -282,13 +282,9 @@ asio::awaitable<void> ApiServer::ui_grid(Call& call, const std::string& dag_id) 
                     return Error{ErrorCode::kNotFound, fmt::format("DAG '{}' not found", dag_id)};
                 }
             }
-            store::RunFilter filter;
-            filter.dag_id = dag_id;
-            filter.order_by = "-id";
-            filter.limit = limit;
-            auto page = store.list_runs(filter);
-            if (!page) return page.error();
-            out.runs = std::move(page->items);
+            auto recent = recent_runs(store, dag_id, limit);
+            if (!recent) return recent.error();
+            out.runs = std::move(*recent);
             std::vector<std::string> ids;
             ids.reserve(out.runs.size());
             for (const auto& run : out.runs) ids.push_back(run.run_id);
@@ -396,13 +392,9 @@ asio::awaitable<void> ApiServer::ui_services(Call& call) {
                                        std::string(task.kind_name()), *service});
             }
             if (!calls) continue;
-            store::RunFilter filter;
-            filter.dag_id = view.record.dag_id;
-            filter.order_by = "-id";
-            filter.limit = 5;
-            auto page = store.list_runs(filter);
-            if (!page) return page.error();
-            out.recent[view.record.dag_id] = std::move(page->items);
+            auto recent = recent_runs(store, view.record.dag_id, 5);
+            if (!recent) return recent.error();
+            out.recent[view.record.dag_id] = std::move(*recent);
         }
         return out;
     });

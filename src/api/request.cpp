@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 
 #include "core/strings.hpp"
@@ -180,6 +182,28 @@ Result<std::optional<long long>> field_int(const json::object& body, std::string
         return bad(fmt::format("field '{}' must be an integer from {} to {}", name, min, max));
     }
     return n;
+}
+
+Result<void> field_datetimes(
+    const json::object& body,
+    std::initializer_list<std::pair<std::string_view, std::optional<Millis>*>> fields) {
+    for (const auto& [name, target] : fields) {
+        auto t = field_datetime(body, name);
+        if (!t) return t.error();
+        *target = *t;
+    }
+    return {};
+}
+
+Result<Paging> body_paging(const json::object& body) {
+    auto offset = field_int(body, "page_offset", 0, 1'000'000'000);
+    if (!offset) return offset.error();
+    auto limit = field_int(body, "page_limit", 0, 1'000'000);
+    if (!limit) return limit.error();
+    Paging paging;
+    paging.offset = static_cast<int>(offset->value_or(0));
+    paging.limit = static_cast<int>(std::min<long long>(limit->value_or(kMaxPageLimit), kMaxPageLimit));
+    return paging;
 }
 
 }  // namespace orquestra::api

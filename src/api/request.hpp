@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -54,5 +55,12 @@ Result<std::optional<std::vector<std::string>>> field_strings(const boost::json:
 // An integer within [min, max].
 Result<std::optional<long long>> field_int(const boost::json::object& body, std::string_view name,
                                            long long min, long long max);
+// Datetime fields into their targets (an absent or null field leaves nullopt).
+Result<void> field_datetimes(
+    const boost::json::object& body,
+    std::initializer_list<std::pair<std::string_view, std::optional<Millis>*>> fields);
+// A body's page_offset and page_limit (Airflow's batch lists), as parse_paging reads the query:
+// limit defaults to 100 and is capped at 100.
+Result<Paging> body_paging(const boost::json::object& body);
 
 }  // namespace orquestra::api

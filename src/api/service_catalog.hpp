@@ -25,6 +25,8 @@ class ServiceCatalog {
   public:
     virtual ~ServiceCatalog() = default;
     virtual registry::Applications applications() = 0;
+    // One app (upper-case name); nullopt when it has no instances.
+    virtual std::optional<registry::Application> application(std::string_view app) = 0;
     virtual CatalogStatus status() = 0;
     // OUT_OF_SERVICE (or another status) over what the instance reports; nullopt removes the
     // override. kNotFound when there is no such instance.

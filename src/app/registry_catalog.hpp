@@ -11,6 +11,9 @@ public:
     explicit RegistryCatalog(registry::InstanceRegistry& registry) : registry_(registry) {}
 
     registry::Applications applications() override { return registry_.all_applications(); }
+    std::optional<registry::Application> application(std::string_view app) override {
+        return registry_.application(app);
+    }
 
     api::CatalogStatus status() override {
         api::CatalogStatus out;
