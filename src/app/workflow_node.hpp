@@ -9,7 +9,7 @@
 #include "executor/runners.hpp"
 #include "http/io_pool.hpp"
 #include "scheduler/engine.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,6 +1,6 @@
 // Whole-process crash recovery: kill -9 the scheduler mid-run, start it again, and the run
 // completes with no try run twice.
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "wait.hpp"
 
 #include <gtest/gtest.h>
