@@ -112,19 +112,19 @@ private:
 }  // namespace
 
 int cmd_db(const CommonFlags& flags, const std::string& action) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     auto v = (*s)->schema_version();
     std::error_code ec;
     std::filesystem::create_directories(paths.dags, ec);
-    std::printf("%s: database %s at schema version %d\n", action.c_str(), paths.db.c_str(),
-                v ? *v : -1);
+    std::printf("%s: database %s at schema version %d\n", action.c_str(),
+                paths.database_shown().c_str(), v ? *v : -1);
     return 0;
 }
 
 int cmd_dags_list(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     Folder f(paths);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
@@ -146,7 +146,7 @@ int cmd_dags_list(const CommonFlags& flags) {
 }
 
 int cmd_dags_list_import_errors(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     Folder f(paths);
     auto errors = f.folder.import_errors();
     if (errors.empty()) {
@@ -165,7 +165,7 @@ int cmd_dags_list_import_errors(const CommonFlags& flags) {
 
 int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
                      const std::string& conf_text, const std::string& run_id) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto conf = parse_conf(conf_text);
     if (!conf) return fail(conf.error().message);
     auto s = open_store(paths, true);
@@ -195,7 +195,7 @@ int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
 }
 
 int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool paused) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     dag::DagFolder folder(paths.dags, SystemClock::instance());
@@ -209,7 +209,7 @@ int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool pau
 }
 
 int cmd_dags_show(const CommonFlags& flags, const std::string& dag_id) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     Folder f(paths);
     auto d = f.folder.find(dag_id);
     if (!d) return fail(fmt::format("DAG '{}' not found in {}", dag_id, paths.dags.string()));
@@ -232,7 +232,7 @@ int cmd_dags_show(const CommonFlags& flags, const std::string& dag_id) {
 
 int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
                   const std::string& conf_text) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto conf = parse_conf(conf_text);
     if (!conf) return fail(conf.error().message);
     RemoteDirectory directory(flags);
@@ -290,7 +290,7 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
 
 int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
                    const std::string& task_id, const std::string& conf_text) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto conf = parse_conf(conf_text);
     if (!conf) return fail(conf.error().message);
     Folder f(paths);
@@ -344,7 +344,7 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
 }
 
 int run_scheduler(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     RemoteDirectory directory(flags);
     http::IoPool pool(thread_count(0));
     pool.start();
@@ -354,7 +354,7 @@ int run_scheduler(const CommonFlags& flags) {
         return fail(r.error().message);
     }
     spdlog::info("scheduler running: DAGs in {}, database {}, services from {}",
-                 paths.dags.string(), paths.db.string(),
+                 paths.dags.string(), paths.database_shown(),
                  http::url_without_credentials(flags.registry_url));
     boost::asio::io_context io(1);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -368,7 +368,7 @@ int run_scheduler(const CommonFlags& flags) {
 }
 
 int cmd_users_create(const CommonFlags& flags, const UserFlags& user) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     api::UserSpec spec{user.username, user.password,  user.role,
@@ -380,7 +380,7 @@ int cmd_users_create(const CommonFlags& flags, const UserFlags& user) {
 }
 
 int cmd_users_list(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     auto users = (*s)->list_users();
@@ -395,7 +395,7 @@ int cmd_users_list(const CommonFlags& flags) {
 }
 
 int cmd_users_delete(const CommonFlags& flags, const std::string& username) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     if (auto r = (*s)->delete_user(username); !r) return fail(r.error().message);

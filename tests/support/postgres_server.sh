@@ -16,6 +16,7 @@ usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 action=$1
 dir=$2
+[ "$action" = stop ] && [ ! -d "$dir" ] && exit 0
 
 bindir=${PG_BINDIR:-}
 if [ -z "$bindir" ]; then
@@ -76,7 +77,6 @@ case "$action" in
     echo "postgres_server: PostgreSQL on 127.0.0.1:$port and $dir (URL in $dir/url)"
     ;;
   stop)
-    [ -d "$dir" ] || exit 0
     stop_server
     rm -rf "$dir"
     ;;
