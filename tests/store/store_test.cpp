@@ -536,6 +536,71 @@ TEST_P(StoreTest, FailedCommitRollsBackTheWholeBatch) {
     EXPECT_EQ(task("d", "r", "a")->state, TaskState::kQueued);
 }
 
+TEST_P(StoreTest, ALaterRecordOfTheSameKeyInOneBatchWins) {
+    const DagRun run = create(make_run("d", "r"), {make_task(make_run("d", "r"), "a")});
+    DagRun running = run;
+    running.state = RunState::kRunning;
+    DagRun done = run;
+    done.state = RunState::kSuccess;
+    TaskInstance queued = make_task(run, "a", TaskState::kQueued);
+    TaskInstance started = make_task(run, "a", TaskState::kRunning);
+    started.try_number = 1;
+    TaskTry first = make_try(started, 1, TaskState::kRunning);
+    first.rendered_json = R"({"kind":"http"})";
+    TaskTry ended = first;
+    ended.rendered_json.clear();
+    ended.state = TaskState::kSuccess;
+    commit(Changes{.runs = {running, done}, .tasks = {queued, started}, .tries = {first, ended}});
+    EXPECT_EQ(store_->get_run("d", "r").value()->state, RunState::kSuccess);
+    EXPECT_EQ(task("d", "r", "a")->state, TaskState::kRunning);
+    auto tries = store_->tries("d", "r", "a");
+    ASSERT_TRUE(tries) << tries.error().message;
+    ASSERT_EQ(tries->size(), 1U);
+    EXPECT_EQ((*tries)[0].state, TaskState::kSuccess);
+    EXPECT_EQ((*tries)[0].rendered_json, R"({"kind":"http"})");
+}
+
+TEST_P(StoreTest, AwkwardTextRoundTripsThroughEveryWrite) {
+    // Quotes, backslashes, braces, commas, the word NULL, non-ASCII and control characters:
+    // what a hostile conf or id may hold.
+    const std::vector<std::string> texts = {
+        R"(a "quoted" {brace}, comma)", R"(back\slash " \)", "NULL", "", "olá, mundo ✓",
+        "tab\tnew\nline", R"({"k": [1, "{x}"]})", "'; DROP TABLE dag_runs; --"};
+    int n = 0;
+    for (const std::string& text : texts) {
+        DagRun run = make_run("d" + text, "r" + text);
+        run.conf_json = text;
+        run.note = text;
+        TaskInstance t = make_task(run, "t" + text, TaskState::kRunning);
+        t.output_json = text;
+        t.hostname = text;
+        create(run, {make_task(run, "t" + text)});
+        TaskTry attempt = make_try(t, 1, TaskState::kRunning);
+        attempt.error = text;
+        attempt.output_json = text;
+        attempt.rendered_json = text;
+        run.state = RunState::kRunning;
+        commit(Changes{.runs = {run}, .tasks = {t}, .tries = {attempt}});
+
+        auto got = store_->get_run(run.dag_id, run.run_id);
+        ASSERT_TRUE(got && got->has_value()) << text;
+        EXPECT_EQ((*got)->conf_json, text);
+        EXPECT_EQ((*got)->note, text);
+        EXPECT_EQ((*got)->state, RunState::kRunning);
+        auto stored = task(run.dag_id, run.run_id, t.task_id);
+        ASSERT_TRUE(stored) << text;
+        EXPECT_EQ(stored->output_json, std::optional<std::string>(text));
+        EXPECT_EQ(stored->hostname, text);
+        auto tries = store_->tries(run.dag_id, run.run_id, t.task_id);
+        ASSERT_TRUE(tries && tries->size() == 1U) << text;
+        EXPECT_EQ((*tries)[0].error, text);
+        EXPECT_EQ((*tries)[0].output_json, std::optional<std::string>(text));
+        EXPECT_EQ((*tries)[0].rendered_json, text.empty() ? "" : text);
+        ++n;
+    }
+    EXPECT_EQ(backend_->integer("SELECT COUNT(*) FROM dag_runs"), n);
+}
+
 TEST_P(StoreTest, TriesRoundTripEveryFieldInTryOrder) {
     const DagRun run = create(make_run("d", "r"), {make_task(make_run("d", "r"), "t")});
     const TaskInstance t = make_task(run, "t", TaskState::kSuccess);

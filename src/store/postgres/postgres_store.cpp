@@ -14,9 +14,11 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <span>
 #include <stdexcept>
+#include <tuple>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -94,6 +96,9 @@ public:
 
     // The placeholder of the next parameter added.
     std::string next() const { return fmt::format("${}", values_.size() + 1); }
+    std::size_t size() const { return values_.size(); }
+    // The i-th value as added (NULL: nullopt), before any check.
+    const std::optional<std::string>& raw(std::size_t i) const { return values_[i].value; }
     const std::vector<PgParam>& values() const {
         if (has_nul_) throw InvalidValue("a text value holds a NUL byte, which PostgreSQL refuses");
         return values_;
@@ -132,9 +137,82 @@ constexpr std::array<std::string_view, 12> kTryColumns = {
     "dag_id",   "run_id",   "task_id",   "try_number", "state",  "start_date",
     "end_date", "hostname", "served_by", "error",      "output", "rendered"};
 
+// The SQL types of those columns, for the arrays that carry many rows in one statement.
+constexpr std::array<std::string_view, 14> kRunTypes = {
+    "text", "text",   "text",   "text",   "bigint", "bigint",  "bigint",
+    "bigint", "bigint", "bigint", "text", "text",   "boolean", "bigint"};
+
+constexpr std::array<std::string_view, 18> kTaskTypes = {
+    "text",   "text",   "text", "text", "integer", "integer", "bigint",  "bigint", "bigint",
+    "bigint", "text",   "text", "text", "text",    "text",    "integer", "text",   "text"};
+
+constexpr std::array<std::string_view, 12> kTryTypes = {
+    "text",   "text", "text", "integer", "text", "bigint",
+    "bigint", "text", "text", "text",    "text", "text"};
+
+static_assert(kRunTypes.size() == kRunColumns.size());
+static_assert(kTaskTypes.size() == kTaskColumns.size());
+static_assert(kTryTypes.size() == kTryColumns.size());
+
 std::string column_list(std::span<const std::string_view> columns) {
     return fmt::format("{}", fmt::join(columns, ", "));
 }
+
+// "unnest($k::t1[], $k+1::t2[], ...) AS v(c1, c2, ...)": one row per array element, the
+// arrays numbered from `first`.
+std::string unnest_sql(std::span<const std::string_view> columns,
+                       std::span<const std::string_view> types, std::size_t first) {
+    std::string arrays;
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        arrays += fmt::format("{}${}::{}[]", i == 0 ? "" : ", ", first + i, types[i]);
+    }
+    return fmt::format("unnest({}) AS v({})", arrays, column_list(columns));
+}
+
+// A PostgreSQL array literal of text elements: every element double-quoted with its '"' and
+// '\' escaped, so any text (commas, braces, quotes) stays one element; NULL for an unset one.
+std::string array_literal(const std::vector<const std::optional<std::string>*>& values) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (i > 0) out += ',';
+        if (!values[i]->has_value()) {
+            out += "NULL";
+            continue;
+        }
+        out += '"';
+        for (char c : **values[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+// Rows bound one by one (with the bind_* functions), passed as one array per column.
+class RowArrays {
+public:
+    explicit RowArrays(std::size_t columns) : columns_(columns) {}
+
+    // Adds a row: `row` holds its values in column order.
+    void add(Params row) {
+        if (row.size() != columns_) throw std::logic_error("a row with the wrong column count");
+        rows_.push_back(std::move(row));
+    }
+    // Appends one array parameter per column to `p`.
+    void bind(Params& p) const {
+        std::vector<const std::optional<std::string>*> column(rows_.size());
+        for (std::size_t c = 0; c < columns_; ++c) {
+            for (std::size_t r = 0; r < rows_.size(); ++r) column[r] = &rows_[r].raw(c);
+            p.add(array_literal(column));
+        }
+    }
+
+private:
+    std::size_t columns_;
+    std::vector<Params> rows_;
+};
 
 std::string insert_sql(std::string_view table, std::span<const std::string_view> columns) {
     std::string placeholders;
@@ -164,6 +242,42 @@ std::string upsert_sql(std::string_view table, std::span<const std::string_view>
     }
     return fmt::format("{} ON CONFLICT ({}) DO UPDATE SET {}", insert_sql(table, columns),
                        column_list(columns.first(key_count)), updates);
+}
+
+// "INSERT INTO table (columns) SELECT * FROM unnest(...) ON CONFLICT ... DO UPDATE ...": the
+// upsert of upsert_sql() for every row of the arrays numbered from `first`.
+std::string upsert_rows_sql(std::string_view table, std::span<const std::string_view> columns,
+                            std::span<const std::string_view> types, std::size_t key_count,
+                            std::size_t first) {
+    const std::string single = upsert_sql(table, columns, key_count);
+    const std::string conflict = single.substr(single.find(" ON CONFLICT"));
+    return fmt::format("INSERT INTO {} ({}) SELECT * FROM {}{}", table, column_list(columns),
+                       unnest_sql(columns, types, first), conflict);
+}
+
+// A whole commit() batch in one statement (one round trip, atomic): runs, task instances and
+// tries as arrays. The foreign keys are checked at the end of the statement, so a batch may
+// create a run, its tasks and their tries together.
+std::string commit_batch_sql() {
+    const std::size_t tasks_first = 1 + kRunColumns.size();
+    const std::size_t tries_first = tasks_first + kTaskColumns.size();
+    return fmt::format("WITH runs AS ({}), tasks AS ({}) {}",
+                       upsert_rows_sql("dag_runs", kRunColumns, kRunTypes, 2, 1),
+                       upsert_rows_sql("task_instances", kTaskColumns, kTaskTypes, 3, tasks_first),
+                       upsert_rows_sql("task_tries", kTryColumns, kTryTypes, 4, tries_first));
+}
+
+// A run and its task instances in one statement; no row back when the run exists already (and
+// then no task instance is written).
+std::string create_run_sql() {
+    const std::size_t tasks_first = 1 + kRunColumns.size();
+    return fmt::format(
+        "WITH run AS ({} ON CONFLICT (dag_id, run_id) DO NOTHING RETURNING id), "
+        "tasks AS (INSERT INTO task_instances ({}) SELECT v.* FROM {} "
+        "WHERE EXISTS (SELECT 1 FROM run)) "
+        "SELECT id FROM run",
+        insert_sql("dag_runs", kRunColumns), column_list(kTaskColumns),
+        unnest_sql(kTaskColumns, kTaskTypes, tasks_first));
 }
 
 std::string run_select() {
@@ -378,17 +492,14 @@ enum class Ps : std::size_t {
     kUpsertDag,
     kGetDag,
     kListDags,
-    kInsertRun,
-    kUpsertRun,
+    kCreateRun,
+    kCommitBatch,
     kGetRun,
     kUnfinishedRuns,
     kCountRuns,
     kDeleteRun,
-    kInsertTask,
-    kUpsertTask,
     kGetTask,
     kTasksOfRun,
-    kUpsertTry,
     kTriesOfTask,
     kDeleteImportErrors,
     kInsertImportError,
@@ -412,23 +523,18 @@ std::string statement_sql(Ps id) {
             return fmt::format("SELECT {} FROM dags WHERE dag_id = $1", column_list(kDagColumns));
         case Ps::kListDags:
             return fmt::format("SELECT {} FROM dags ORDER BY dag_id", column_list(kDagColumns));
-        case Ps::kInsertRun:
-            return insert_sql("dag_runs", kRunColumns) +
-                   " ON CONFLICT (dag_id, run_id) DO NOTHING RETURNING id";
-        case Ps::kUpsertRun: return upsert_sql("dag_runs", kRunColumns, 2);
+        case Ps::kCreateRun: return create_run_sql();
+        case Ps::kCommitBatch: return commit_batch_sql();
         case Ps::kGetRun: return run_select() + " WHERE dag_id = $1 AND run_id = $2";
         case Ps::kUnfinishedRuns:
             return run_select() + " WHERE state IN ('queued', 'running') ORDER BY id";
         case Ps::kCountRuns:
             return "SELECT dag_id, state, COUNT(*) FROM dag_runs GROUP BY dag_id, state";
         case Ps::kDeleteRun: return "DELETE FROM dag_runs WHERE dag_id = $1 AND run_id = $2";
-        case Ps::kInsertTask: return insert_sql("task_instances", kTaskColumns);
-        case Ps::kUpsertTask: return upsert_sql("task_instances", kTaskColumns, 3);
         case Ps::kGetTask:
             return task_select() + " WHERE dag_id = $1 AND run_id = $2 AND task_id = $3";
         case Ps::kTasksOfRun:
             return task_select() + " WHERE dag_id = $1 AND run_id = $2 ORDER BY task_id";
-        case Ps::kUpsertTry: return upsert_sql("task_tries", kTryColumns, 4);
         case Ps::kTriesOfTask:
             return fmt::format("SELECT {} FROM task_tries WHERE dag_id = $1 AND run_id = $2 AND "
                                "task_id = $3 ORDER BY try_number",
@@ -483,13 +589,21 @@ pqxx::result exec_sql(pqxx::transaction_base& tx, const std::string& sql, const 
 // ---------------------------------------------------------------------------------------------
 // Errors.
 
-// PostgreSQL's message without its "ERROR:  " prefix and detail lines.
+// PostgreSQL's message without its "ERROR:  " prefix, and its DETAIL line (which names the
+// key of a constraint violation) in parentheses, cut at a few hundred bytes.
 std::string first_line(std::string_view message) {
     for (std::string_view prefix : {"ERROR:  ", "FATAL:  "}) {
         if (message.starts_with(prefix)) message.remove_prefix(prefix.size());
     }
     const std::size_t end = message.find('\n');
-    return std::string(message.substr(0, end));
+    std::string out(message.substr(0, end));
+    constexpr std::string_view kDetail = "\nDETAIL:  ";
+    if (const std::size_t d = message.find(kDetail); d != std::string_view::npos) {
+        std::string_view detail = message.substr(d + kDetail.size());
+        detail = detail.substr(0, std::min(detail.find('\n'), std::size_t{300}));
+        out += fmt::format(" ({})", detail);
+    }
+    return out;
 }
 
 // SQLSTATEs that mean the connection is gone (or going): the connection is dropped.
@@ -636,16 +750,23 @@ struct Call {
     std::string subject;
 };
 
+// Whether a call may run again on a new connection when its pooled one turns out dead.
+enum class Retry {
+    kOnce,   // reads, transactions that lost their connection before COMMIT, idempotent writes
+    kNever,  // a write committed on its own whose second run would answer differently
+};
+
 // Runs body(Call&) on a pooled connection and turns every exception into an Error. body commits
-// its own transaction. A pooled connection found dead is replaced and the call run once more:
-// a transaction that lost its connection before COMMIT was never committed.
+// its own transaction. A pooled connection found dead is replaced and, with Retry::kOnce, the
+// call run once more: a transaction that lost its connection before COMMIT was never
+// committed.
 template <class Body>
-auto with_connection(PostgresPool& pool, std::string_view what, Body&& body)
-    -> std::invoke_result_t<Body&, Call&> {
+auto with_connection(PostgresPool& pool, std::string_view what, Body&& body,
+                     Retry retry = Retry::kOnce) -> std::invoke_result_t<Body&, Call&> {
     for (int attempt = 0;; ++attempt) {
         auto lease = pool.acquire();
         if (!lease) return lease.error();
-        const bool reused = lease->reused;
+        const bool reused = lease->reused && retry == Retry::kOnce;
         Call call{*lease->connection->conn, {}};
         const auto failed = [&](ErrorCode code, std::string_view message) {
             return Error{code, fmt::format("{}: {}", call.subject.empty() ? what : call.subject,
@@ -665,8 +786,12 @@ auto with_connection(PostgresPool& pool, std::string_view what, Body&& body)
             pool.release(std::move(*lease), true);
             if (reused && attempt == 0) continue;
             return failed(ErrorCode::kUnavailable,
-                          fmt::format("lost the connection to PostgreSQL at {}: {}",
-                                      pool.shown(), first_line(e.what())));
+                          fmt::format("lost the connection to PostgreSQL at {}{}: {}",
+                                      pool.shown(),
+                                      retry == Retry::kNever
+                                          ? " (whether the change was stored is unknown)"
+                                          : "",
+                                      first_line(e.what())));
         } catch (const pqxx::sql_error& e) {
             const std::string state = e.sqlstate();
             const bool lost = connection_lost(state) || !call.conn.is_open();
@@ -894,28 +1019,32 @@ Result<DagRun> PostgresStore::create_run(const DagRun& run,
                                      run.dag_id)};
         }
     }
-    return with_connection(*pool_, "insert DAG run", [&](Call& c) -> Result<DagRun> {
-        Write tx(c.conn);
-        Params p;
-        bind_run(p, run);
-        auto rows = exec(tx, Ps::kInsertRun, p);
-        if (rows.empty()) {
-            return Error{ErrorCode::kConflict,
-                         fmt::format("DAG run '{}' already exists for DAG '{}'", run.run_id,
-                                     run.dag_id)};
-        }
-        DagRun created = run;
-        created.id = int64(rows[0][0]);
-        for (const TaskInstance& task : tasks) {
-            c.subject = fmt::format("task '{}'", task.task_id);
-            Params tp;
-            bind_task(tp, task, run.dag_id, run.run_id);
-            exec(tx, Ps::kInsertTask, tp);
-        }
-        c.subject.clear();
-        tx.commit();
-        return created;
-    });
+    Params p;
+    bind_run(p, run);
+    RowArrays rows(kTaskColumns.size());
+    for (const TaskInstance& task : tasks) {
+        Params row;
+        bind_task(row, task, run.dag_id, run.run_id);
+        rows.add(std::move(row));
+    }
+    rows.bind(p);
+    // One statement, committed on its own: retrying it after a lost connection could find the
+    // run it had itself created and answer kConflict, so it is not retried.
+    return with_connection(
+        *pool_, "insert DAG run",
+        [&](Call& c) -> Result<DagRun> {
+            Read tx(c.conn);
+            auto result = exec(tx, Ps::kCreateRun, p);
+            if (result.empty()) {
+                return Error{ErrorCode::kConflict,
+                             fmt::format("DAG run '{}' already exists for DAG '{}'", run.run_id,
+                                         run.dag_id)};
+            }
+            DagRun created = run;
+            created.id = int64(result[0][0]);
+            return created;
+        },
+        Retry::kNever);
 }
 
 Result<std::optional<DagRun>> PostgresStore::get_run(const std::string& dag_id,
@@ -1096,33 +1225,87 @@ Result<std::vector<TaskTry>> PostgresStore::tries(const std::string& dag_id,
     });
 }
 
+namespace {
+
+// The rows of one commit() batch, each key once: a later record of the same key replaces an
+// earlier one (as the statements of SQLite's transaction would, one after the other), except
+// that a try keeps the rendered request of an earlier record when the later one has none.
+// One statement may not upsert a row twice.
+struct Batch {
+    RowArrays runs{kRunColumns.size()};
+    RowArrays tasks{kTaskColumns.size()};
+    RowArrays tries{kTryColumns.size()};
+};
+
+template <class T, class KeyOf>
+std::vector<const T*> last_of_each(const std::vector<T>& items, KeyOf key_of) {
+    std::map<decltype(key_of(items.front())), std::size_t> last;
+    for (std::size_t i = 0; i < items.size(); ++i) last[key_of(items[i])] = i;
+    std::vector<const T*> out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (last[key_of(items[i])] == i) out.push_back(&items[i]);
+    }
+    return out;
+}
+
+Batch make_batch(const Changes& changes) {
+    Batch batch;
+    if (!changes.runs.empty()) {
+        for (const DagRun* run : last_of_each(changes.runs, [](const DagRun& r) {
+                 return std::make_pair(r.dag_id, r.run_id);
+             })) {
+            Params row;
+            bind_run(row, *run);
+            batch.runs.add(std::move(row));
+        }
+    }
+    if (!changes.tasks.empty()) {
+        for (const TaskInstance* task : last_of_each(changes.tasks, [](const TaskInstance& t) {
+                 return std::make_tuple(t.dag_id, t.run_id, t.task_id);
+             })) {
+            Params row;
+            bind_task(row, *task, task->dag_id, task->run_id);
+            batch.tasks.add(std::move(row));
+        }
+    }
+    if (!changes.tries.empty()) {
+        const auto key_of = [](const TaskTry& t) {
+            return std::make_tuple(t.dag_id, t.run_id, t.task_id, t.try_number);
+        };
+        std::map<decltype(key_of(changes.tries.front())), std::string> rendered;
+        for (const TaskTry& attempt : changes.tries) {
+            if (!attempt.rendered_json.empty()) rendered[key_of(attempt)] = attempt.rendered_json;
+        }
+        for (const TaskTry* attempt : last_of_each(changes.tries, key_of)) {
+            TaskTry merged = *attempt;
+            if (merged.rendered_json.empty()) {
+                auto found = rendered.find(key_of(merged));
+                if (found != rendered.end()) merged.rendered_json = found->second;
+            }
+            Params row;
+            bind_try(row, merged);
+            batch.tries.add(std::move(row));
+        }
+    }
+    return batch;
+}
+
+}  // namespace
+
 Result<void> PostgresStore::commit(const Changes& changes) {
     if (changes.empty()) return {};
+    Params p;
+    {
+        const Batch batch = make_batch(changes);
+        batch.runs.bind(p);
+        batch.tasks.bind(p);
+        batch.tries.bind(p);
+    }
+    // One statement, so one transaction and one round trip. Every row is an upsert of the
+    // values given, so running it again after a lost connection leaves the same state.
     return with_connection(*pool_, "commit", [&](Call& c) -> Result<void> {
-        Write tx(c.conn);
-        // Parents before children: the foreign keys are checked statement by statement.
-        for (const DagRun& run : changes.runs) {
-            c.subject = fmt::format("DAG run '{}' of DAG '{}'", run.run_id, run.dag_id);
-            Params p;
-            bind_run(p, run);
-            exec(tx, Ps::kUpsertRun, p);
-        }
-        for (const TaskInstance& task : changes.tasks) {
-            c.subject =
-                fmt::format("task instance {}/{}/{}", task.dag_id, task.run_id, task.task_id);
-            Params p;
-            bind_task(p, task, task.dag_id, task.run_id);
-            exec(tx, Ps::kUpsertTask, p);
-        }
-        for (const TaskTry& attempt : changes.tries) {
-            c.subject = fmt::format("try {} of task instance {}/{}/{}", attempt.try_number,
-                                    attempt.dag_id, attempt.run_id, attempt.task_id);
-            Params p;
-            bind_try(p, attempt);
-            exec(tx, Ps::kUpsertTry, p);
-        }
-        c.subject.clear();
-        tx.commit();
+        Read tx(c.conn);
+        exec(tx, Ps::kCommitBatch, p);
         return {};
     });
 }
