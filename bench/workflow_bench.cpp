@@ -1,7 +1,9 @@
 // Workflow engine benchmark (not a test). With durability on (SQLite in WAL mode, or PostgreSQL
 // with --db):
 //  (a) a 1,000-task chain and a 1,000-task fan-out of no-op tasks: wall time, per-task overhead;
-//  (b) the seed workflow — two HTTP tasks against fast loopback services registered in the
+//  (b) the store alone: runs created and small scheduler-like commits per second, from 1 and 4
+//      threads, with their latency p50/p99;
+//  (c) the seed workflow — two HTTP tasks against fast loopback services registered in the
 //      registry: runs/s at saturation and trigger-to-finish latency p50/p99; RSS.
 // Usage: build/bench/workflow_bench [runs=2000] [--db postgresql://user:password@host/db]
 // With --db, each benchmark works in a fresh schema of that database, dropped afterwards.
@@ -155,6 +157,82 @@ void bench_shape(const std::string& db_url, const std::string& name, bool chain,
     worker.join();
     engine.stop();
     engine.flush_logs();
+    fs::remove_all(home);
+}
+
+// The store alone: what the scheduler asks of it per task. Runs of two tasks created one by
+// one, then small commits (a task instance and its try, as when a try starts or ends) from
+// `threads` threads at once: per second, and the latency of each commit.
+void bench_store(const std::string& db_url, int threads) {
+    auto home = temp_home("store");
+    BenchDatabase db(db_url, home);
+    auto opened = store::open_store(db.target());
+    if (!opened || !(*opened)->migrate()) {
+        fmt::print("cannot open the store\n");
+        return;
+    }
+    store::Store& s = **opened;
+    constexpr int kRunsPerThread = 500;
+    std::vector<std::vector<double>> create_ms(static_cast<std::size_t>(threads));
+    std::vector<std::vector<double>> commit_ms(static_cast<std::size_t>(threads));
+    std::atomic<int> failures{0};
+    auto time_ms = [](auto&& f) {
+        auto t0 = Clock_::now();
+        bool ok = f();
+        return std::make_pair(ok, std::chrono::duration<double, std::milli>(Clock_::now() - t0).count());
+    };
+    auto worker = [&](int w, bool commits) {
+        for (int i = 0; i < kRunsPerThread; ++i) {
+            store::DagRun run;
+            run.dag_id = "seed";
+            run.run_id = fmt::format("w{}_{}", w, i);
+            std::vector<store::TaskInstance> tis(2);
+            tis[0].task_id = "obter_usuario";
+            tis[1].task_id = "enviar_mensagem";
+            if (!commits) {
+                auto [ok, ms] = time_ms([&] { return static_cast<bool>(s.create_run(run, tis)); });
+                if (!ok) ++failures;
+                create_ms[static_cast<std::size_t>(w)].push_back(ms);
+                continue;
+            }
+            for (int step = 0; step < 2; ++step) {
+                store::TaskInstance ti = tis[0];
+                ti.dag_id = run.dag_id;
+                ti.run_id = run.run_id;
+                ti.state = step == 0 ? store::TaskState::kRunning : store::TaskState::kSuccess;
+                ti.try_number = 1;
+                store::TaskTry attempt;
+                attempt.dag_id = ti.dag_id;
+                attempt.run_id = ti.run_id;
+                attempt.task_id = ti.task_id;
+                attempt.state = ti.state;
+                store::Changes changes;
+                changes.tasks = {ti};
+                changes.tries = {attempt};
+                auto [ok, ms] = time_ms([&] { return static_cast<bool>(s.commit(changes)); });
+                if (!ok) ++failures;
+                commit_ms[static_cast<std::size_t>(w)].push_back(ms);
+            }
+        }
+    };
+    auto phase = [&](bool commits) {
+        auto t0 = Clock_::now();
+        std::vector<std::thread> pool;
+        for (int w = 0; w < threads; ++w) pool.emplace_back(worker, w, commits);
+        for (auto& t : pool) t.join();
+        double secs = std::chrono::duration<double>(Clock_::now() - t0).count();
+        std::vector<double> all;
+        for (const auto& v : commits ? commit_ms : create_ms) all.insert(all.end(), v.begin(), v.end());
+        std::sort(all.begin(), all.end());
+        fmt::print("store    {} thread{}: {:>6.0f} {}/s, p50 {:.3f} ms, p99 {:.3f} ms\n", threads,
+                   threads == 1 ? " " : "s", static_cast<double>(all.size()) / secs,
+                   commits ? "small commits" : "2-task runs  ", all[all.size() / 2],
+                   all[all.size() * 99 / 100]);
+    };
+    phase(false);
+    phase(true);
+    if (failures.load() > 0) fmt::print("store    {} calls failed!\n", failures.load());
+    opened->reset();
     fs::remove_all(home);
 }
 
@@ -313,6 +391,7 @@ int main(int argc, char** argv) {
     }
     fmt::print("store: {}\n", db_url.empty() ? "SQLite (WAL)" : store::mask_password(db_url));
     try {
+        for (int threads : {1, 4}) bench_store(db_url, threads);
         for (bool logs : {true, false}) {
             bench_shape(db_url, "chain", true, logs);
             bench_shape(db_url, "fanout", false, logs);
