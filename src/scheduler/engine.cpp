@@ -116,11 +116,44 @@ Engine::~Engine() {
 }
 
 Result<void> Engine::start() {
+    started_at_ = clock_.now_ms();
+    if (options_.execute) {
+        store::SchedulerProcess me;
+        me.id = options_.owner;
+        me.kind = options_.only_dag.empty() ? "scheduler" : "test";
+        me.hostname = hostname_;
+        me.pid = ::getpid();
+        me.started_at = me.heartbeat_at = started_at_;
+        if (auto r = store_.heartbeat(me, true); !r) return r.error();
+    }
     housekeeping();
-    load_unfinished_runs(true);
     flush();
     rearm_housekeeping();
     return {};
+}
+
+bool Engine::beat(bool first) {
+    if (!options_.execute || fenced_) return !fenced_;
+    store::SchedulerProcess me;
+    me.id = options_.owner;
+    me.heartbeat_at = clock_.now_ms();
+    auto r = store_.heartbeat(me, first);
+    if (r) return true;
+    if (r.error().code != ErrorCode::kNotFound) {
+        // The store is out of reach: the heartbeat ages, and so does every commit; retried at
+        // the next housekeeping.
+        spdlog::warn("cannot record the scheduler's heartbeat: {}", r.error().message);
+        return true;
+    }
+    spdlog::error("another scheduler presumed this one dead (no heartbeat for {} ms) and took "
+                  "its runs: this scheduler stops scheduling",
+                  options_.scheduler_timeout.count());
+    fenced_ = true;
+    runs_.clear();
+    dirty_.clear();
+    results_.clear();
+    stop();
+    return false;
 }
 
 void Engine::rearm_housekeeping() {
@@ -296,6 +329,7 @@ void Engine::load_dags() {
 }
 
 void Engine::housekeeping() {
+    if (!beat(false)) return;
     auto scan = folder_.scan();
     if (!scan.folder_error.empty()) {
         spdlog::warn("DAG folder: {}", scan.folder_error);
@@ -321,103 +355,64 @@ void Engine::housekeeping() {
             records_[rec.dag_id] = rec;
         }
     }
-    load_unfinished_runs(false);
+    load_unfinished_runs();
     schedule_runs();
     if (!dirty_.empty()) request_flush();
 }
 
-void Engine::load_unfinished_runs(bool recovering) {
-    // `dags test` works only on the run it creates.
-    if (!options_.only_dag.empty()) return;
-    auto runs = store_.unfinished_runs();
-    if (!runs) {
-        spdlog::error("cannot read unfinished runs: {}", runs.error().message);
-        return;
-    }
+void Engine::load_unfinished_runs() {
+    // `dags test` works only on the run it creates; the API's and the CLI's engines run nothing.
+    if (!options_.only_dag.empty() || !options_.execute || fenced_) return;
+    const Millis now = clock_.now_ms();
+    store::ClaimRequest claim;
+    claim.owner = options_.owner;
+    claim.dead_before = now - static_cast<Millis>(options_.scheduler_timeout.count());
+    claim.other_schedulers_dead = options_.sole_scheduler && !claimed_once_;
+    // A sole scheduler takes everything; one of several takes a batch per look.
+    const bool everything = options_.sole_scheduler;
+    claim.limit = everything ? 1000 : std::max(1, options_.claim_batch);
     store::Changes changes;
-    Millis now = clock_.now_ms();
-    for (auto& run : *runs) {
+    // Nothing of a claimed run is running anywhere: its busy tries were left by a scheduler
+    // that stopped, and are recovered by their policy.
+    auto take = [&](store::DagRun run) {
         RunKey key{run.dag_id, run.run_id};
-        if (runs_.contains(key)) continue;
-        auto dag = find_dag(run.dag_id);
-        if (!dag && (dag_file_broken(run.dag_id) || !folder_scanned_)) continue;  // waits
+        if (runs_.contains(key)) return;
+        if (!can_adopt(run.dag_id)) {
+            unadopted_.insert(std::move(key));
+            return;
+        }
         auto tis = store_.task_instances(run.dag_id, run.run_id);
-        if (!tis) continue;
-        ActiveRun ar;
-        ar.run = run;
-        ar.dag = dag;
-        bool foreign = false;
-        for (auto& ti : *tis) {
-            if (is_busy(ti.state) && !recovering && ti.owner != options_.owner) foreign = true;
-            if (ti.output_json) {
-                boost::system::error_code ec;
-                auto v = json::parse(*ti.output_json, ec);
-                if (!ec) ar.outputs[ti.task_id] = std::move(v);
-            }
-            ar.tis.emplace(ti.task_id, ti);
+        if (!tis) {
+            unadopted_.insert(std::move(key));
+            return;
         }
-        if (foreign) continue;  // another scheduler is working on it
-        if (recovering) {
-            for (auto& [id, ti] : ar.tis) {
-                const dag::Task* task = dag ? dag->find_task(id) : nullptr;
-                if (is_busy(ti.state)) stop_leftover_processes(ti);
-                if (ti.state == TaskState::kRunning) {
-                    spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
-                                 run.dag_id, run.run_id, id, ti.try_number);
-                    const std::string why = "the scheduler stopped while this try was running";
-                    if (task != nullptr) {
-                        fail_try(ar, *task, ti, now, why, changes);
-                    } else {
-                        ti.max_tries = ti.try_number;  // no retry of a task that is gone
-                        fail_try(ar, dag::Task{}, ti, now, why, changes);
-                    }
-                    write_log(key, id, ti.try_number, {why + "; the try counts as failed"});
-                } else if (ti.state == TaskState::kQueued) {
-                    // Waiting for a free command slot: it never started, so it is no failure.
-                    store::TaskTry never = try_record(ti, TaskState::kNone, now);
-                    never.end_date = now;
-                    never.error = "never started: the scheduler stopped first";
-                    changes.tries.push_back(std::move(never));
-                    ti.try_number = std::max(0, ti.try_number - 1);
-                    ti.state = TaskState::kNone;
-                    ti.pid = 0;
-                    ti.process_identity.clear();
-                    changes.tasks.push_back(ti);
-                } else if (ti.state == TaskState::kScheduled) {
-                    ti.state = TaskState::kNone;
-                    changes.tasks.push_back(ti);
-                }
-            }
-        }
-        if (!dag) {
-            // Its file is gone: the run ends, and nothing of it starts.
-            std::string reason = fmt::format("DAG '{}' is no longer in the DAG folder", run.dag_id);
-            ActiveRun gone = std::move(ar);
-            for (auto& [id, ti] : gone.tis) {
-                if (store::is_finished(ti.state)) continue;
-                ti.state = TaskState::kRemoved;
-                ti.end_date = now;
-                ti.next_try_at.reset();
-                ti.note = reason;
-                changes.tasks.push_back(ti);
-            }
-            gone.run.state = RunState::kFailed;
-            gone.run.end_date = now;
-            gone.run.note = reason;
-            changes.runs.push_back(gone.run);
-            spdlog::warn("run {} / {} failed: {}", run.dag_id, run.run_id, reason);
+        unadopted_.erase(key);
+        adopt_run(std::move(run), std::move(*tis), true, now, changes);
+    };
+    for (const auto& key : std::set<RunKey>(unadopted_)) {
+        auto run = store_.get_run(key.first, key.second);
+        if (!run) continue;
+        if (!run->has_value() || (*run)->owner != options_.owner ||
+            !((*run)->state == RunState::kQueued || (*run)->state == RunState::kRunning)) {
+            unadopted_.erase(key);  // deleted, or taken by another scheduler meanwhile
             continue;
         }
-        // Tasks added to the DAG since the run was created.
-        for (const auto& task : dag->tasks) {
-            if (!ar.tis.contains(task.task_id)) {
-                auto ti = new_task_instance(run, task);
-                changes.tasks.push_back(ti);
-                ar.tis.emplace(task.task_id, std::move(ti));
-            }
+        take(std::move(**run));
+    }
+    for (int round = 0; round < 100; ++round) {
+        auto claimed = store_.claim_runs(claim);
+        if (!claimed) {
+            spdlog::error("cannot claim unfinished runs: {}", claimed.error().message);
+            break;
         }
-        runs_.emplace(key, std::move(ar));
-        dirty_.insert(key);
+        if (!claimed->empty()) {
+            spdlog::info("took over {} unfinished run(s)", claimed->size());
+        }
+        const bool more = everything && static_cast<int>(claimed->size()) == claim.limit;
+        for (auto& run : *claimed) take(std::move(run));
+        claimed_once_ = true;
+        claim.other_schedulers_dead = false;  // their rows are gone now
+        if (!more) break;
     }
     if (!changes.empty()) {
         if (auto r = store_.commit(changes); !r) {
@@ -426,8 +421,96 @@ void Engine::load_unfinished_runs(bool recovering) {
     }
 }
 
+bool Engine::can_adopt(const std::string& dag_id) const {
+    // A run whose DAG file is broken, or not read yet, waits for it.
+    return find_dag(dag_id) || (!dag_file_broken(dag_id) && folder_scanned_);
+}
+
+void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, bool recovering,
+                       Millis now, store::Changes& changes) {
+    RunKey key{run.dag_id, run.run_id};
+    auto dag = find_dag(run.dag_id);
+    run.owner = options_.owner;
+    ActiveRun ar;
+    ar.run = std::move(run);
+    ar.dag = dag;
+    bool foreign = false;
+    for (auto& ti : tis) {
+        if (is_busy(ti.state) && !recovering && ti.owner != options_.owner) foreign = true;
+        if (ti.output_json) {
+            boost::system::error_code ec;
+            auto v = json::parse(*ti.output_json, ec);
+            if (!ec) ar.outputs[ti.task_id] = std::move(v);
+        }
+        std::string id = ti.task_id;
+        ar.tis.emplace(std::move(id), std::move(ti));
+    }
+    if (foreign) return;  // another scheduler is working on it
+    const store::DagRun& r = ar.run;
+    if (recovering) {
+        for (auto& [id, ti] : ar.tis) {
+            const dag::Task* task = dag ? dag->find_task(id) : nullptr;
+            if (is_busy(ti.state)) stop_leftover_processes(ti);
+            if (ti.state == TaskState::kRunning) {
+                spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
+                             r.dag_id, r.run_id, id, ti.try_number);
+                const std::string why = "the scheduler stopped while this try was running";
+                if (task != nullptr) {
+                    fail_try(ar, *task, ti, now, why, changes);
+                } else {
+                    ti.max_tries = ti.try_number;  // no retry of a task that is gone
+                    fail_try(ar, dag::Task{}, ti, now, why, changes);
+                }
+                write_log(key, id, ti.try_number, {why + "; the try counts as failed"});
+            } else if (ti.state == TaskState::kQueued) {
+                // Waiting for a free command slot: it never started, so it is no failure.
+                store::TaskTry never = try_record(ti, TaskState::kNone, now);
+                never.end_date = now;
+                never.error = "never started: the scheduler stopped first";
+                changes.tries.push_back(std::move(never));
+                ti.try_number = std::max(0, ti.try_number - 1);
+                ti.state = TaskState::kNone;
+                ti.pid = 0;
+                ti.process_identity.clear();
+                changes.tasks.push_back(ti);
+            } else if (ti.state == TaskState::kScheduled) {
+                ti.state = TaskState::kNone;
+                changes.tasks.push_back(ti);
+            }
+        }
+    }
+    if (!dag) {
+        // Its file is gone: the run ends, and nothing of it starts.
+        std::string reason = fmt::format("DAG '{}' is no longer in the DAG folder", r.dag_id);
+        for (auto& [id, ti] : ar.tis) {
+            if (store::is_finished(ti.state)) continue;
+            ti.state = TaskState::kRemoved;
+            ti.end_date = now;
+            ti.next_try_at.reset();
+            ti.note = reason;
+            changes.tasks.push_back(ti);
+        }
+        ar.run.state = RunState::kFailed;
+        ar.run.end_date = now;
+        ar.run.note = reason;
+        changes.runs.push_back(ar.run);
+        spdlog::warn("run {} / {} failed: {}", key.first, key.second, reason);
+        return;
+    }
+    // Tasks added to the DAG since the run was created.
+    for (const auto& task : dag->tasks) {
+        if (!ar.tis.contains(task.task_id)) {
+            auto ti = new_task_instance(ar.run, task);
+            changes.tasks.push_back(ti);
+            ar.tis.emplace(task.task_id, std::move(ti));
+        }
+    }
+    runs_.emplace(key, std::move(ar));
+    dirty_.insert(key);
+}
+
 void Engine::schedule_runs() {
-    if (!options_.only_dag.empty()) return;
+    if (!options_.only_dag.empty() || !options_.execute || fenced_) return;
     Millis now = clock_.now_ms();
     for (const auto& [id, dag] : dags_) {
         if (is_paused(id) || dag->schedule.kind() == dag::ScheduleKind::kNone) continue;
@@ -458,6 +541,10 @@ void Engine::schedule_runs() {
 }
 
 Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
+    if (fenced_) {
+        return Error{ErrorCode::kUnavailable,
+                     "this scheduler stopped: another one presumed it dead and took its runs"};
+    }
     auto dag = find_dag(request.dag_id);
     if (!dag) {
         return Error{ErrorCode::kNotFound, fmt::format("DAG '{}' not found", request.dag_id)};
@@ -493,6 +580,7 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     run.conf_json = json::serialize(request.conf);
     run.note = request.note;
     run.external_trigger = request.run_type == store::RunType::kManual;
+    run.owner = options_.execute ? options_.owner : std::string();
     if (request.run_type == store::RunType::kScheduled) {
         if (auto next = dag->schedule.next_after(logical)) run.data_interval_end = *next;
     }
@@ -509,6 +597,7 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
         }
     }
     if (!created) return created.error();
+    if (!options_.execute) return *created;  // a scheduler claims it
     ActiveRun ar;
     ar.run = *created;
     ar.dag = dag;

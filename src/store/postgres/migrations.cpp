@@ -111,11 +111,25 @@ constexpr std::string_view kRenderedTries = R"sql(
 ALTER TABLE task_tries ADD COLUMN rendered TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Several schedulers: who works on each run, and each process's heartbeat.
+constexpr std::string_view kSchedulerProcesses = R"sql(
+ALTER TABLE dag_runs ADD COLUMN owner TEXT COLLATE "C" NOT NULL DEFAULT '';
+CREATE TABLE scheduler_processes (
+    id           TEXT COLLATE "C" PRIMARY KEY,
+    kind         TEXT    NOT NULL,
+    hostname     TEXT    NOT NULL,
+    pid          BIGINT  NOT NULL,
+    started_at   BIGINT  NOT NULL,
+    heartbeat_at BIGINT  NOT NULL
+);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
     {4, "rendered tries", kRenderedTries},
+    {5, "scheduler processes", kSchedulerProcesses},
 }};
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <condition_variable>
@@ -116,14 +117,18 @@ constexpr std::array<std::string_view, 6> kDagColumns = {
     "dag_id", "is_paused", "is_active", "fileloc", "last_parsed", "last_scheduled_logical_date"};
 
 // Without "id", which the store assigns; SELECTs read "id" first.
-constexpr std::array<std::string_view, 14> kRunColumns = {
+constexpr std::array<std::string_view, 15> kRunColumns = {
     "dag_id",           "run_id",
     "run_type",         "state",
     "logical_date",     "data_interval_start",
     "data_interval_end", "queued_at",
     "start_date",       "end_date",
     "conf",             "note",
-    "external_trigger", "last_scheduling_decision"};
+    "external_trigger", "last_scheduling_decision",
+    "owner"};
+
+constexpr std::array<std::string_view, 6> kProcessColumns = {
+    "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};
 
 constexpr std::array<std::string_view, 18> kTaskColumns = {
     "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
@@ -138,9 +143,9 @@ constexpr std::array<std::string_view, 12> kTryColumns = {
     "end_date", "hostname", "served_by", "error",      "output", "rendered"};
 
 // The SQL types of those columns, for the arrays that carry many rows in one statement.
-constexpr std::array<std::string_view, 14> kRunTypes = {
-    "text", "text",   "text",   "text",   "bigint", "bigint",  "bigint",
-    "bigint", "bigint", "bigint", "text", "text",   "boolean", "bigint"};
+constexpr std::array<std::string_view, 15> kRunTypes = {
+    "text",   "text", "text", "text",    "bigint", "bigint", "bigint", "bigint",
+    "bigint", "bigint", "text", "text", "boolean", "bigint", "text"};
 
 constexpr std::array<std::string_view, 18> kTaskTypes = {
     "text",   "text",   "text", "text", "integer", "integer", "bigint",  "bigint", "bigint",
@@ -337,7 +342,7 @@ void bind_run(Params& p, const DagRun& r) {
     p.add(r.dag_id).add(r.run_id).add(to_string(r.run_type)).add(to_string(r.state));
     p.add(r.logical_date).add(r.data_interval_start).add(r.data_interval_end);
     p.add(r.queued_at).add(r.start_date).add(r.end_date).add(r.conf_json).add(r.note);
-    p.add(r.external_trigger).add(r.last_scheduling_decision);
+    p.add(r.external_trigger).add(r.last_scheduling_decision).add(r.owner);
 }
 
 Result<DagRun> read_run(const pqxx::row& row) {
@@ -363,6 +368,7 @@ Result<DagRun> read_run(const pqxx::row& row) {
     r.note = text(row[12]);
     r.external_trigger = boolean(row[13]);
     r.last_scheduling_decision = opt_int64(row[14]);
+    r.owner = text(row[15]);
     return r;
 }
 
@@ -508,6 +514,11 @@ enum class Ps : std::size_t {
     kGetUser,
     kListUsers,
     kDeleteUser,
+    kInsertProcess,
+    kBeatProcess,
+    kDeleteDeadProcesses,
+    kClaimRuns,
+    kListProcesses,
     kCount,
 };
 
@@ -554,6 +565,24 @@ std::string statement_sql(Ps id) {
             return fmt::format("SELECT id, {} FROM users ORDER BY username",
                                column_list(kUserColumns));
         case Ps::kDeleteUser: return "DELETE FROM users WHERE username = $1";
+        case Ps::kInsertProcess: return upsert_sql("scheduler_processes", kProcessColumns, 1);
+        case Ps::kBeatProcess:
+            return "UPDATE scheduler_processes SET heartbeat_at = $1 WHERE id = $2";
+        case Ps::kDeleteDeadProcesses:
+            return "DELETE FROM scheduler_processes WHERE id <> $1 AND "
+                   "(heartbeat_at < $2 OR ($3 AND kind = 'scheduler'))";
+        case Ps::kClaimRuns:
+            // Rows another claimer has locked are skipped, not waited for: each run goes to
+            // one claimer, and claimers never queue behind each other.
+            return fmt::format(
+                "UPDATE dag_runs SET owner = $1 WHERE id IN (SELECT id FROM dag_runs "
+                "WHERE state IN ('queued', 'running') AND owner <> $1 AND "
+                "owner NOT IN (SELECT id FROM scheduler_processes) "
+                "ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id, {}",
+                column_list(kRunColumns));
+        case Ps::kListProcesses:
+            return fmt::format("SELECT {} FROM scheduler_processes ORDER BY id",
+                               column_list(kProcessColumns));
         case Ps::kCount: break;
     }
     return "";
@@ -1392,6 +1421,69 @@ Result<void> PostgresStore::delete_user(const std::string& username) {
         tx.commit();
         return {};
     });
+}
+
+Result<void> PostgresStore::heartbeat(const SchedulerProcess& process, bool first) {
+    // Both statements set the values given: running one again leaves the same row.
+    return with_connection(*pool_, "record heartbeat", [&](Call& c) -> Result<void> {
+        Read tx(c.conn);
+        if (first) {
+            exec(tx, Ps::kInsertProcess,
+                 Params()
+                     .add(process.id)
+                     .add(process.kind)
+                     .add(process.hostname)
+                     .add(process.pid)
+                     .add(process.started_at)
+                     .add(process.heartbeat_at));
+            return {};
+        }
+        auto rows = exec(tx, Ps::kBeatProcess, Params().add(process.heartbeat_at).add(process.id));
+        if (rows.affected_rows() == 0) {
+            return Error{ErrorCode::kNotFound,
+                         fmt::format("scheduler process '{}' has no heartbeat row", process.id)};
+        }
+        return {};
+    });
+}
+
+Result<std::vector<DagRun>> PostgresStore::claim_runs(const ClaimRequest& request) {
+    return with_connection(*pool_, "claim runs", [&](Call& c) -> Result<std::vector<DagRun>> {
+        Write tx(c.conn);
+        exec(tx, Ps::kDeleteDeadProcesses,
+             Params()
+                 .add(request.owner)
+                 .add(request.dead_before)
+                 .add(request.other_schedulers_dead));
+        auto runs = read_all<DagRun>(
+            exec(tx, Ps::kClaimRuns,
+                 Params().add(request.owner).add(std::int64_t{std::max(0, request.limit)})),
+            read_run);
+        if (!runs) return runs.error();
+        tx.commit();
+        // RETURNING keeps no order: oldest first, as the claim chose them.
+        std::sort(runs->begin(), runs->end(),
+                  [](const DagRun& a, const DagRun& b) { return a.id < b.id; });
+        return runs;
+    });
+}
+
+Result<std::vector<SchedulerProcess>> PostgresStore::scheduler_processes() {
+    return with_connection(
+        *pool_, "list scheduler processes", [](Call& c) -> Result<std::vector<SchedulerProcess>> {
+            Read tx(c.conn);
+            return read_all<SchedulerProcess>(exec(tx, Ps::kListProcesses),
+                                              [](const pqxx::row& row) {
+                                                  SchedulerProcess p;
+                                                  p.id = text(row[0]);
+                                                  p.kind = text(row[1]);
+                                                  p.hostname = text(row[2]);
+                                                  p.pid = int64(row[3]);
+                                                  p.started_at = int64(row[4]);
+                                                  p.heartbeat_at = int64(row[5]);
+                                                  return p;
+                                              });
+        });
 }
 
 Result<void> PostgresStore::claim_scheduler() {

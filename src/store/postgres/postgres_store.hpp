@@ -98,6 +98,13 @@ public:
     Result<std::vector<User>> list_users() override;
     Result<void> delete_user(const std::string& username) override;
 
+    // Heartbeats and run claims of several schedulers (store.hpp). A claim takes its runs with
+    // SELECT ... FOR UPDATE SKIP LOCKED: claimers at once never share a run nor wait for
+    // each other.
+    Result<void> heartbeat(const SchedulerProcess& process, bool first) override;
+    Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) override;
+    Result<std::vector<SchedulerProcess>> scheduler_processes() override;
+
     // Makes this store the database's only scheduler until it is destroyed: a session advisory
     // lock held on a connection of its own (released by the server when the process ends, even
     // by kill -9). kConflict when another process holds it.
