@@ -179,7 +179,8 @@ void bench_store(const std::string& db_url, int threads) {
     auto time_ms = [](auto&& f) {
         auto t0 = Clock_::now();
         bool ok = f();
-        return std::make_pair(ok, std::chrono::duration<double, std::milli>(Clock_::now() - t0).count());
+        const auto elapsed = std::chrono::duration<double, std::milli>(Clock_::now() - t0);
+        return std::make_pair(ok, elapsed.count());
     };
     auto worker = [&](int w, bool commits) {
         for (int i = 0; i < kRunsPerThread; ++i) {
@@ -190,7 +191,8 @@ void bench_store(const std::string& db_url, int threads) {
             tis[0].task_id = "obter_usuario";
             tis[1].task_id = "enviar_mensagem";
             if (!commits) {
-                auto [ok, ms] = time_ms([&] { return static_cast<bool>(s.create_run(run, tis)); });
+                auto [ok, ms] =
+                    time_ms([&] { return static_cast<bool>(s.create_run(run, tis)); });
                 if (!ok) ++failures;
                 create_ms[static_cast<std::size_t>(w)].push_back(ms);
                 continue;
@@ -222,7 +224,9 @@ void bench_store(const std::string& db_url, int threads) {
         for (auto& t : pool) t.join();
         double secs = std::chrono::duration<double>(Clock_::now() - t0).count();
         std::vector<double> all;
-        for (const auto& v : commits ? commit_ms : create_ms) all.insert(all.end(), v.begin(), v.end());
+        for (const auto& v : commits ? commit_ms : create_ms) {
+            all.insert(all.end(), v.begin(), v.end());
+        }
         std::sort(all.begin(), all.end());
         fmt::print("store    {} thread{}: {:>6.0f} {}/s, p50 {:.3f} ms, p99 {:.3f} ms\n", threads,
                    threads == 1 ? " " : "s", static_cast<double>(all.size()) / secs,

@@ -2,10 +2,10 @@
 // open_store: the one place that picks a Store implementation. A postgresql:// or postgres://
 // URL opens a PostgresStore; anything else is the path of an SQLite file.
 
-#include "store/store.hpp"
-
 #include <memory>
 #include <string_view>
+
+#include "store/store.hpp"
 
 namespace orquestra::store {
 

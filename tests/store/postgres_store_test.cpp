@@ -1,16 +1,16 @@
 #include "store/postgres/postgres_store.hpp"
 
-#include "store/postgres/migrations.hpp"
-#include "store_backends.hpp"
-
 #include <gtest/gtest.h>
-#include <pqxx/pqxx>
 
 #include <atomic>
 #include <chrono>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "store/postgres/migrations.hpp"
+#include "store_backends.hpp"
 
 // What only the PostgreSQL store has: a server that may be away, several processes on one
 // database, a pool of connections. The behaviour both stores share is in store_test.cpp.
@@ -54,7 +54,7 @@ TEST(PostgresMigrationsTest, SameVersionsAndNamesAsSqlite) {
 }
 
 class PostgresStoreTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { ASSERT_TRUE(backend_.ready()) << "no test PostgreSQL server"; }
 
     std::unique_ptr<PostgresStore> open(PostgresOptions options = {}) {

@@ -1,10 +1,10 @@
 #include "store/sqlite/sqlite_store.hpp"
 
-#include "temp_database.hpp"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
+
+#include "temp_database.hpp"
 
 // What only the SQLite store has: its file, its journal mode and its options. The behaviour
 // both stores share is tested once for both in store_test.cpp.
@@ -16,7 +16,7 @@ using testing::RawDatabase;
 using testing::TempDir;
 
 class SqliteStoreTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         auto opened = SqliteStore::open(file_);
         ASSERT_TRUE(opened) << opened.error().message;

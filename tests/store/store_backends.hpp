@@ -4,14 +4,8 @@
 // named by $ORQUESTRA_TEST_POSTGRES_URL_FILE). Each Backend is one empty database, dropped when
 // the Backend goes; open() may be called again to reopen the same database.
 
-#include "store/open.hpp"
-#include "store/store.hpp"
-
-#include "temp_database.hpp"
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <pqxx/pqxx>
 #include <unistd.h>
 
 #include <atomic>
@@ -21,8 +15,13 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <pqxx/pqxx>
 #include <random>
 #include <string>
+
+#include "store/open.hpp"
+#include "store/store.hpp"
+#include "temp_database.hpp"
 
 namespace orquestra::store::testing {
 
@@ -35,7 +34,7 @@ inline std::string backend_name(BackendKind kind) {
 inline void PrintTo(BackendKind kind, std::ostream* out) { *out << backend_name(kind); }
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     // Opens the backend's database (again), not migrated.
     virtual Result<std::unique_ptr<Store>> open(StoreOptions options = {}) = 0;
@@ -50,7 +49,7 @@ public:
 };
 
 class SqliteBackend final : public Backend {
-public:
+  public:
     Result<std::unique_ptr<Store>> open(StoreOptions options) override {
         return open_store(file_.string(), options);
     }
@@ -62,7 +61,7 @@ public:
     std::string foreign_key_violation() const override { return "FOREIGN KEY constraint failed"; }
     std::string target() const override { return file_.string(); }
 
-private:
+  private:
     TempDir dir_;
     // In a directory that does not exist yet: opening creates it.
     std::filesystem::path file_ = dir_.path() / "state" / "orquestra.db";
@@ -91,7 +90,7 @@ inline std::optional<std::string> postgres_test_url() {
 // A schema of its own in the test database, on the search_path of every connection the store
 // opens (through the URL's `options`), dropped at the end.
 class PostgresBackend final : public Backend {
-public:
+  public:
     PostgresBackend() {
         auto url = postgres_test_url();
         if (!url) return;
@@ -142,16 +141,14 @@ public:
     std::string unique_violation() const override {
         return "duplicate key value violates unique constraint";
     }
-    std::string foreign_key_violation() const override {
-        return "violates foreign key constraint";
-    }
+    std::string foreign_key_violation() const override { return "violates foreign key constraint"; }
     std::string target() const override {
         // libpq decodes the URI: options=-csearch_path=<schema>
         return base_url_ + (base_url_.find('?') == std::string::npos ? "?" : "&") +
                "options=-csearch_path%3D" + schema_;
     }
 
-private:
+  private:
     std::string base_url_;
     std::string schema_;
     bool ready_ = false;

@@ -7,9 +7,9 @@
 // A migration that has shipped is never edited; a schema change appends a migration here and
 // the one with the same version to the SQLite list.
 
-#include "store/sqlite/migrations.hpp"
-
 #include <span>
+
+#include "store/sqlite/migrations.hpp"
 
 namespace orquestra::store {
 

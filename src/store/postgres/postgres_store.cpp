@@ -1,12 +1,7 @@
 #include "store/postgres/postgres_store.hpp"
 
-#include "core/clock.hpp"
-#include "store/db_url.hpp"
-#include "store/postgres/migrations.hpp"
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,12 +12,17 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <span>
 #include <stdexcept>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
+
+#include "core/clock.hpp"
+#include "store/db_url.hpp"
+#include "store/postgres/migrations.hpp"
 
 namespace orquestra::store {
 
@@ -63,7 +63,7 @@ struct InvalidValue : std::runtime_error {
 // Parameters in order ($1, $2, ...). libpq passes text parameters as C strings, so a NUL byte
 // would silently cut a value short: such a value is refused instead.
 class Params {
-public:
+  public:
     Params& add(std::string_view v) {
         if (v.find('\0') != std::string_view::npos) has_nul_ = true;
         values_.push_back(PgParam{std::string(v)});
@@ -105,7 +105,7 @@ public:
         return values_;
     }
 
-private:
+  private:
     std::vector<PgParam> values_;
     bool has_nul_ = false;
 };
@@ -117,18 +117,24 @@ constexpr std::array<std::string_view, 6> kDagColumns = {
     "dag_id", "is_paused", "is_active", "fileloc", "last_parsed", "last_scheduled_logical_date"};
 
 // Without "id", which the store assigns; SELECTs read "id" first.
-constexpr std::array<std::string_view, 15> kRunColumns = {
-    "dag_id",           "run_id",
-    "run_type",         "state",
-    "logical_date",     "data_interval_start",
-    "data_interval_end", "queued_at",
-    "start_date",       "end_date",
-    "conf",             "note",
-    "external_trigger", "last_scheduling_decision",
-    "owner"};
+constexpr std::array<std::string_view, 15> kRunColumns = {"dag_id",
+                                                          "run_id",
+                                                          "run_type",
+                                                          "state",
+                                                          "logical_date",
+                                                          "data_interval_start",
+                                                          "data_interval_end",
+                                                          "queued_at",
+                                                          "start_date",
+                                                          "end_date",
+                                                          "conf",
+                                                          "note",
+                                                          "external_trigger",
+                                                          "last_scheduling_decision",
+                                                          "owner"};
 
-constexpr std::array<std::string_view, 6> kProcessColumns = {
-    "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};
+constexpr std::array<std::string_view, 6> kProcessColumns = {"id",  "kind",       "hostname",
+                                                             "pid", "started_at", "heartbeat_at"};
 
 constexpr std::array<std::string_view, 18> kTaskColumns = {
     "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
@@ -144,16 +150,16 @@ constexpr std::array<std::string_view, 12> kTryColumns = {
 
 // The SQL types of those columns, for the arrays that carry many rows in one statement.
 constexpr std::array<std::string_view, 15> kRunTypes = {
-    "text",   "text", "text", "text",    "bigint", "bigint", "bigint", "bigint",
+    "text",   "text",   "text", "text", "bigint",  "bigint", "bigint", "bigint",
     "bigint", "bigint", "text", "text", "boolean", "bigint", "text"};
 
 constexpr std::array<std::string_view, 18> kTaskTypes = {
-    "text",   "text",   "text", "text", "integer", "integer", "bigint",  "bigint", "bigint",
-    "bigint", "text",   "text", "text", "text",    "text",    "integer", "text",   "text"};
+    "text",   "text", "text", "text", "integer", "integer", "bigint",  "bigint", "bigint",
+    "bigint", "text", "text", "text", "text",    "text",    "integer", "text",   "text"};
 
-constexpr std::array<std::string_view, 12> kTryTypes = {
-    "text",   "text", "text", "integer", "text", "bigint",
-    "bigint", "text", "text", "text",    "text", "text"};
+constexpr std::array<std::string_view, 12> kTryTypes = {"text", "text",   "text",   "integer",
+                                                        "text", "bigint", "bigint", "text",
+                                                        "text", "text",   "text",   "text"};
 
 static_assert(kRunTypes.size() == kRunColumns.size());
 static_assert(kTaskTypes.size() == kTaskColumns.size());
@@ -197,7 +203,7 @@ std::string array_literal(const std::vector<const std::optional<std::string>*>& 
 
 // Rows bound one by one (with the bind_* functions), passed as one array per column.
 class RowArrays {
-public:
+  public:
     explicit RowArrays(std::size_t columns) : columns_(columns) {}
 
     // Adds a row: `row` holds its values in column order.
@@ -214,7 +220,7 @@ public:
         }
     }
 
-private:
+  private:
     std::size_t columns_;
     std::vector<Params> rows_;
 };
@@ -372,8 +378,7 @@ Result<DagRun> read_run(const pqxx::row& row) {
     return r;
 }
 
-void bind_task(Params& p, const TaskInstance& t, std::string_view dag_id,
-               std::string_view run_id) {
+void bind_task(Params& p, const TaskInstance& t, std::string_view dag_id, std::string_view run_id) {
     p.add(dag_id).add(run_id).add(t.task_id).add(to_string(t.state));
     p.add(t.try_number).add(t.max_tries).add(t.start_date).add(t.end_date);
     p.add(t.queued_when).add(t.next_try_at).add(t.operator_name).add(t.hostname);
@@ -526,31 +531,39 @@ constexpr std::size_t kPsCount = static_cast<std::size_t>(Ps::kCount);
 
 std::string statement_sql(Ps id) {
     switch (id) {
-        case Ps::kSchemaVersion: return "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+        case Ps::kSchemaVersion:
+            return "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
         case Ps::kRecordMigration:
             return "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)";
-        case Ps::kUpsertDag: return upsert_sql("dags", kDagColumns, 1);
+        case Ps::kUpsertDag:
+            return upsert_sql("dags", kDagColumns, 1);
         case Ps::kGetDag:
             return fmt::format("SELECT {} FROM dags WHERE dag_id = $1", column_list(kDagColumns));
         case Ps::kListDags:
             return fmt::format("SELECT {} FROM dags ORDER BY dag_id", column_list(kDagColumns));
-        case Ps::kCreateRun: return create_run_sql();
-        case Ps::kCommitBatch: return commit_batch_sql();
-        case Ps::kGetRun: return run_select() + " WHERE dag_id = $1 AND run_id = $2";
+        case Ps::kCreateRun:
+            return create_run_sql();
+        case Ps::kCommitBatch:
+            return commit_batch_sql();
+        case Ps::kGetRun:
+            return run_select() + " WHERE dag_id = $1 AND run_id = $2";
         case Ps::kUnfinishedRuns:
             return run_select() + " WHERE state IN ('queued', 'running') ORDER BY id";
         case Ps::kCountRuns:
             return "SELECT dag_id, state, COUNT(*) FROM dag_runs GROUP BY dag_id, state";
-        case Ps::kDeleteRun: return "DELETE FROM dag_runs WHERE dag_id = $1 AND run_id = $2";
+        case Ps::kDeleteRun:
+            return "DELETE FROM dag_runs WHERE dag_id = $1 AND run_id = $2";
         case Ps::kGetTask:
             return task_select() + " WHERE dag_id = $1 AND run_id = $2 AND task_id = $3";
         case Ps::kTasksOfRun:
             return task_select() + " WHERE dag_id = $1 AND run_id = $2 ORDER BY task_id";
         case Ps::kTriesOfTask:
-            return fmt::format("SELECT {} FROM task_tries WHERE dag_id = $1 AND run_id = $2 AND "
-                               "task_id = $3 ORDER BY try_number",
-                               column_list(kTryColumns));
-        case Ps::kDeleteImportErrors: return "DELETE FROM import_errors";
+            return fmt::format(
+                "SELECT {} FROM task_tries WHERE dag_id = $1 AND run_id = $2 AND "
+                "task_id = $3 ORDER BY try_number",
+                column_list(kTryColumns));
+        case Ps::kDeleteImportErrors:
+            return "DELETE FROM import_errors";
         case Ps::kInsertImportError:
             return "INSERT INTO import_errors (filename, message, timestamp) VALUES ($1, $2, $3)";
         case Ps::kListImportErrors:
@@ -564,8 +577,10 @@ std::string statement_sql(Ps id) {
         case Ps::kListUsers:
             return fmt::format("SELECT id, {} FROM users ORDER BY username",
                                column_list(kUserColumns));
-        case Ps::kDeleteUser: return "DELETE FROM users WHERE username = $1";
-        case Ps::kInsertProcess: return upsert_sql("scheduler_processes", kProcessColumns, 1);
+        case Ps::kDeleteUser:
+            return "DELETE FROM users WHERE username = $1";
+        case Ps::kInsertProcess:
+            return upsert_sql("scheduler_processes", kProcessColumns, 1);
         case Ps::kBeatProcess:
             return "UPDATE scheduler_processes SET heartbeat_at = $1 WHERE id = $2";
         case Ps::kDeleteDeadProcesses:
@@ -583,7 +598,8 @@ std::string statement_sql(Ps id) {
         case Ps::kListProcesses:
             return fmt::format("SELECT {} FROM scheduler_processes ORDER BY id",
                                column_list(kProcessColumns));
-        case Ps::kCount: break;
+        case Ps::kCount:
+            break;
     }
     return "";
 }
@@ -644,11 +660,11 @@ ErrorCode code_of(std::string_view state) {
     if (state.starts_with("23")) return ErrorCode::kConflict;  // integrity constraint violation
     if (state.starts_with("22")) return ErrorCode::kInvalidArgument;  // data exception
     if (state == "54000") return ErrorCode::kTooLarge;                // program limit exceeded
-    if (connection_lost(state) || state.starts_with("53") ||      // insufficient resources
-        state.starts_with("40") ||                                // serialization, deadlock
-        state == "55P03" ||                                       // lock not available
-        state == "25006" ||                                       // read-only transaction
-        state == "57014") {                                       // query canceled
+    if (connection_lost(state) || state.starts_with("53") ||          // insufficient resources
+        state.starts_with("40") ||                                    // serialization, deadlock
+        state == "55P03" ||                                           // lock not available
+        state == "25006" ||                                           // read-only transaction
+        state == "57014") {                                           // query canceled
         return ErrorCode::kUnavailable;
     }
     return ErrorCode::kInternal;
@@ -675,7 +691,7 @@ std::string with_connect_options(std::string url, const PostgresOptions& options
 // that broke is dropped, and so is every idle one opened before it (a restarted server broke
 // them all).
 class PostgresPool {
-public:
+  public:
     struct Connection {
         std::unique_ptr<pqxx::connection> conn;
         std::uint64_t generation = 0;
@@ -695,9 +711,8 @@ public:
         std::uint64_t generation = 0;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] {
-                return !idle_.empty() || open_ < std::max(1, options_.pool_size);
-            });
+            cv_.wait(lock,
+                     [&] { return !idle_.empty() || open_ < std::max(1, options_.pool_size); });
             if (!idle_.empty()) {
                 Lease lease{std::move(idle_.back()), true};
                 idle_.pop_back();
@@ -759,7 +774,7 @@ public:
     std::mutex scheduler_mu;
     std::unique_ptr<pqxx::connection> scheduler_conn;  // guarded by scheduler_mu
 
-private:
+  private:
     const std::string conninfo_;
     const std::string shown_;
     const PostgresOptions options_;
@@ -814,13 +829,12 @@ auto with_connection(PostgresPool& pool, std::string_view what, Body&& body,
         } catch (const pqxx::broken_connection& e) {
             pool.release(std::move(*lease), true);
             if (reused && attempt == 0) continue;
-            return failed(ErrorCode::kUnavailable,
-                          fmt::format("lost the connection to PostgreSQL at {}{}: {}",
-                                      pool.shown(),
-                                      retry == Retry::kNever
-                                          ? " (whether the change was stored is unknown)"
-                                          : "",
-                                      first_line(e.what())));
+            return failed(
+                ErrorCode::kUnavailable,
+                fmt::format(
+                    "lost the connection to PostgreSQL at {}{}: {}", pool.shown(),
+                    retry == Retry::kNever ? " (whether the change was stored is unknown)" : "",
+                    first_line(e.what())));
         } catch (const pqxx::sql_error& e) {
             const std::string state = e.sqlstate();
             const bool lost = connection_lost(state) || !call.conn.is_open();
@@ -1041,11 +1055,11 @@ Result<DagRun> PostgresStore::create_run(const DagRun& run,
     for (const TaskInstance& task : tasks) {
         if ((!task.dag_id.empty() && task.dag_id != run.dag_id) ||
             (!task.run_id.empty() && task.run_id != run.run_id)) {
-            return Error{ErrorCode::kInvalidArgument,
-                         fmt::format("task instance '{}' names run '{}' of DAG '{}', not run '{}' "
-                                     "of DAG '{}'",
-                                     task.task_id, task.run_id, task.dag_id, run.run_id,
-                                     run.dag_id)};
+            return Error{
+                ErrorCode::kInvalidArgument,
+                fmt::format("task instance '{}' names run '{}' of DAG '{}', not run '{}' "
+                            "of DAG '{}'",
+                            task.task_id, task.run_id, task.dag_id, run.run_id, run.dag_id)};
         }
     }
     Params p;
@@ -1135,17 +1149,18 @@ Result<std::vector<RunCount>> PostgresStore::count_runs() {
     return with_connection(
         *pool_, "count runs by DAG and state", [](Call& c) -> Result<std::vector<RunCount>> {
             Read tx(c.conn);
-            return read_all<RunCount>(
-                exec(tx, Ps::kCountRuns), [](const pqxx::row& row) -> Result<RunCount> {
-                    RunCount count;
-                    count.dag_id = text(row[0]);
-                    const std::string state = text(row[1]);
-                    auto parsed = parse_run_state(state);
-                    if (!parsed) return bad_column("dag_runs", "state", state);
-                    count.state = *parsed;
-                    count.count = int64(row[2]);
-                    return count;
-                });
+            return read_all<RunCount>(exec(tx, Ps::kCountRuns),
+                                      [](const pqxx::row& row) -> Result<RunCount> {
+                                          RunCount count;
+                                          count.dag_id = text(row[0]);
+                                          const std::string state = text(row[1]);
+                                          auto parsed = parse_run_state(state);
+                                          if (!parsed)
+                                              return bad_column("dag_runs", "state", state);
+                                          count.state = *parsed;
+                                          count.count = int64(row[2]);
+                                          return count;
+                                      });
         });
 }
 
@@ -1165,13 +1180,12 @@ Result<void> PostgresStore::delete_run(const std::string& dag_id, const std::str
 
 Result<std::vector<TaskInstance>> PostgresStore::task_instances(const std::string& dag_id,
                                                                 const std::string& run_id) {
-    return with_connection(*pool_, "list task instances",
-                           [&](Call& c) -> Result<std::vector<TaskInstance>> {
-                               Read tx(c.conn);
-                               return read_all<TaskInstance>(
-                                   exec(tx, Ps::kTasksOfRun, Params().add(dag_id).add(run_id)),
-                                   read_task);
-                           });
+    return with_connection(
+        *pool_, "list task instances", [&](Call& c) -> Result<std::vector<TaskInstance>> {
+            Read tx(c.conn);
+            return read_all<TaskInstance>(
+                exec(tx, Ps::kTasksOfRun, Params().add(dag_id).add(run_id)), read_task);
+        });
 }
 
 Result<std::vector<TaskInstance>> PostgresStore::task_instances_of_runs(
@@ -1185,12 +1199,11 @@ Result<std::vector<TaskInstance>> PostgresStore::task_instances_of_runs(
     where.add_if("dag_id =", std::optional<std::string>(dag_id));
     where.add_any("run_id", run_ids);
     const std::string sql = task_select() + where.sql + " ORDER BY run_id, task_id";
-    return with_connection(*pool_, "list task instances of runs",
-                           [&](Call& c) -> Result<std::vector<TaskInstance>> {
-                               Read tx(c.conn);
-                               return read_all<TaskInstance>(exec_sql(tx, sql, where.params),
-                                                             read_task);
-                           });
+    return with_connection(
+        *pool_, "list task instances of runs", [&](Call& c) -> Result<std::vector<TaskInstance>> {
+            Read tx(c.conn);
+            return read_all<TaskInstance>(exec_sql(tx, sql, where.params), read_task);
+        });
 }
 
 Result<std::optional<TaskInstance>> PostgresStore::get_task_instance(const std::string& dag_id,
@@ -1230,18 +1243,17 @@ Result<Page<TaskInstance>> PostgresStore::list_task_instances(const TaskFilter& 
                                  " ORDER BY dag_id, run_id, task_id LIMIT " + limit + " OFFSET " +
                                  offset;
 
-    return with_connection(*pool_, "list task instances",
-                           [&](Call& c) -> Result<Page<TaskInstance>> {
-                               Snapshot tx(c.conn);
-                               Page<TaskInstance> page;
-                               page.total = int64(exec_sql(tx, count_sql, where.params)[0][0]);
-                               auto items = read_all<TaskInstance>(
-                                   exec_sql(tx, list_sql, page_params), read_task);
-                               if (!items) return items.error();
-                               page.items = std::move(*items);
-                               tx.commit();
-                               return page;
-                           });
+    return with_connection(
+        *pool_, "list task instances", [&](Call& c) -> Result<Page<TaskInstance>> {
+            Snapshot tx(c.conn);
+            Page<TaskInstance> page;
+            page.total = int64(exec_sql(tx, count_sql, where.params)[0][0]);
+            auto items = read_all<TaskInstance>(exec_sql(tx, list_sql, page_params), read_task);
+            if (!items) return items.error();
+            page.items = std::move(*items);
+            tx.commit();
+            return page;
+        });
 }
 
 Result<std::vector<TaskTry>> PostgresStore::tries(const std::string& dag_id,
@@ -1345,8 +1357,8 @@ Result<void> PostgresStore::check_writable() {
     }
     return with_connection(*pool_, "check the database", [](Call& c) -> Result<void> {
         Read tx(c.conn);
-        auto rows = tx.exec(
-            "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')");
+        auto rows =
+            tx.exec("SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')");
         if (boolean(rows[0][0])) {
             return Error{ErrorCode::kUnavailable,
                          "the PostgreSQL server is a standby (in recovery): it takes no writes"};
@@ -1372,12 +1384,11 @@ Result<void> PostgresStore::replace_import_errors(const std::vector<ImportError>
 }
 
 Result<std::vector<ImportError>> PostgresStore::import_errors() {
-    return with_connection(*pool_, "list import errors",
-                           [](Call& c) -> Result<std::vector<ImportError>> {
-                               Read tx(c.conn);
-                               return read_all<ImportError>(exec(tx, Ps::kListImportErrors),
-                                                            read_import_error);
-                           });
+    return with_connection(
+        *pool_, "list import errors", [](Call& c) -> Result<std::vector<ImportError>> {
+            Read tx(c.conn);
+            return read_all<ImportError>(exec(tx, Ps::kListImportErrors), read_import_error);
+        });
 }
 
 Result<User> PostgresStore::create_user(const User& user) {
@@ -1469,21 +1480,21 @@ Result<std::vector<DagRun>> PostgresStore::claim_runs(const ClaimRequest& reques
 }
 
 Result<std::vector<SchedulerProcess>> PostgresStore::scheduler_processes() {
-    return with_connection(
-        *pool_, "list scheduler processes", [](Call& c) -> Result<std::vector<SchedulerProcess>> {
-            Read tx(c.conn);
-            return read_all<SchedulerProcess>(exec(tx, Ps::kListProcesses),
-                                              [](const pqxx::row& row) {
-                                                  SchedulerProcess p;
-                                                  p.id = text(row[0]);
-                                                  p.kind = text(row[1]);
-                                                  p.hostname = text(row[2]);
-                                                  p.pid = int64(row[3]);
-                                                  p.started_at = int64(row[4]);
-                                                  p.heartbeat_at = int64(row[5]);
-                                                  return p;
-                                              });
-        });
+    return with_connection(*pool_, "list scheduler processes",
+                           [](Call& c) -> Result<std::vector<SchedulerProcess>> {
+                               Read tx(c.conn);
+                               return read_all<SchedulerProcess>(exec(tx, Ps::kListProcesses),
+                                                                 [](const pqxx::row& row) {
+                                                                     SchedulerProcess p;
+                                                                     p.id = text(row[0]);
+                                                                     p.kind = text(row[1]);
+                                                                     p.hostname = text(row[2]);
+                                                                     p.pid = int64(row[3]);
+                                                                     p.started_at = int64(row[4]);
+                                                                     p.heartbeat_at = int64(row[5]);
+                                                                     return p;
+                                                                 });
+                           });
 }
 
 Result<void> PostgresStore::claim_scheduler() {

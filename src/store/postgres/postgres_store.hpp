@@ -28,10 +28,10 @@
 // the schema: call migrate() once after opening. migrate() is safe when several processes run it
 // at once (they take turns on an advisory lock).
 
-#include "store/store.hpp"
-
 #include <memory>
 #include <string>
+
+#include "store/store.hpp"
 
 namespace orquestra::store {
 
@@ -47,7 +47,7 @@ struct PostgresOptions {
 class PostgresPool;
 
 class PostgresStore final : public Store {
-public:
+  public:
     // url: a libpq connection URI, postgresql://[user[:password]@][host][:port][/db][?param=...].
     static Result<std::unique_ptr<PostgresStore>> open(const std::string& url,
                                                        PostgresOptions options = {});
@@ -110,7 +110,7 @@ public:
     // by kill -9). kConflict when another process holds it.
     Result<void> claim_scheduler() override;
 
-private:
+  private:
     explicit PostgresStore(std::unique_ptr<PostgresPool> pool);
 
     std::unique_ptr<PostgresPool> pool_;
