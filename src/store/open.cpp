@@ -1,10 +1,10 @@
 #include "store/open.hpp"
 
-#include <string>
-
 #include "store/db_url.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
+
+#include <string>
 
 namespace orquestra::store {
 

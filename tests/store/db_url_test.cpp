@@ -1,9 +1,9 @@
 #include "store/db_url.hpp"
 
-#include <gtest/gtest.h>
-
 #include "store/open.hpp"
 #include "temp_database.hpp"
+
+#include <gtest/gtest.h>
 
 namespace orquestra::store {
 namespace {

@@ -1,10 +1,10 @@
 #include "store/sqlite/sqlite_store.hpp"
 
+#include "temp_database.hpp"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
-#include "temp_database.hpp"
 
 // What only the SQLite store has: its file, its journal mode and its options. The behaviour
 // both stores share is tested once for both in store_test.cpp.

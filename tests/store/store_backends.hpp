@@ -4,8 +4,13 @@
 // named by $ORQUESTRA_TEST_POSTGRES_URL_FILE). Each Backend is one empty database, dropped when
 // the Backend goes; open() may be called again to reopen the same database.
 
+#include "store/open.hpp"
+#include "store/store.hpp"
+#include "temp_database.hpp"
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <pqxx/pqxx>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,13 +20,8 @@
 #include <memory>
 #include <optional>
 #include <ostream>
-#include <pqxx/pqxx>
 #include <random>
 #include <string>
-
-#include "store/open.hpp"
-#include "store/store.hpp"
-#include "temp_database.hpp"
 
 namespace orquestra::store::testing {
 

@@ -1,7 +1,12 @@
 #include "store/postgres/postgres_store.hpp"
 
+#include "core/clock.hpp"
+#include "store/db_url.hpp"
+#include "store/postgres/migrations.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,17 +17,12 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <span>
 #include <stdexcept>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
-
-#include "core/clock.hpp"
-#include "store/db_url.hpp"
-#include "store/postgres/migrations.hpp"
 
 namespace orquestra::store {
 
