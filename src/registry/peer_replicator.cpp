@@ -518,14 +518,23 @@ void PeerReplicator::sync_from_peers() {
                          apps.error().message);
             continue;
         }
-        std::size_t loaded = 0, refused = 0;
+        std::size_t loaded = 0, refused = 0, expired = 0;
+        const Millis now = registry_.clock().now_ms();
         for (auto& app : apps->applications) {
             for (auto& info : app.instances) {
+                // A lease that ran out at the peer (not evicted yet) would start afresh here.
+                const auto& lease = info.lease;
+                if (lease.last_renewal_timestamp > 0 && lease.duration_secs > 0 &&
+                    lease.last_renewal_timestamp + Millis{lease.duration_secs} * 1000 < now) {
+                    ++expired;
+                    continue;
+                }
                 (registry_.register_instance(app.name, std::move(info)) ? loaded : refused)++;
             }
         }
-        spdlog::info("replication: loaded {} instance(s) from {}{}", loaded, p->url,
-                     refused > 0 ? fmt::format(" ({} refused)", refused) : "");
+        spdlog::info("replication: loaded {} instance(s) from {}{}{}", loaded, p->url,
+                     refused > 0 ? fmt::format(", {} refused", refused) : "",
+                     expired > 0 ? fmt::format(", {} expired left out", expired) : "");
         from = p->url;
         break;
     }
