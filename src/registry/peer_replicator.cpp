@@ -108,7 +108,9 @@ struct PeerReplicator::Peer {
         items_failed{0}, items_dropped{0}, items_expired{0}, items_coalesced{0}, reregistered{0},
         conflicts_taken{0};
     LatencyHistogram lag;
-    bool failing = false;  // sender thread only: log a failure once, then its end
+    // Sender thread only: a failure is logged when it starts and when it ends, not each time.
+    bool failing = false;   // unreachable
+    bool refusing = false;  // answers batches with an error
 };
 
 struct PeerReplicator::Sender {
@@ -311,6 +313,10 @@ void PeerReplicator::start() {
                         for (std::size_t i = batch.items.size(); i-- > keep;) {
                             const auto& it = batch.items[i];
                             if (p.index.contains(batch.keys[i])) continue;
+                            if (p.queue.size() >= opts.max_queue) {
+                                p.items_dropped.fetch_add(1, std::memory_order_relaxed);
+                                continue;
+                            }
                             p.queue.push_front(Queued{it.action, it.app, it.id,
                                                       it.action == ReplicationAction::kStatusUpdate ||
                                                               it.action == ReplicationAction::kDeleteStatusOverride
@@ -392,9 +398,17 @@ void PeerReplicator::start() {
                     if (res->status < 200 || res->status >= 300) {
                         p.batch_failures.fetch_add(1, std::memory_order_relaxed);
                         p.items_failed.fetch_add(batch.items.size(), std::memory_order_relaxed);
-                        spdlog::warn("replication: peer {} refused a batch of {}: HTTP {}", p.url,
-                                     batch.items.size(), res->status);
+                        if (!p.refusing) {
+                            p.refusing = true;
+                            spdlog::warn("replication: peer {} refuses batches (HTTP {}); they "
+                                         "are dropped",
+                                         p.url, res->status);
+                        }
                         continue;
+                    }
+                    if (p.refusing) {
+                        p.refusing = false;
+                        spdlog::info("replication: peer {} accepts batches again", p.url);
                     }
                     auto results = parse_replication_results(res->body);
                     if (!results || results->size() != batch.items.size()) {

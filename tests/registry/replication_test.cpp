@@ -222,9 +222,9 @@ TEST_F(ApplyBatchTest, AnInvalidRegisterFailsOnlyItsItem) {
 // A registry with its REST API on 127.0.0.1:0 and, once told its peers, a PeerReplicator.
 class Node {
 public:
-    explicit Node(const Clock& clock = SystemClock::instance())
-        : registry_(clock),
-          api_(registry_, {}),
+    explicit Node(EurekaApiOptions api_options = {})
+        : registry_(SystemClock::instance()),
+          api_(registry_, std::move(api_options)),
           server_(threads_.io(), {},
                   http::SyncHandler([this](http::Request& req, http::Response& res) {
                       api_.handle_sync(req, res);
@@ -422,6 +422,29 @@ TEST(PeerReplicationTest, ReadsAnswer503UntilTheSyncEnds) {
     ASSERT_TRUE(c.replicator().wait_until_synced(10s));
     EXPECT_EQ(request(c.port(), "GET", "/eureka/apps/").status, 200);
     EXPECT_EQ(c.replicator().synced_from(), "");
+}
+
+TEST(PeerReplicationTest, PeersGetTheNodesCredentialsOrTheirUrls) {
+    EurekaApiOptions guarded;
+    guarded.auth = "eureka:s3cret";
+    Node b(guarded);
+    Node a, wrong;
+    PeerReplicatorOptions options;
+    options.auth = "eureka:s3cret";
+    a.replicate_to({b.url()}, options);
+    options.auth = "eureka:nope";
+    wrong.replicate_to({b.url()}, options);
+    ASSERT_EQ(wrong.register_instance("ORDERS", "refused"), 204);
+    ASSERT_EQ(a.register_instance("ORDERS", "o1"), 204);
+    ASSERT_TRUE(eventually([&] { return b.has("ORDERS", "o1"); }, 5s));
+    ASSERT_TRUE(eventually([&] { return wrong.replicator().stats()[0].batch_failures >= 1; }, 5s));
+    EXPECT_FALSE(b.has("ORDERS", "refused"));
+    // Credentials in the URL win over the node's.
+    Node c;
+    options.auth = "eureka:nope";
+    c.replicate_to({fmt::format("http://eureka:s3cret@127.0.0.1:{}/eureka", b.port())}, options);
+    ASSERT_EQ(c.register_instance("ORDERS", "o2"), 204);
+    EXPECT_TRUE(eventually([&] { return b.has("ORDERS", "o2"); }, 5s));
 }
 
 TEST(PeerReplicationTest, TheBatchEndpointRefusesHostileBodies) {
