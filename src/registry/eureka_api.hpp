@@ -5,6 +5,12 @@
 // Collection documents (all apps, delta, one app, VIPs) are rendered once per registry
 // generation and per format, then shared by every reader until the next change; a change is
 // therefore visible to the very next read. handle() never blocks and may run on any thread.
+//
+// With a ReplicationSink (a cluster, see peer_replicator.hpp), clients' changes are told to it
+// (not those carrying x-netflix-discovery-replication: true, which come from peers), batches
+// from peers are applied at POST …/peerreplication/batch, a replicated renewal of an older copy
+// answers 409 with ours, and registry reads answer 503 until the node has loaded the registry
+// from a peer.
 
 #include "core/metrics.hpp"
 #include "http/message.hpp"
