@@ -222,16 +222,16 @@ TEST_F(ApplyBatchTest, AnInvalidRegisterFailsOnlyItsItem) {
 // A registry with its REST API on 127.0.0.1:0 and, once told its peers, a PeerReplicator.
 class Node {
 public:
-    explicit Node(EurekaApiOptions api_options = {})
+    explicit Node(EurekaApiOptions api_options = {}, std::uint16_t port = 0)
         : registry_(SystemClock::instance()),
           api_(registry_, std::move(api_options)),
-          server_(threads_.io(), {},
+          server_(threads_.io(), server_options(port),
                   http::SyncHandler([this](http::Request& req, http::Response& res) {
                       api_.handle_sync(req, res);
                   })) {
-        auto port = server_.start();
-        EXPECT_TRUE(port);
-        port_ = port ? *port : 0;
+        auto bound = server_.start();
+        EXPECT_TRUE(bound);
+        port_ = bound ? *bound : 0;
     }
     ~Node() { stop(); }
     void replicate_to(std::vector<std::string> peers, PeerReplicatorOptions options = {}) {
@@ -263,6 +263,12 @@ public:
     }
 
 private:
+    static http::ServerOptions server_options(std::uint16_t port) {
+        http::ServerOptions o;
+        o.port = port;
+        return o;
+    }
+
     testing::IoThreads threads_{2};
     InstanceRegistry registry_;
     EurekaApi api_;
@@ -384,6 +390,34 @@ TEST(PeerReplicationTest, AnUnreachablePeerCostsABoundedQueue) {
     auto metrics = request(a.port(), "GET", "/metrics").body;
     EXPECT_NE(metrics.find("orquestra_registry_replication_queue_length{peer="), std::string::npos);
     EXPECT_NE(metrics.find("outcome=\"dropped\"} "), std::string::npos);
+}
+
+TEST(PeerReplicationTest, QueuedChangesReachAPeerThatComesBack) {
+    std::uint16_t port = 0;
+    {
+        Node later;
+        port = later.port();
+    }
+    Node a;
+    PeerReplicatorOptions options;
+    options.retry_backoff = 20ms;
+    options.max_retry_backoff = 100ms;
+    a.replicate_to({fmt::format("http://127.0.0.1:{}/eureka", port)}, options);
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(a.register_instance("ORDERS", fmt::format("o{}", i)), 204);
+    ASSERT_EQ(request(a.port(), "DELETE", "/eureka/apps/ORDERS/o4").status, 200);
+    ASSERT_TRUE(eventually([&] { return a.replicator().stats()[0].retries >= 1; }, 5s));
+    Node back({}, port);  // the peer starts (on the same port), with nothing of its own
+    ASSERT_EQ(back.port(), port);
+    EXPECT_TRUE(eventually(
+        [&] {
+            for (int i = 0; i < 4; ++i) {
+                if (!back.has("ORDERS", fmt::format("o{}", i))) return false;
+            }
+            return true;
+        },
+        5s));
+    EXPECT_FALSE(back.has("ORDERS", "o4"));
+    EXPECT_EQ(a.replicator().stats()[0].items_dropped, 0u);
 }
 
 TEST(PeerReplicationTest, AStartingNodeLoadsTheRegistryFromAPeerBeforeServingReads) {
