@@ -4,7 +4,8 @@
 # renewals/s sent to one node and to all three (wrk, 64 connections in all), what replication
 # did meanwhile (batches, items dropped, queue left), and the replication lag from a
 # registration at A to the instance being served by C (p50/p99), idle and under renewal load.
-# Usage: bench/registry_cluster.sh [build/orquestra]   (BASE_PORT=18761 by default)
+# Ends with the same renewals against one node without peers, for comparison.
+# Usage: bench/registry_cluster.sh [build/orquestra]   (ports BASE_PORT..BASE_PORT+3, 18761)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/orquestra}
@@ -74,3 +75,21 @@ kill $wrk_pid 2>/dev/null || true; wait $wrk_pid 2>/dev/null || true
 for i in 0 1 2; do
   echo "RSS node $i: $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/${pids[$i]}/status)"
 done
+
+# The same renewals against one node without peers, for comparison (the cluster stopped first).
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait "${pids[@]}" 2>/dev/null || true
+log=$(mktemp); logs+=("$log")
+"$BIN" registry --host 127.0.0.1 --port "$((BASE + 3))" --no-self-preservation \
+  --threads "${THREADS:-1}" >"$log" 2>&1 &
+pids+=($!)
+S="http://127.0.0.1:$((BASE + 3))"
+for _ in $(seq 200); do
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$S/eureka/apps/")" = 200 ] && break
+  sleep 0.05
+done
+wrk -t2 -c64 -d60s -s bench/registry/register.lua "$S" >/dev/null &
+wrk_pid=$!
+while [ "$(count "$S")" -lt "$INSTANCES" ]; do sleep 0.05; done
+kill $wrk_pid 2>/dev/null || true; wait $wrk_pid 2>/dev/null || true
+echo "renewals/s at one node without peers: $(wrk -t2 -c64 -d"$DUR" -s bench/registry/renew.lua "$S" | rate)"

@@ -59,7 +59,7 @@ struct PeerReplicatorOptions {
     // The startup sync's bound in all, and on each peer's answer.
     std::chrono::milliseconds sync_timeout{5'000};
     std::chrono::milliseconds sync_request_timeout{3'000};
-    std::size_t max_sync_bytes = 512u << 20;
+    std::size_t max_sync_bytes = 256u << 20;  // ~150,000 instances of 1.5 KB
 };
 
 struct PeerStats {
