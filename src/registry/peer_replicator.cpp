@@ -2,6 +2,7 @@
 
 #include "core/strings.hpp"
 #include "http/client_pool.hpp"
+#include "http/compress.hpp"
 #include "registry/codec.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -511,6 +512,8 @@ void PeerReplicator::sync_from_peers() {
         req.method = "GET";
         req.target = p->base_path + "/apps/";
         req.headers.emplace_back("Accept", "application/json");
+        // Also what a Netflix Eureka server sends anyway when none is asked for.
+        req.headers.emplace_back("Accept-Encoding", "gzip");
         req.headers.emplace_back(std::string(kNodeIdHeader), node_id_);
         if (!p->authorization.empty()) req.headers.emplace_back("Authorization", p->authorization);
         auto res = http::fetch(p->endpoint, std::move(req),
@@ -525,6 +528,15 @@ void PeerReplicator::sync_from_peers() {
             p->self = true;
             spdlog::info("replication: {} is this node; not a peer", p->url);
             continue;
+        }
+        if (iequals(res->header("Content-Encoding"), "gzip")) {
+            std::string inflated;
+            if (!http::gzip_decompress(res->body, inflated, options_.max_sync_bytes)) {
+                spdlog::warn("replication: bad gzip registry from {} (or over {} bytes)", p->url,
+                             options_.max_sync_bytes);
+                continue;
+            }
+            res->body = std::move(inflated);
         }
         auto apps = parse_applications_json(res->body);
         if (!apps) {
