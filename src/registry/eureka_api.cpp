@@ -129,7 +129,9 @@ bool is_replicated(const http::Request& req) {
 void EurekaApi::replicate(const http::Request& req, ReplicationAction action,
                           std::string_view app, std::string_view id,
                           std::optional<InstanceStatus> status) {
-    if (sink_ != nullptr && !is_replicated(req)) sink_->replicate(action, app, id, status);
+    if (sink_ != nullptr && !is_replicated(req)) {
+        sink_->replicate(action, to_upper(app), id, status);
+    }
 }
 
 bool EurekaApi::not_ready_for_reads(http::Response& res) const {
@@ -263,13 +265,15 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                     reply_error(res, info.error());
                     return Route::kRegister;
                 }
-                const std::string id = info->instance_id.empty() ? info->id() : info->instance_id;
+                const std::string id = sink_ == nullptr          ? std::string()
+                                       : info->instance_id.empty() ? info->id()
+                                                                   : info->instance_id;
                 auto r = registry_.register_instance(app, std::move(*info));
                 if (!r) {
                     reply_error(res, r.error());
                 } else {
                     res.status = 204;
-                    replicate(req, ReplicationAction::kRegister, to_upper(app), id);
+                    replicate(req, ReplicationAction::kRegister, app, id);
                 }
                 return Route::kRegister;
             }
@@ -308,7 +312,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                     }
                 } else {
                     res.status = 200;
-                    replicate(req, ReplicationAction::kHeartbeat, to_upper(app), id);
+                    replicate(req, ReplicationAction::kHeartbeat, app, id);
                 }
                 return Route::kRenew;
             }
@@ -318,7 +322,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                     reply_error(res, r.error());
                 } else {
                     res.status = 200;
-                    replicate(req, ReplicationAction::kCancel, to_upper(app), id);
+                    replicate(req, ReplicationAction::kCancel, app, id);
                 }
                 return Route::kCancel;
             }
@@ -349,7 +353,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                 }
                 auto r = registry_.set_status_override(app, id, *status, dirty);
                 r ? reply(res, 200, "") : reply_error(res, r.error());
-                if (r) replicate(req, ReplicationAction::kStatusUpdate, to_upper(app), id, *status);
+                if (r) replicate(req, ReplicationAction::kStatusUpdate, app, id, *status);
                 return Route::kStatusOverride;
             }
             if (method == verb::delete_) {
@@ -364,7 +368,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                 auto r = registry_.remove_status_override(app, id, fallback, dirty);
                 r ? reply(res, 200, "") : reply_error(res, r.error());
                 if (r) {
-                    replicate(req, ReplicationAction::kDeleteStatusOverride, to_upper(app), id,
+                    replicate(req, ReplicationAction::kDeleteStatusOverride, app, id,
                               fallback);
                 }
                 return Route::kRemoveOverride;
@@ -381,7 +385,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
             auto r = registry_.update_metadata(app, id, kv);
             r ? reply(res, 200, "") : reply_error(res, r.error());
             // Eureka replicates a metadata change as a registration.
-            if (r) replicate(req, ReplicationAction::kRegister, to_upper(app), id);
+            if (r) replicate(req, ReplicationAction::kRegister, app, id);
             return Route::kMetadata;
         }
         reply(res, 404, "no such resource");

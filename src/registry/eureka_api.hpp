@@ -62,7 +62,7 @@ private:
     };
     Route dispatch(const http::Request& req, http::Response& res);
     Route eureka(const http::Request& req, http::Response& res, std::string_view rest);
-    // Tells the sink about a client's change (not a peer's).
+    // Tells the sink about a client's change (not a peer's); `app` as in the path.
     void replicate(const http::Request& req, ReplicationAction action, std::string_view app,
                    std::string_view id, std::optional<InstanceStatus> status = std::nullopt);
     // True (and a 503 in `res`) while the node is still loading the registry from a peer.
