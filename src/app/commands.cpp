@@ -175,6 +175,7 @@ int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
     executor::CommandTaskRunner unused(1);
     scheduler::EngineOptions opts;
     opts.log_dir = paths.logs;
+    opts.execute = false;  // the scheduler claims the run
     scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), opts);
     engine.load_dags();
     scheduler::TriggerRequest req;
@@ -201,7 +202,9 @@ int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool pau
     dag::DagFolder folder(paths.dags, SystemClock::instance());
     boost::asio::io_context io;
     executor::CommandTaskRunner unused(1);
-    scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), {});
+    scheduler::EngineOptions opts;
+    opts.execute = false;
+    scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), opts);
     engine.load_dags();
     if (auto r = engine.set_paused(dag_id, paused); !r) return fail(r.error().message);
     std::printf("Dag: %s, paused: %s\n", dag_id.c_str(), paused ? "True" : "False");
