@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     registry->add_option("--threads", reg.threads, "Event-loop threads (0: one per core)")
         ->capture_default_str();
+    registry->add_option("--peers", reg.node.replication.peers,
+                         "Other registry nodes' base URLs, comma separated "
+                         "(http://host:8761/eureka); changes are replicated to them")
+        ->delimiter(',');
 
     // --- standalone: everything in one process
     app::StandaloneOptions alone;
@@ -67,6 +71,10 @@ int main(int argc, char** argv) {
                            "$ORQUESTRA_REGISTRY_AUTH: argv is public)");
     standalone->add_flag("--secure-cookies", alone.secure_cookies,
                          "Mark the console's session cookie Secure (a TLS proxy is in front)");
+    standalone->add_option("--registry-peers", alone.registry_peers,
+                           "Other registry nodes' base URLs, comma separated; the registry "
+                           "replicates to them")
+        ->delimiter(',');
     standalone->add_flag("--insecure-registry", alone.insecure_registry,
                          "Allow a non-loopback --host with a registry that asks no credentials");
 
@@ -81,7 +89,8 @@ int main(int argc, char** argv) {
                         "(default $ORQUESTRA_DB, else <home>/orquestra.db)");
         if (registry_url) {
             cmd->add_option("--registry", common.registry_url,
-                            "Registry base URL the tasks find services in")
+                            "Registry base URL the tasks find services in; several, comma "
+                            "separated, for fail-over")
                 ->capture_default_str();
         }
     };
@@ -181,6 +190,7 @@ int main(int argc, char** argv) {
                 return 2;
             }
             reg.node.api.auth = auth->value_or("");
+            reg.node.replication.auth = reg.node.api.auth;
             return app::run_registry(reg);
         }
         if (standalone->parsed()) {
