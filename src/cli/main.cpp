@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     registry->add_option("--threads", reg.threads, "Event-loop threads (0: one per core)")
         ->capture_default_str();
+    registry->add_option("--peers", reg.node.replication.peers,
+                         "Other registry nodes' base URLs, comma separated "
+                         "(http://host:8761/eureka); changes are replicated to them")
+        ->delimiter(',');
 
     // --- standalone: everything in one process
     app::StandaloneOptions alone;
@@ -67,6 +71,10 @@ int main(int argc, char** argv) {
                            "$ORQUESTRA_REGISTRY_AUTH: argv is public)");
     standalone->add_flag("--secure-cookies", alone.secure_cookies,
                          "Mark the console's session cookie Secure (a TLS proxy is in front)");
+    standalone->add_option("--registry-peers", alone.registry_peers,
+                           "Other registry nodes' base URLs, comma separated; the registry "
+                           "replicates to them")
+        ->delimiter(',');
     standalone->add_flag("--insecure-registry", alone.insecure_registry,
                          "Allow a non-loopback --host with a registry that asks no credentials");
 
@@ -81,7 +89,8 @@ int main(int argc, char** argv) {
                         "(default $ORQUESTRA_DB, else <home>/orquestra.db)");
         if (registry_url) {
             cmd->add_option("--registry", common.registry_url,
-                            "Registry base URL the tasks find services in")
+                            "Registry base URL the tasks find services in; several, comma "
+                            "separated, for fail-over")
                 ->capture_default_str();
         }
     };
@@ -144,6 +153,20 @@ int main(int argc, char** argv) {
     auto* sched = cli.add_subcommand("scheduler", "Run the scheduler and executor");
     add_common(sched, true);
 
+    app::WebserverOptions webserver_options;
+    auto* webserver = cli.add_subcommand(
+        "webserver", "Run the REST API and the console (the schedulers run the tasks)");
+    add_common(webserver, false);
+    webserver->add_option("--host", webserver_options.host, "Address to listen on")
+        ->capture_default_str();
+    webserver->add_option("-p,--port", webserver_options.port, "Port (0: any free port)")
+        ->capture_default_str();
+    webserver->add_option("--threads", webserver_options.threads,
+                          "Event-loop threads (0: one per core)")
+        ->capture_default_str();
+    webserver->add_flag("--secure-cookies", webserver_options.secure_cookies,
+                        "Mark the console's session cookie Secure (a TLS proxy is in front)");
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -167,6 +190,7 @@ int main(int argc, char** argv) {
                 return 2;
             }
             reg.node.api.auth = auth->value_or("");
+            reg.node.replication.auth = reg.node.api.auth;
             return app::run_registry(reg);
         }
         if (standalone->parsed()) {
@@ -185,6 +209,10 @@ int main(int argc, char** argv) {
         if (dags_test->parsed()) return app::cmd_dags_test(common, dag_id, conf);
         if (tasks_test->parsed()) return app::cmd_tasks_test(common, dag_id, task_id, conf);
         if (sched->parsed()) return app::run_scheduler(common);
+        if (webserver->parsed()) {
+            webserver_options.version = ORQUESTRA_VERSION;
+            return app::run_webserver(common, webserver_options);
+        }
         if (users_create->parsed()) return app::cmd_users_create(common, user);
         if (users_list->parsed()) return app::cmd_users_list(common);
         if (users_delete->parsed()) return app::cmd_users_delete(common, user.username);
