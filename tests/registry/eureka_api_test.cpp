@@ -266,7 +266,9 @@ TEST_F(EurekaApiTest, GzipAndPlainAnswersCarryTheSameDocument) {
                 std::string inflated;
                 ASSERT_TRUE(http::gzip_decompress(gz.body, inflated, 1 << 24)) << target;
                 EXPECT_EQ(inflated, plain.body) << target << " " << accept;
-                if (accept == "application/json") EXPECT_NO_THROW(json::parse(plain.body));
+                if (accept == "application/json") {
+                    EXPECT_NO_THROW(json::parse(plain.body));
+                }
             }
         }
     }
