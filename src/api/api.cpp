@@ -20,7 +20,6 @@
 
 #include "api/api_detail.hpp"
 #include "api/request.hpp"
-#include "api/task_ops.hpp"
 #include "api/users.hpp"
 #include "core/strings.hpp"
 #include "dag/time_text.hpp"
@@ -50,25 +49,9 @@ Error invalid(std::string message) {
     return Error{ErrorCode::kInvalidArgument, std::move(message)};
 }
 Error not_found(std::string message) { return Error{ErrorCode::kNotFound, std::move(message)}; }
-Error conflict(std::string message) { return Error{ErrorCode::kConflict, std::move(message)}; }
 
-bool is_unfinished(RunState state) {
-    return state == RunState::kQueued || state == RunState::kRunning;
-}
-
-Error run_not_found(const std::string& dag_id, const std::string& run_id) {
-    return not_found(fmt::format("DAG run '{}' not found for DAG '{}'", run_id, dag_id));
-}
-
-Error run_in_progress(const store::DagRun& run, std::string_view what) {
-    return conflict(fmt::format("DAG run '{}' of DAG '{}' is {}: only a finished run can be {}",
-                                run.run_id, run.dag_id, store::to_string(run.state), what));
-}
-
-Error dag_not_loaded(const std::string& dag_id) {
-    return conflict(
-        fmt::format("DAG '{}' is not loaded (its file is missing or has import errors)", dag_id));
-}
+using scheduler::dag_not_loaded;
+using scheduler::run_not_found;
 
 const std::string& dummy_hash() {
     // Verifying against it when the user does not exist costs the same as a wrong password,
@@ -867,13 +850,6 @@ asio::awaitable<void> ApiServer::patch_dag(Call& call, const std::string& dag_id
     send_json(call.res, dag_json(v));
 }
 
-Result<std::shared_ptr<const dag::Dag>> ApiServer::loaded_dag(const std::string& dag_id) {
-    if (auto d = engine_.find_dag(dag_id)) return d;
-    auto record = store_.get_dag(dag_id);
-    if (record && record->has_value()) return dag_not_loaded(dag_id);
-    return not_found(fmt::format("DAG '{}' not found", dag_id));
-}
-
 asio::awaitable<void> ApiServer::list_tasks(Call& call, const std::string& dag_id,
                                             const std::string* task_id) {
     auto found = co_await on_loop([this, &dag_id]() -> Result<std::shared_ptr<const dag::Dag>> {
@@ -1101,35 +1077,8 @@ asio::awaitable<void> ApiServer::patch_run(Call& call, const std::string& dag_id
         co_return;
     }
     const RunState state = *target;
-    auto patched = co_await on_loop([this, &dag_id, &run_id, state]() -> Result<store::DagRun> {
-        auto found = store_.get_run(dag_id, run_id);
-        if (!found) return found.error();
-        if (!found->has_value()) return run_not_found(dag_id, run_id);
-        store::DagRun run = **found;
-        if (is_unfinished(run.state)) return run_in_progress(run, "marked");
-        auto tis = store_.task_instances(dag_id, run_id);
-        if (!tis) return tis.error();
-        const Millis now = clock_.now_ms();
-        store::Changes changes;
-        if (state == RunState::kQueued) {
-            requeue_run(run);
-        } else {
-            run.state = state;
-            run.end_date = now;
-            for (auto ti : *tis) {
-                if (state == RunState::kSuccess && ti.state != TaskState::kSuccess) {
-                    mark_task_instance(ti, TaskState::kSuccess, now);
-                    changes.tasks.push_back(ti);
-                } else if (state == RunState::kFailed && !store::is_finished(ti.state)) {
-                    mark_task_instance(ti, TaskState::kSkipped, now);
-                    changes.tasks.push_back(ti);
-                }
-            }
-        }
-        changes.runs.push_back(run);
-        if (auto done = store_.commit(changes); !done) return done.error();
-        if (state == RunState::kQueued) engine_.housekeeping();
-        return run;
+    auto patched = co_await on_loop([this, &dag_id, &run_id, state] {
+        return engine_.set_run_state(dag_id, run_id, state);
     });
     if (!patched) {
         send_error(call.res, patched.error(), call.instance);
@@ -1140,13 +1089,8 @@ asio::awaitable<void> ApiServer::patch_run(Call& call, const std::string& dag_id
 
 asio::awaitable<void> ApiServer::delete_run(Call& call, const std::string& dag_id,
                                             const std::string& run_id) {
-    auto deleted = co_await on_loop([this, &dag_id, &run_id]() -> Result<void> {
-        auto found = store_.get_run(dag_id, run_id);
-        if (!found) return found.error();
-        if (!found->has_value()) return run_not_found(dag_id, run_id);
-        if (is_unfinished((*found)->state)) return run_in_progress(**found, "deleted");
-        return store_.delete_run(dag_id, run_id);
-    });
+    auto deleted =
+        co_await on_loop([this, &dag_id, &run_id] { return engine_.delete_run(dag_id, run_id); });
     if (!deleted) {
         send_error(call.res, deleted.error(), call.instance);
         co_return;
@@ -1168,37 +1112,9 @@ asio::awaitable<void> ApiServer::clear_run(Call& call, const std::string& dag_id
         send_error(call.res, dry.error(), call.instance);
         co_return;
     }
-    struct Cleared {
-        store::DagRun run;
-        std::vector<store::TaskInstance> tis;
-    };
     const bool dry_run = *dry;
-    auto cleared = co_await on_loop([this, &dag_id, &run_id, dry_run]() -> Result<Cleared> {
-        auto found = store_.get_run(dag_id, run_id);
-        if (!found) return found.error();
-        if (!found->has_value()) return run_not_found(dag_id, run_id);
-        Cleared out{**found, {}};
-        if (is_unfinished(out.run.state)) return run_in_progress(out.run, "cleared");
-        auto tis = store_.task_instances(dag_id, run_id);
-        if (!tis) return tis.error();
-        out.tis = std::move(*tis);
-        if (dry_run) return out;
-        auto d = engine_.find_dag(dag_id);
-        if (!d) return dag_not_loaded(dag_id);
-        store::Changes changes;
-        for (auto& ti : out.tis) {
-            const dag::Task* task = d->find_task(ti.task_id);
-            clear_task_instance(ti, task);
-            // A task that left the DAG would never run again and hold the run forever.
-            if (task == nullptr) ti.state = TaskState::kRemoved;
-            changes.tasks.push_back(ti);
-        }
-        requeue_run(out.run);
-        changes.runs.push_back(out.run);
-        if (auto done = store_.commit(changes); !done) return done.error();
-        engine_.housekeeping();  // picks the queued run up now rather than within a second
-        return out;
-    });
+    auto cleared = co_await on_loop(
+        [this, &dag_id, &run_id, dry_run] { return engine_.clear_run(dag_id, run_id, dry_run); });
     if (!cleared) {
         send_error(call.res, cleared.error(), call.instance);
         co_return;
@@ -1658,62 +1574,16 @@ asio::awaitable<void> ApiServer::get_xcom(Call& call, const std::string& dag_id,
 
 namespace {
 
-// The finished runs a clear or mark request names: one by id, or those of a logical date range.
-Result<std::vector<store::DagRun>> target_runs(store::Store& store, const std::string& dag_id,
-                                               const std::optional<std::string>& run_id,
-                                               std::optional<Millis> from, std::optional<Millis> to,
-                                               std::string_view what) {
-    std::vector<store::DagRun> out;
-    if (run_id) {
-        auto run = store.get_run(dag_id, *run_id);
-        if (!run) return run.error();
-        if (!run->has_value()) return run_not_found(dag_id, *run_id);
-        if (is_unfinished((*run)->state)) return run_in_progress(**run, what);
-        out.push_back(**run);
-        return out;
-    }
-    store::RunFilter filter;
-    filter.dag_id = dag_id;
-    filter.states = {RunState::kSuccess, RunState::kFailed};
-    filter.logical_date_gte = from;
-    filter.logical_date_lte = to;
-    filter.limit = 1000;
-    for (int offset = 0; offset < 100'000; offset += filter.limit) {
-        filter.offset = offset;
-        auto page = store.list_runs(filter);
-        if (!page) return page.error();
-        for (auto& run : page->items) out.push_back(std::move(run));
-        if (static_cast<std::int64_t>(offset) + filter.limit >= page->total) break;
-    }
-    return out;
+json::value references(const std::vector<scheduler::TouchedTask>& touched) {
+    json::array items;
+    for (const auto& t : touched) items.push_back(task_instance_reference_json(t.ti, t.logical_date));
+    return json::object{{"task_instances", std::move(items)}};
 }
-
-struct Affected {
-    std::vector<std::pair<store::TaskInstance, Millis>> tis;  // with their run's logical date
-
-    json::value references() const {
-        json::array items;
-        for (const auto& [ti, logical] : tis) {
-            items.push_back(task_instance_reference_json(ti, logical));
-        }
-        return json::object{{"task_instances", std::move(items)}};
-    }
-};
 
 }  // namespace
 
 asio::awaitable<void> ApiServer::clear_task_instances(Call& call, const std::string& dag_id) {
-    struct Request {
-        bool dry_run = true;
-        std::optional<std::vector<std::string>> task_ids;
-        std::optional<Millis> start_date, end_date;
-        bool only_failed = true;
-        bool only_running = false;
-        bool reset_dag_runs = true;
-        std::optional<std::string> dag_run_id;
-        bool include_upstream = false;
-        bool include_downstream = false;
-    };
+    using Request = scheduler::ClearRequest;
     auto parsed = [&]() -> Result<Request> {
         auto body = parse_body(call.req);
         if (!body) return body.error();
@@ -1726,6 +1596,7 @@ asio::awaitable<void> ApiServer::clear_task_instances(Call& call, const std::str
             return known.error();
         }
         Request r;
+        r.dag_id = dag_id;
         for (auto [name, target] : {std::pair<const char*, bool*>{"dry_run", &r.dry_run},
                                     {"only_failed", &r.only_failed},
                                     {"only_running", &r.only_running},
@@ -1752,13 +1623,13 @@ asio::awaitable<void> ApiServer::clear_task_instances(Call& call, const std::str
         r.task_ids = std::move(*ids);
         auto start = field_datetime(*body, "start_date");
         if (!start) return start.error();
-        r.start_date = *start;
+        r.runs.from = *start;
         auto end = field_datetime(*body, "end_date");
         if (!end) return end.error();
-        r.end_date = *end;
+        r.runs.to = *end;
         auto run_id = field_string(*body, "dag_run_id");
         if (!run_id) return run_id.error();
-        r.dag_run_id = std::move(*run_id);
+        r.runs.run_id = std::move(*run_id);
         return r;
     }();
     if (!parsed) {
@@ -1766,69 +1637,17 @@ asio::awaitable<void> ApiServer::clear_task_instances(Call& call, const std::str
         co_return;
     }
     const Request& r = *parsed;
-    auto affected = co_await on_loop([this, &r, &dag_id]() -> Result<Affected> {
-        auto loaded = loaded_dag(dag_id);
-        if (!loaded) return loaded.error();
-        const auto& d = *loaded;
-        std::optional<std::set<std::string>> selected;
-        if (r.task_ids) {
-            for (const auto& id : *r.task_ids) {
-                if (d->find_task(id) == nullptr) {
-                    return invalid(
-                        fmt::format("field 'task_ids': DAG '{}' has no task '{}'", dag_id, id));
-                }
-            }
-            selected = expand_tasks(*d, *r.task_ids, r.include_upstream, r.include_downstream);
-        }
-        auto runs = target_runs(store_, dag_id, r.dag_run_id, r.start_date, r.end_date, "cleared");
-        if (!runs) return runs.error();
-        Affected out;
-        store::Changes changes;
-        for (auto& run : *runs) {
-            auto tis = store_.task_instances(run.dag_id, run.run_id);
-            if (!tis) return tis.error();
-            bool touched = false;
-            for (auto& ti : *tis) {
-                if (selected && !selected->contains(ti.task_id)) continue;
-                if (r.only_failed && !is_failed(ti.state)) continue;
-                if (r.only_running && ti.state != TaskState::kRunning) continue;
-                out.tis.emplace_back(ti, run.logical_date);
-                if (r.dry_run) continue;
-                const dag::Task* task = d->find_task(ti.task_id);
-                clear_task_instance(ti, task);
-                if (task == nullptr) ti.state = TaskState::kRemoved;
-                changes.tasks.push_back(ti);
-                touched = true;
-            }
-            if (touched && r.reset_dag_runs) {
-                requeue_run(run);
-                changes.runs.push_back(run);
-            }
-        }
-        if (!r.dry_run && !changes.empty()) {
-            if (auto done = store_.commit(changes); !done) return done.error();
-            if (!changes.runs.empty()) engine_.housekeeping();
-        }
-        return out;
-    });
+    auto affected = co_await on_loop([this, &r] { return engine_.clear_tasks(r); });
     if (!affected) {
         send_error(call.res, affected.error(), call.instance);
         co_return;
     }
-    send_json(call.res, affected->references());
+    send_json(call.res, references(*affected));
 }
 
 asio::awaitable<void> ApiServer::update_task_instances_state(Call& call,
                                                              const std::string& dag_id) {
-    struct Request {
-        bool dry_run = true;
-        std::string task_id;
-        std::optional<std::string> dag_run_id;
-        std::optional<Millis> execution_date;
-        bool include_upstream = false;
-        bool include_downstream = false;
-        TaskState new_state = TaskState::kSuccess;
-    };
+    using Request = scheduler::MarkRequest;
     auto parsed = [&]() -> Result<Request> {
         auto body = parse_body(call.req);
         if (!body) return body.error();
@@ -1839,6 +1658,7 @@ asio::awaitable<void> ApiServer::update_task_instances_state(Call& call,
             return known.error();
         }
         Request r;
+        r.dag_id = dag_id;
         for (auto [name, target] : {std::pair<const char*, bool*>{"dry_run", &r.dry_run},
                                     {"include_upstream", &r.include_upstream},
                                     {"include_downstream", &r.include_downstream}}) {
@@ -1859,11 +1679,11 @@ asio::awaitable<void> ApiServer::update_task_instances_state(Call& call,
         r.task_id = **task_id;
         auto run_id = field_string(*body, "dag_run_id");
         if (!run_id) return run_id.error();
-        r.dag_run_id = *run_id;
+        r.run.run_id = *run_id;
         auto execution = field_datetime(*body, "execution_date");
         if (!execution) return execution.error();
-        r.execution_date = *execution;
-        if (r.dag_run_id.has_value() == r.execution_date.has_value()) {
+        r.run.from = r.run.to = *execution;
+        if (r.run.run_id.has_value() == r.run.from.has_value()) {
             return invalid("give exactly one of the fields 'dag_run_id' and 'execution_date'");
         }
         auto state = field_string(*body, "new_state");
@@ -1883,81 +1703,12 @@ asio::awaitable<void> ApiServer::update_task_instances_state(Call& call,
         co_return;
     }
     const Request& r = *parsed;
-    auto affected = co_await on_loop([this, &r, &dag_id]() -> Result<Affected> {
-        auto loaded = loaded_dag(dag_id);
-        if (!loaded) return loaded.error();
-        const auto& d = *loaded;
-        if (d->find_task(r.task_id) == nullptr) {
-            return not_found(fmt::format("task '{}' not found in DAG '{}'", r.task_id, dag_id));
-        }
-        std::optional<std::string> run_id = r.dag_run_id;
-        if (!run_id) {
-            auto runs = target_runs(store_, dag_id, std::nullopt, r.execution_date,
-                                    r.execution_date, "marked");
-            if (!runs) return runs.error();
-            if (runs->size() != 1) {
-                return runs->empty()
-                           ? not_found(fmt::format("no finished DAG run of DAG '{}' has "
-                                                   "execution_date {}",
-                                                   dag_id, dag::format_datetime(*r.execution_date)))
-                           : invalid(fmt::format("several DAG runs of DAG '{}' have "
-                                                 "execution_date {}: give dag_run_id",
-                                                 dag_id, dag::format_datetime(*r.execution_date)));
-            }
-            run_id = runs->front().run_id;
-        }
-        auto runs = target_runs(store_, dag_id, run_id, std::nullopt, std::nullopt, "marked");
-        if (!runs) return runs.error();
-        store::DagRun run = runs->front();
-        auto tis = store_.task_instances(dag_id, run.run_id);
-        if (!tis) return tis.error();
-        const auto selected =
-            expand_tasks(*d, {r.task_id}, r.include_upstream, r.include_downstream);
-        const Millis now = clock_.now_ms();
-        Affected out;
-        store::Changes changes;
-        for (auto& ti : *tis) {
-            if (!selected.contains(ti.task_id) || ti.state == r.new_state) continue;
-            out.tis.emplace_back(ti, run.logical_date);
-            if (r.dry_run) continue;
-            mark_task_instance(ti, r.new_state, now);
-            changes.tasks.push_back(ti);
-        }
-        if (r.dry_run || changes.empty()) return out;
-        // As Airflow does: failed tasks below a task marked success (or skipped) are cleared,
-        // so the run resumes from there.
-        bool requeue = false;
-        if (r.new_state != TaskState::kFailed) {
-            std::vector<std::string> roots(selected.begin(), selected.end());
-            const auto below = expand_tasks(*d, roots, false, true);
-            for (auto& ti : *tis) {
-                if (selected.contains(ti.task_id) || !below.contains(ti.task_id) ||
-                    !is_failed(ti.state)) {
-                    continue;
-                }
-                clear_task_instance(ti, d->find_task(ti.task_id));
-                changes.tasks.push_back(ti);
-                requeue = true;
-            }
-        }
-        if (requeue) {
-            requeue_run(run);
-            changes.runs.push_back(run);
-        } else if (auto outcome = scheduler::run_outcome(*d, *tis);
-                   outcome && *outcome != run.state) {
-            run.state = *outcome;
-            run.end_date = now;
-            changes.runs.push_back(run);
-        }
-        if (auto done = store_.commit(changes); !done) return done.error();
-        if (requeue) engine_.housekeeping();
-        return out;
-    });
+    auto affected = co_await on_loop([this, &r] { return engine_.mark_tasks(r); });
     if (!affected) {
         send_error(call.res, affected.error(), call.instance);
         co_return;
     }
-    send_json(call.res, affected->references());
+    send_json(call.res, references(*affected));
 }
 
 // --- import errors ----------------------------------------------------------------------------

@@ -118,8 +118,6 @@ class ApiServer {
     }
 
   private:
-    // The DAG as loaded now (loop thread): 404 when unknown, 409 when its file fails to load.
-    Result<std::shared_ptr<const dag::Dag>> loaded_dag(const std::string& dag_id);
     struct Call;
 
     template <class F>

@@ -7,6 +7,8 @@
 #include "store/model.hpp"
 
 #include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace orquestra::scheduler {
@@ -30,5 +32,25 @@ Millis retry_delay(const dag::Task& task, int next_try);
 // unfinished.
 std::optional<store::RunState> run_outcome(const dag::Dag& dag,
                                            const std::vector<store::TaskInstance>& tasks);
+
+// What clearing and marking do to the records (the engine's clear and mark operations).
+//
+// Clearing (Airflow's "clear"): the task instance goes back to no state, keeping its try
+// number, so its next try is numbered after the old ones and it gets its retries again; its
+// output is dropped. Its run goes back to queued. Marking (Airflow's
+// updateTaskInstancesState): the state is set by hand, as after a finished try.
+
+// `roots` and, transitively, their upstream and/or downstream tasks. Unknown ids are kept
+// (the caller reports them).
+std::set<std::string> expand_tasks(const dag::Dag& dag, const std::vector<std::string>& roots,
+                                   bool upstream, bool downstream);
+
+// `task` may be null (the task left the DAG): the task instance keeps its number of retries.
+void clear_task_instance(store::TaskInstance& ti, const dag::Task* task);
+void requeue_run(store::DagRun& run);
+void mark_task_instance(store::TaskInstance& ti, store::TaskState state, Millis now);
+
+// Failed or upstream_failed.
+bool is_failed(store::TaskState state);
 
 }  // namespace orquestra::scheduler

@@ -337,93 +337,103 @@ void Engine::load_unfinished_runs(bool recovering) {
     store::Changes changes;
     Millis now = clock_.now_ms();
     for (auto& run : *runs) {
-        RunKey key{run.dag_id, run.run_id};
-        if (runs_.contains(key)) continue;
-        auto dag = find_dag(run.dag_id);
-        if (!dag && (dag_file_broken(run.dag_id) || !folder_scanned_)) continue;  // waits
+        if (runs_.contains(RunKey{run.dag_id, run.run_id}) || !can_adopt(run.dag_id)) continue;
         auto tis = store_.task_instances(run.dag_id, run.run_id);
         if (!tis) continue;
-        ActiveRun ar;
-        ar.run = run;
-        ar.dag = dag;
-        bool foreign = false;
-        for (auto& ti : *tis) {
-            if (is_busy(ti.state) && !recovering && ti.owner != options_.owner) foreign = true;
-            if (ti.output_json) {
-                boost::system::error_code ec;
-                auto v = json::parse(*ti.output_json, ec);
-                if (!ec) ar.outputs[ti.task_id] = std::move(v);
-            }
-            ar.tis.emplace(ti.task_id, ti);
-        }
-        if (foreign) continue;  // another scheduler is working on it
-        if (recovering) {
-            for (auto& [id, ti] : ar.tis) {
-                const dag::Task* task = dag ? dag->find_task(id) : nullptr;
-                if (is_busy(ti.state)) stop_leftover_processes(ti);
-                if (ti.state == TaskState::kRunning) {
-                    spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
-                                 run.dag_id, run.run_id, id, ti.try_number);
-                    const std::string why = "the scheduler stopped while this try was running";
-                    if (task != nullptr) {
-                        fail_try(ar, *task, ti, now, why, changes);
-                    } else {
-                        ti.max_tries = ti.try_number;  // no retry of a task that is gone
-                        fail_try(ar, dag::Task{}, ti, now, why, changes);
-                    }
-                    write_log(key, id, ti.try_number, {why + "; the try counts as failed"});
-                } else if (ti.state == TaskState::kQueued) {
-                    // Waiting for a free command slot: it never started, so it is no failure.
-                    store::TaskTry never = try_record(ti, TaskState::kNone, now);
-                    never.end_date = now;
-                    never.error = "never started: the scheduler stopped first";
-                    changes.tries.push_back(std::move(never));
-                    ti.try_number = std::max(0, ti.try_number - 1);
-                    ti.state = TaskState::kNone;
-                    ti.pid = 0;
-                    ti.process_identity.clear();
-                    changes.tasks.push_back(ti);
-                } else if (ti.state == TaskState::kScheduled) {
-                    ti.state = TaskState::kNone;
-                    changes.tasks.push_back(ti);
-                }
-            }
-        }
-        if (!dag) {
-            // Its file is gone: the run ends, and nothing of it starts.
-            std::string reason = fmt::format("DAG '{}' is no longer in the DAG folder", run.dag_id);
-            ActiveRun gone = std::move(ar);
-            for (auto& [id, ti] : gone.tis) {
-                if (store::is_finished(ti.state)) continue;
-                ti.state = TaskState::kRemoved;
-                ti.end_date = now;
-                ti.next_try_at.reset();
-                ti.note = reason;
-                changes.tasks.push_back(ti);
-            }
-            gone.run.state = RunState::kFailed;
-            gone.run.end_date = now;
-            gone.run.note = reason;
-            changes.runs.push_back(gone.run);
-            spdlog::warn("run {} / {} failed: {}", run.dag_id, run.run_id, reason);
-            continue;
-        }
-        // Tasks added to the DAG since the run was created.
-        for (const auto& task : dag->tasks) {
-            if (!ar.tis.contains(task.task_id)) {
-                auto ti = new_task_instance(run, task);
-                changes.tasks.push_back(ti);
-                ar.tis.emplace(task.task_id, std::move(ti));
-            }
-        }
-        runs_.emplace(key, std::move(ar));
-        dirty_.insert(key);
+        adopt_run(std::move(run), std::move(*tis), recovering, now, changes);
     }
     if (!changes.empty()) {
         if (auto r = store_.commit(changes); !r) {
             spdlog::error("cannot record recovered tries: {}", r.error().message);
         }
     }
+}
+
+bool Engine::can_adopt(const std::string& dag_id) const {
+    // A run whose DAG file is broken, or not read yet, waits for it.
+    return find_dag(dag_id) || (!dag_file_broken(dag_id) && folder_scanned_);
+}
+
+void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, bool recovering,
+                       Millis now, store::Changes& changes) {
+    RunKey key{run.dag_id, run.run_id};
+    auto dag = find_dag(run.dag_id);
+    ActiveRun ar;
+    ar.run = std::move(run);
+    ar.dag = dag;
+    bool foreign = false;
+    for (auto& ti : tis) {
+        if (is_busy(ti.state) && !recovering && ti.owner != options_.owner) foreign = true;
+        if (ti.output_json) {
+            boost::system::error_code ec;
+            auto v = json::parse(*ti.output_json, ec);
+            if (!ec) ar.outputs[ti.task_id] = std::move(v);
+        }
+        std::string id = ti.task_id;
+        ar.tis.emplace(std::move(id), std::move(ti));
+    }
+    if (foreign) return;  // another scheduler is working on it
+    const store::DagRun& r = ar.run;
+    if (recovering) {
+        for (auto& [id, ti] : ar.tis) {
+            const dag::Task* task = dag ? dag->find_task(id) : nullptr;
+            if (is_busy(ti.state)) stop_leftover_processes(ti);
+            if (ti.state == TaskState::kRunning) {
+                spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
+                             r.dag_id, r.run_id, id, ti.try_number);
+                const std::string why = "the scheduler stopped while this try was running";
+                if (task != nullptr) {
+                    fail_try(ar, *task, ti, now, why, changes);
+                } else {
+                    ti.max_tries = ti.try_number;  // no retry of a task that is gone
+                    fail_try(ar, dag::Task{}, ti, now, why, changes);
+                }
+                write_log(key, id, ti.try_number, {why + "; the try counts as failed"});
+            } else if (ti.state == TaskState::kQueued) {
+                // Waiting for a free command slot: it never started, so it is no failure.
+                store::TaskTry never = try_record(ti, TaskState::kNone, now);
+                never.end_date = now;
+                never.error = "never started: the scheduler stopped first";
+                changes.tries.push_back(std::move(never));
+                ti.try_number = std::max(0, ti.try_number - 1);
+                ti.state = TaskState::kNone;
+                ti.pid = 0;
+                ti.process_identity.clear();
+                changes.tasks.push_back(ti);
+            } else if (ti.state == TaskState::kScheduled) {
+                ti.state = TaskState::kNone;
+                changes.tasks.push_back(ti);
+            }
+        }
+    }
+    if (!dag) {
+        // Its file is gone: the run ends, and nothing of it starts.
+        std::string reason = fmt::format("DAG '{}' is no longer in the DAG folder", r.dag_id);
+        for (auto& [id, ti] : ar.tis) {
+            if (store::is_finished(ti.state)) continue;
+            ti.state = TaskState::kRemoved;
+            ti.end_date = now;
+            ti.next_try_at.reset();
+            ti.note = reason;
+            changes.tasks.push_back(ti);
+        }
+        ar.run.state = RunState::kFailed;
+        ar.run.end_date = now;
+        ar.run.note = reason;
+        changes.runs.push_back(ar.run);
+        spdlog::warn("run {} / {} failed: {}", key.first, key.second, reason);
+        return;
+    }
+    // Tasks added to the DAG since the run was created.
+    for (const auto& task : dag->tasks) {
+        if (!ar.tis.contains(task.task_id)) {
+            auto ti = new_task_instance(ar.run, task);
+            changes.tasks.push_back(ti);
+            ar.tis.emplace(task.task_id, std::move(ti));
+        }
+    }
+    runs_.emplace(key, std::move(ar));
+    dirty_.insert(key);
 }
 
 void Engine::schedule_runs() {

@@ -22,6 +22,7 @@
 #include "dag/dag_folder.hpp"
 #include "executor/task_runner.hpp"
 #include "scheduler/log_writer.hpp"
+#include "scheduler/operations.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -36,6 +37,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 namespace orquestra::scheduler {
 
@@ -100,6 +102,26 @@ public:
     // Pauses or unpauses a DAG (loop thread). kNotFound for an unknown DAG.
     Result<void> set_paused(const std::string& dag_id, bool paused);
 
+    // Changes to finished runs (scheduler/operations.hpp). Loop thread; each is durable when
+    // it returns, and a run it puts back in the queue is being scheduled. A dry run changes
+    // nothing and tells what would change. kNotFound for an unknown DAG, run or task.
+    //
+    // Clears the selected task instances of the selected runs.
+    Result<std::vector<TouchedTask>> clear_tasks(const ClearRequest& request);
+    // Clears every task instance of one run and puts it back in the queue.
+    Result<ClearedRun> clear_run(const std::string& dag_id, const std::string& run_id,
+                                 bool dry_run);
+    // Sets the state of one task (and its relatives) of one run; as Airflow does, failed
+    // tasks below a task marked success or skipped are cleared, so the run resumes there;
+    // otherwise the run's state follows its tasks'.
+    Result<std::vector<TouchedTask>> mark_tasks(const MarkRequest& request);
+    // success: every task not successful is marked success; failed: every unfinished task is
+    // skipped; queued: the run goes back to the queue as it is. Not running.
+    Result<store::DagRun> set_run_state(const std::string& dag_id, const std::string& run_id,
+                                        store::RunState state);
+    // Deletes a finished run, its task instances and their tries.
+    Result<void> delete_run(const std::string& dag_id, const std::string& run_id);
+
     // Looks at the DAG folder and records what it holds (loop thread, or before start()).
     void load_dags();
     // Re-evaluates every active run now (after the clock moved, in tests). Loop thread.
@@ -149,6 +171,20 @@ private:
     void rearm_housekeeping();
     void sync_dags();
     void load_unfinished_runs(bool recovering);
+    bool can_adopt(const std::string& dag_id) const;
+    // Takes a run left queued or running into memory, unless another scheduler works on it;
+    // recovering: its busy tries were left by a scheduler that stopped.
+    void adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, bool recovering,
+                   Millis now, store::Changes& changes);
+    // Operations' helpers (engine_operations.cpp).
+    Result<std::shared_ptr<const dag::Dag>> loaded_dag(const std::string& dag_id) const;
+    Result<store::DagRun> finished_run(const std::string& dag_id, const std::string& run_id,
+                                       std::string_view what);
+    Result<std::vector<store::DagRun>> finished_runs(const std::string& dag_id,
+                                                     const RunSelection& selection,
+                                                     std::string_view what);
+    // Stores the changes, then schedules the runs among them that went back to the queue.
+    Result<void> apply(store::Changes& changes);
     void schedule_runs();
     void mark(const RunKey& key);
     void request_flush();

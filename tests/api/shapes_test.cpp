@@ -5,7 +5,6 @@
 #include <boost/json/parse.hpp>
 
 #include "api/request.hpp"
-#include "api/task_ops.hpp"
 #include "dag/loader.hpp"
 
 namespace orquestra::api {
@@ -77,50 +76,6 @@ TEST(ShapesTest, PathSegmentsAreDecodedButPlusStays) {
     EXPECT_EQ((*s)[3], "manual__2024-01-01T00:00:00+00:00");
     EXPECT_FALSE(split_path("/api/v10/dags", "/api/v1"));
     EXPECT_FALSE(split_path("/other", "/api/v1"));
-}
-
-TEST(TaskOpsTest, ExpandFollowsUpstreamAndDownstreamTransitively) {
-    auto d = dag::parse_dag(R"(
-dag_id: chain
-tasks:
-  a: {command: "true"}
-  b: {upstream: [a], command: "true"}
-  c: {upstream: [b], command: "true"}
-  x: {command: "true"}
-)",
-                            "chain.yaml");
-    ASSERT_TRUE(d) << d.error().message;
-    EXPECT_EQ(expand_tasks(*d, {"b"}, false, false), (std::set<std::string>{"b"}));
-    EXPECT_EQ(expand_tasks(*d, {"b"}, true, false), (std::set<std::string>{"a", "b"}));
-    EXPECT_EQ(expand_tasks(*d, {"a"}, false, true), (std::set<std::string>{"a", "b", "c"}));
-    EXPECT_EQ(expand_tasks(*d, {"b"}, true, true), (std::set<std::string>{"a", "b", "c"}));
-}
-
-TEST(TaskOpsTest, ClearKeepsTheTryNumberAndGrantsTheRetriesAgain) {
-    store::TaskInstance ti;
-    ti.state = store::TaskState::kFailed;
-    ti.try_number = 3;
-    ti.max_tries = 3;
-    ti.start_date = 1;
-    ti.end_date = 2;
-    ti.output_json = "1";
-    dag::Task task;
-    task.retries = 2;
-    clear_task_instance(ti, &task);
-    EXPECT_EQ(ti.state, store::TaskState::kNone);
-    EXPECT_EQ(ti.try_number, 3);
-    EXPECT_EQ(ti.max_tries, 6);
-    EXPECT_FALSE(ti.start_date);
-    EXPECT_FALSE(ti.end_date);
-    EXPECT_FALSE(ti.output_json);
-
-    store::DagRun run;
-    run.state = store::RunState::kFailed;
-    run.start_date = 1;
-    run.end_date = 2;
-    requeue_run(run);
-    EXPECT_EQ(run.state, store::RunState::kQueued);
-    EXPECT_FALSE(run.end_date);
 }
 
 }  // namespace

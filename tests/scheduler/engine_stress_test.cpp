@@ -5,7 +5,6 @@
 // limits must hold, and every try the engine believes busy must be one the runner holds. At
 // the end every run must finish.
 
-#include "api/task_ops.hpp"
 #include "scheduler/decide.hpp"
 #include "scheduler/engine.hpp"
 #include "store/sqlite_store.hpp"
@@ -126,55 +125,26 @@ protected:
         return page ? page->items : std::vector<store::DagRun>{};
     }
 
-    // The API's clear of a finished run, then its nudge of the engine.
+    // The API's clear of a finished run.
     void clear_run(const store::DagRun& r) {
-        auto d = engine_->find_dag(r.dag_id);
-        if (!d) return;
-        store::DagRun run = r;
-        auto tis = store_->task_instances(run.dag_id, run.run_id);
-        ASSERT_TRUE(tis);
-        store::Changes changes;
-        for (auto& ti : *tis) {
-            api::clear_task_instance(ti, d->find_task(ti.task_id));
-            changes.tasks.push_back(ti);
-        }
-        api::requeue_run(run);
-        changes.runs.push_back(run);
-        ASSERT_TRUE(store_->commit(changes));
-        engine_->housekeeping();
+        auto cleared = engine_->clear_run(r.dag_id, r.run_id, false);
+        ASSERT_TRUE(cleared) << cleared.error().message;
         pump();
     }
 
-    // The API's mark of one task of a finished run as success, clearing failed tasks below it.
+    // The API's mark of one task of a finished run as success (failed tasks below it are
+    // cleared).
     void mark_success(const store::DagRun& r, std::mt19937& rng) {
         auto d = engine_->find_dag(r.dag_id);
-        if (!d) return;
-        store::DagRun run = r;
-        auto tis = store_->task_instances(run.dag_id, run.run_id);
-        ASSERT_TRUE(tis && !tis->empty());
-        const std::string root = (*tis)[rng() % tis->size()].task_id;
-        const auto below = api::expand_tasks(*d, {root}, false, true);
-        store::Changes changes;
-        bool requeue = false;
-        for (auto& ti : *tis) {
-            if (ti.task_id == root) {
-                api::mark_task_instance(ti, TaskState::kSuccess, clock_.now_ms());
-                changes.tasks.push_back(ti);
-            } else if (below.contains(ti.task_id) && api::is_failed(ti.state)) {
-                api::clear_task_instance(ti, d->find_task(ti.task_id));
-                changes.tasks.push_back(ti);
-                requeue = true;
-            }
-        }
-        if (requeue) {
-            api::requeue_run(run);
-            changes.runs.push_back(run);
-        } else if (auto outcome = run_outcome(*d, *tis); outcome && *outcome != run.state) {
-            run.state = *outcome;
-            changes.runs.push_back(run);
-        }
-        ASSERT_TRUE(store_->commit(changes));
-        if (requeue) engine_->housekeeping();
+        ASSERT_TRUE(d);
+        scheduler::MarkRequest mark;
+        mark.dag_id = r.dag_id;
+        mark.run.run_id = r.run_id;
+        mark.task_id = d->tasks[rng() % d->tasks.size()].task_id;
+        mark.new_state = TaskState::kSuccess;
+        mark.dry_run = false;
+        auto marked = engine_->mark_tasks(mark);
+        ASSERT_TRUE(marked) << marked.error().message;
         pump();
     }
 

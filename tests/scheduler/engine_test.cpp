@@ -154,6 +154,85 @@ TEST_F(EngineTest, ChainRunsTaskAfterTaskWithoutWaiting) {
     EXPECT_EQ(engine_->active_runs(), 0u);
 }
 
+TEST_F(EngineTest, ClearedRunStartsAtOnceWithoutALookAtTheStore) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    trigger("d");
+    finish(0, false);  // a fails: b and c are upstream_failed, the run fails
+    ASSERT_EQ(run_state(), RunState::kFailed);
+    EXPECT_EQ(engine_->active_runs(), 0u);
+
+    auto dry = engine_->clear_run("d", "r1", true);
+    ASSERT_TRUE(dry) << dry.error().message;
+    EXPECT_EQ(dry->tis.size(), 3u);
+    EXPECT_EQ(run_state(), RunState::kFailed);  // a dry run changes nothing
+
+    auto cleared = engine_->clear_run("d", "r1", false);
+    ASSERT_TRUE(cleared) << cleared.error().message;
+    EXPECT_EQ(cleared->run.state, RunState::kQueued);
+    pump();  // no housekeeping: the engine took the run back itself
+    ASSERT_EQ(runner_.task_ids(), (std::vector<std::string>{"a", "a"}));
+    EXPECT_EQ(runner_.started[1].attempt.try_number, 2);  // numbered after the old try
+    finish(1, true);
+    finish(2, true);
+    finish(3, true);
+    EXPECT_EQ(run_state(), RunState::kSuccess);
+}
+
+TEST_F(EngineTest, OperationsRefuseUnfinishedRunsAndUnknownNames) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    trigger("d");  // running: a is held by the runner
+    auto cleared = engine_->clear_run("d", "r1", false);
+    ASSERT_FALSE(cleared);
+    EXPECT_EQ(cleared.error().code, ErrorCode::kConflict);
+    EXPECT_NE(cleared.error().message.find("is running"), std::string::npos);
+    auto deleted = engine_->delete_run("d", "r1");
+    ASSERT_FALSE(deleted);
+    EXPECT_EQ(deleted.error().code, ErrorCode::kConflict);
+    EXPECT_EQ(engine_->set_run_state("d", "nope", RunState::kSuccess).error().code,
+              ErrorCode::kNotFound);
+    ClearRequest unknown_task;
+    unknown_task.dag_id = "d";
+    unknown_task.task_ids = std::vector<std::string>{"zz"};
+    EXPECT_EQ(engine_->clear_tasks(unknown_task).error().code, ErrorCode::kInvalidArgument);
+    unknown_task.dag_id = "nope";
+    EXPECT_EQ(engine_->clear_tasks(unknown_task).error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(run_state(), RunState::kRunning);
+    EXPECT_EQ(state("a"), TaskState::kRunning);
+}
+
+TEST_F(EngineTest, MarkingAFailedTaskSuccessResumesTheRunBelowIt) {
+    write_dag("d.yaml", kChain);
+    start_engine();
+    trigger("d");
+    finish(0, true);
+    finish(1, false);  // b fails, c upstream_failed
+    ASSERT_EQ(run_state(), RunState::kFailed);
+    MarkRequest mark;
+    mark.dag_id = "d";
+    mark.run.run_id = "r1";
+    mark.task_id = "b";
+    mark.dry_run = false;
+    auto marked = engine_->mark_tasks(mark);
+    ASSERT_TRUE(marked) << marked.error().message;
+    ASSERT_EQ(marked->size(), 1u);
+    EXPECT_EQ(marked->front().ti.task_id, "b");
+    EXPECT_EQ(state("b"), TaskState::kSuccess);
+    pump();
+    ASSERT_EQ(runner_.task_ids(), (std::vector<std::string>{"a", "b", "c"}));
+    finish(2, true);
+    EXPECT_EQ(run_state(), RunState::kSuccess);
+
+    // Marking the run failed skips nothing finished; deleting it removes it and its tasks.
+    ASSERT_TRUE(engine_->set_run_state("d", "r1", RunState::kFailed));
+    EXPECT_EQ(run_state(), RunState::kFailed);
+    EXPECT_EQ(state("c"), TaskState::kSuccess);
+    ASSERT_TRUE(engine_->delete_run("d", "r1"));
+    EXPECT_FALSE(*store_->get_run("d", "r1"));
+    EXPECT_TRUE(store_->task_instances("d", "r1")->empty());
+}
+
 TEST_F(EngineTest, RetriesAfterTheirDelayThenFail) {
     write_dag("d.yaml", R"(
 dag_id: d
