@@ -8,10 +8,6 @@
 #include <thread>
 #include <vector>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 namespace orquestra::app {
 
 namespace {
@@ -33,15 +29,7 @@ int thread_count(int requested) {
     return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-void return_large_blocks_to_the_system() {
-#if defined(__GLIBC__)
-    // Setting the threshold fixes it (glibc otherwise raises it to the largest block freed).
-    ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
-}
-
 int run_registry(RegistryCommandOptions options) {
-    return_large_blocks_to_the_system();
     http::IoPool pool(thread_count(options.threads));
     RegistryNode node(pool.first(), SystemClock::instance(), options.node, &pool);
     auto port = node.start();

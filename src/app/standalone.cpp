@@ -227,7 +227,6 @@ int run_standalone(const StandaloneOptions& options) {
         for (const auto& name : *copied) say("Copied example DAG {} to {}", name, paths.dags.string());
     }
 
-    return_large_blocks_to_the_system();
     http::IoPool pool(thread_count(options.threads));
     RegistryNodeOptions registry_options;
     registry_options.http.host = options.host;

@@ -386,6 +386,7 @@ void EurekaApi::serve_document(
     } else if (!body) {
         std::string text;
         http::gzip_decompress(*compressed, text, std::numeric_limits<std::size_t>::max());
+        transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
         body = std::make_shared<const std::string>(std::move(text));
     }
     res.status = 200;
@@ -415,6 +416,7 @@ DeflatedText EurekaApi::app_fragment_locked(const std::string& app, std::uint64_
          : write_application_xml(snapshot->first, text);
     DeflatedText& fresh = json ? entry.json : entry.xml;
     fresh = deflate_text(text);
+    transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
     if (plain != nullptr) {
         // A plain answer is on its way: hand the text over instead of inflating it again.
         *plain = std::make_shared<const std::string>(std::move(text));
@@ -489,6 +491,7 @@ bool EurekaApi::serve_app(const http::Request& req, http::Response& res, const s
     if (!plain) {
         std::string text;
         inflate_text(fragment, text);
+        transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
         plain = std::make_shared<const std::string>(std::move(text));
         std::lock_guard lock(cache_mu_);
         offer_plain_locked(app, generation, json, plain);
@@ -611,6 +614,7 @@ void EurekaApi::serve_all(const http::Request& req, http::Response& res) {
         }
         std::string text;
         inflate_text(app.fragment, text);
+        transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
         auto plain = std::make_shared<const std::string>(std::move(text));
         parts.push_back(plain);
         inflated.emplace_back(&app, std::move(plain));

@@ -60,6 +60,11 @@ public:
         std::size_t plain_bytes = 0;
     };
     CacheStats cache_stats() const;
+    // Bytes of short-lived text made so far (renderings, inflated plain answers): it grows
+    // while large buffers come and go, and stands still when the API is quiet.
+    std::uint64_t transient_bytes() const {
+        return transient_bytes_.load(std::memory_order_relaxed);
+    }
     std::string render_status_page() const;
 
 private:
@@ -130,6 +135,7 @@ private:
     // Plain copies by app, JSON and XML; plain_bytes_ is their total size.
     std::array<std::unordered_map<std::string, PlainCopy>, 2> plain_;
     std::size_t plain_bytes_ = 0;
+    std::atomic<std::uint64_t> transient_bytes_{0};
     FullDocument full_json_, full_xml_;
     std::array<LatencyHistogram, static_cast<std::size_t>(Route::kCount)> latency_;
     std::array<std::atomic<std::uint64_t>, 6> status_classes_{};  // 1xx..5xx, index by /100

@@ -371,6 +371,19 @@ TEST_F(EurekaApiTest, NoPlainCopiesWithoutBudgetAndAnswersStayWhole) {
     }
     EXPECT_EQ(api_->cache_stats().plain_copies, 0u);
     EXPECT_EQ(api_->cache_stats().plain_bytes, 0u);
+    // Inflated answers count as short-lived text (what tells the node to trim when quiet);
+    // cached gzip answers make none.
+    const auto gzip_fetch = [&] {
+        return request(port_, "GET", "/eureka/v2/apps/", "",
+                       {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}})
+            .status;
+    };
+    ASSERT_EQ(gzip_fetch(), 200);
+    const auto before = api_->transient_bytes();
+    ASSERT_EQ(gzip_fetch(), 200);
+    EXPECT_EQ(api_->transient_bytes(), before);
+    ASSERT_EQ(get("/eureka/v2/apps/ORDERS", "application/json").status, 200);
+    EXPECT_GT(api_->transient_bytes(), before);
 }
 
 TEST_F(EurekaApiTest, XmlRegistration) {
