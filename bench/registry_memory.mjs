@@ -3,7 +3,7 @@
 // registering and after serving every kind of read once — full fetches (JSON and XML, gzip and
 // plain) and every app's lookup (JSON and XML, gzip and plain) — then the throughput of
 // renewals, one-app lookups and full fetches (wrk, as bench/registry_load.sh runs it). RSS is
-// read again 11 s after each phase, once the registry has had a quiet interval.
+// read again 16 s after each phase, once the registry has had a quiet interval.
 //
 // Usage: node bench/registry_memory.mjs [instances=10000] [build/orquestra]
 //        (THROUGHPUT=0 skips the wrk phases; DUR=5s sets their length)
@@ -130,9 +130,10 @@ try {
   console.log(`every app looked up (JSON, XML; gzip and plain) in ${
     ((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`RSS after full fetches and lookups: ${rss(child.pid)}`);
-  // The registry gives freed pages back once it has been quiet for a while (5 s).
-  await sleep(11000);
-  console.log(`RSS 11 s later:                ${rss(child.pid)}`);
+  // The registry gives freed pages back once it has been quiet for a while (5 s;
+  // it looks every 5 s, so within about 10 s of the last request).
+  await sleep(16000);
+  console.log(`RSS 16 s later:                ${rss(child.pid)}`);
 
   if (process.env.THROUGHPUT !== '0') {
     const env = { INSTANCES: String(total), APPS: String(apps) };
@@ -151,8 +152,8 @@ try {
       }
     }
     console.log(`RSS at the end:          ${rss(child.pid)}`);
-    await sleep(11000);
-    console.log(`RSS 11 s later:          ${rss(child.pid)}`);
+    await sleep(16000);
+    console.log(`RSS 16 s later:          ${rss(child.pid)}`);
   }
 } finally {
   child.kill('SIGTERM');
