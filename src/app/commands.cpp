@@ -1,5 +1,7 @@
 #include "app/commands.hpp"
+#include "app/application.hpp"
 #include "app/run.hpp"
+#include "app/web_front.hpp"
 
 #include "api/users.hpp"
 #include "dag/loader.hpp"
@@ -8,7 +10,6 @@
 #include "core/strings.hpp"
 #include "discovery/eureka_client.hpp"
 
-#include <boost/asio/signal_set.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -175,6 +176,7 @@ int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
     executor::CommandTaskRunner unused(1);
     scheduler::EngineOptions opts;
     opts.log_dir = paths.logs;
+    opts.execute = false;  // the scheduler claims the run
     scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), opts);
     engine.load_dags();
     scheduler::TriggerRequest req;
@@ -201,7 +203,9 @@ int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool pau
     dag::DagFolder folder(paths.dags, SystemClock::instance());
     boost::asio::io_context io;
     executor::CommandTaskRunner unused(1);
-    scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), {});
+    scheduler::EngineOptions opts;
+    opts.execute = false;
+    scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), opts);
     engine.load_dags();
     if (auto r = engine.set_paused(dag_id, paused); !r) return fail(r.error().message);
     std::printf("Dag: %s, paused: %s\n", dag_id.c_str(), paused ? "True" : "False");
@@ -347,23 +351,84 @@ int run_scheduler(const CommonFlags& flags) {
     auto paths = HomePaths::resolve(flags.home, flags.dags);
     RemoteDirectory directory(flags);
     http::IoPool pool(thread_count(0));
-    pool.start();
     WorkflowNode node(paths, *directory, pool, SystemClock::instance(), {});
-    if (auto r = node.start(); !r) {
-        pool.stop();
-        return fail(r.error().message);
-    }
+    Application app;
+    app.add(
+        "event loops",
+        [&]() -> Result<void> {
+            pool.start();
+            return {};
+        },
+        [&] { pool.stop(); });
+    app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
+    if (auto r = app.start(); !r) return fail(r.error().message);
     spdlog::info("scheduler running: DAGs in {}, database {}, services from {}",
                  paths.dags.string(), paths.db.string(),
                  http::url_without_credentials(flags.registry_url));
-    boost::asio::io_context io(1);
-    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([](const boost::system::error_code& ec, int sig) {
-        if (!ec) spdlog::info("signal {}: stopping", sig);
-    });
-    io.run();
-    pool.stop();
-    node.stop();
+    wait_for_signal();
+    app.stop();
+    return 0;
+}
+
+namespace {
+
+// An engine that runs nothing looks no service up.
+class NoServices final : public executor::ServiceDirectory {
+public:
+    std::vector<executor::ServiceInstance> up_instances(const std::string&) override { return {}; }
+    void subscribe(std::function<void(const std::string&)>) override {}
+};
+
+}  // namespace
+
+int run_webserver(const CommonFlags& flags, const WebserverOptions& options) {
+    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    NoServices no_services;
+    http::IoPool pool(thread_count(options.threads));
+    scheduler::EngineOptions engine_options;
+    engine_options.execute = false;  // runs are the schedulers' to claim
+    WorkflowNode node(paths, no_services, pool, SystemClock::instance(), engine_options);
+    std::optional<api::ApiServer> api;
+    http::ServerOptions http_options;
+    http_options.host = options.host;
+    http_options.port = options.port;
+    WebFront web(pool, http_options);
+    Application app;
+    app.add(
+        "REST API",
+        [&]() -> Result<void> {
+            auto port = web.listen();
+            if (!port) return port.error();
+            return {};
+        },
+        [&] { web.stop(); });
+    app.add(
+        "event loops",
+        [&]() -> Result<void> {
+            pool.start();
+            return {};
+        },
+        [&] { pool.stop(); });
+    app.add("DAGs and database", [&] { return node.start(); }, [&] { node.stop(); });
+    app.add(
+        "API handlers",
+        [&]() -> Result<void> {
+            api::ApiOptions api_options;
+            api_options.version = options.version;
+            api_options.secure_cookies = options.secure_cookies;
+            auto readers = node.open_readers(2);
+            if (!readers) return readers.error();
+            api_options.readers = *readers;
+            web.serve(api.emplace(node.engine(), node.store(), node.loop(), api_options));
+            return {};
+        },
+        [&] { web.stop(); });
+    if (auto r = app.start(); !r) return fail(r.error().message);
+    spdlog::info("webserver: REST API and console on http://{}:{}/ (DAGs in {}, database {}); "
+                 "runs are started by the schedulers on the same database",
+                 options.host, web.port(), paths.dags.string(), paths.db.string());
+    wait_for_signal();
+    app.stop();
     return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "app/workflow_node.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,17 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id, const std
 int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
                    const std::string& task_id, const std::string& conf);
 int run_scheduler(const CommonFlags& flags);
+
+// `webserver`: the REST API and the console, with no scheduler: the runs it creates or queues
+// again are claimed by the `scheduler` processes on the same database.
+struct WebserverOptions {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    int threads = 0;  // 0: one per core
+    bool secure_cookies = false;
+    std::string version;
+};
+int run_webserver(const CommonFlags& flags, const WebserverOptions& options);
 
 struct UserFlags {
     std::string username, password, role, email, first_name, last_name;

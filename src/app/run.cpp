@@ -1,5 +1,6 @@
 #include "app/run.hpp"
 
+#include "app/application.hpp"
 #include "app/home_access.hpp"
 
 #include <boost/asio/signal_set.hpp>
@@ -14,9 +15,6 @@
 
 namespace orquestra::app {
 
-namespace {
-
-// Blocks the calling thread until SIGINT or SIGTERM.
 void wait_for_signal() {
     boost::asio::io_context io(1);
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -25,8 +23,6 @@ void wait_for_signal() {
     });
     io.run();
 }
-
-}  // namespace
 
 int thread_count(int requested) {
     if (requested > 0) return requested;
@@ -44,22 +40,36 @@ int run_registry(RegistryCommandOptions options) {
 #endif
     http::IoPool pool(thread_count(options.threads));
     RegistryNode node(pool.first(), SystemClock::instance(), options.node, &pool);
-    auto port = node.start();
-    if (!port) {
-        spdlog::error("{}", port.error().message);
+    Application app;
+    app.add(
+        "registry",
+        [&]() -> Result<void> {
+            auto port = node.start();
+            if (!port) return port.error();
+            spdlog::info("registry listening on http://{}:{}/ (Eureka API at /eureka/v2/ and "
+                         "/eureka/)",
+                         options.node.http.host, *port);
+            return {};
+        },
+        [&] { node.stop(); });
+    app.add(
+        "event loops",
+        [&]() -> Result<void> {
+            pool.start();
+            return {};
+        },
+        [&] { pool.stop(); });
+    if (auto r = app.start(); !r) {
+        spdlog::error("{}", r.error().message);
         return 1;
     }
-    spdlog::info("registry listening on http://{}:{}/ (Eureka API at /eureka/v2/ and /eureka/)",
-                 options.node.http.host, *port);
     if (options.node.api.auth.empty() && !is_loopback_host(options.node.http.host)) {
         spdlog::warn("the registry is open to the network without credentials: anyone who "
                      "reaches {} may register, change or remove instances (see --auth-file)",
                      options.node.http.host);
     }
-    pool.start();
     wait_for_signal();
-    node.stop();
-    pool.stop();
+    app.stop();
     return 0;
 }
 

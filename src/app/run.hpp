@@ -12,6 +12,9 @@ struct RegistryCommandOptions {
 
 int run_registry(RegistryCommandOptions options);
 
+// Blocks the calling thread until SIGINT or SIGTERM.
+void wait_for_signal();
+
 // Event-loop threads for a `--threads` flag: the flag when positive, else one per core.
 int thread_count(int requested);
 

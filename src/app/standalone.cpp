@@ -2,24 +2,23 @@
 
 #include "api/api.hpp"
 #include "api/users.hpp"
+#include "app/application.hpp"
 #include "app/child_processes.hpp"
 #include "app/home_access.hpp"
 #include "app/registry_catalog.hpp"
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
 #include "app/run.hpp"
+#include "app/web_front.hpp"
 #include "app/workflow_node.hpp"
 #include "core/strings.hpp"
 #include "http/io_pool.hpp"
-#include "http/server.hpp"
-#include "web/console.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -237,62 +236,89 @@ int run_standalone(const StandaloneOptions& options) {
     RegistryDirectory directory(registry.registry());
     WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
     RegistryCatalog catalog(registry.registry());
-    const web::WebConsole console;
     std::optional<api::ApiServer> api;
-    // Set once the API exists; the port listens before that and answers 503 meanwhile.
-    std::atomic<api::ApiServer*> api_ready{nullptr};
     http::ServerOptions web_options;
     web_options.host = options.host;
     web_options.port = options.port;
     std::uint16_t registry_port = 0;
-    http::HttpServer web(
-        pool.first(), web_options,
-        http::Handler([&](http::Request& req, http::Response& res) -> boost::asio::awaitable<void> {
-            if (api::ApiServer::owns(req.path())) {
-                if (auto* ready = api_ready.load(std::memory_order_acquire)) {
-                    co_await ready->handle(req, res);
-                } else {
-                    res.set(503, "text/plain; charset=utf-8", "Starting, try again shortly\n");
-                    res.add_header("Retry-After", "1");
-                }
-            } else {
-                console.handle(req, res);
-            }
-        }),
-        &pool);
+    WebFront web(pool, web_options);
     ChildProcesses children;
+    std::optional<AdminLogin> admin;
 
     // Both ports first (a port in use stops everything before anything ran), then the example
     // services (so that the DAGs' first scheduled runs find them), then the engine, and the API.
-    auto start = [&]() -> Result<void> {
-        auto rport = registry.start();
-        if (!rport) return Error{rport.error().code, "registry: " + rport.error().message};
-        registry_port = *rport;
-        auto port = web.start();
-        if (!port) return Error{port.error().code, "REST API: " + port.error().message};
-        pool.start();
-        if (options.examples) {
-            say("Example services:");
-            if (auto r = start_examples(children, examples, registry.registry(), registry_port,
-                                        *registry_auth);
-                !r) {
-                return r.error();
-            }
-        }
-        if (auto r = node.start(); !r) return r.error();
-        auto admin = ensure_admin(node, paths.home, admin_password);
-        if (!admin) return admin.error();
-        api::ApiOptions api_options;
-        api_options.version = options.version;
-        api_options.catalog = &catalog;
-        api_options.secure_cookies = options.secure_cookies;
-        auto readers = node.open_readers(2);
-        if (!readers) return readers.error();
-        api_options.readers = *readers;
-        api_ready.store(&api.emplace(node.engine(), node.store(), node.loop(), api_options),
-                        std::memory_order_release);
+    // Stopped in reverse: the API's requests end first; the example services deregister while
+    // the registry still runs; the event loops stop last.
+    Application app;
+    app.add(
+        "registry",
+        [&]() -> Result<void> {
+            auto port = registry.start();
+            if (!port) return port.error();
+            registry_port = *port;
+            return {};
+        },
+        [&] { registry.stop(); });
+    app.add(
+        "REST API",
+        [&]() -> Result<void> {
+            auto port = web.listen();
+            if (!port) return port.error();
+            return {};
+        },
+        [&] { web.stop(); });
+    app.add(
+        "event loops",
+        [&]() -> Result<void> {
+            pool.start();
+            return {};
+        },
+        [&] { pool.stop(); });
+    if (options.examples) {
+        app.add(
+            "example services",
+            [&]() -> Result<void> {
+                say("Example services:");
+                return start_examples(children, examples, registry.registry(), registry_port,
+                                      *registry_auth);
+            },
+            [&] {
+                for (const auto& e : children.stop_all(std::chrono::milliseconds(3000))) {
+                    spdlog::info("{} (pid {}) {}", e.name, e.pid, e.how);
+                }
+            });
+    }
+    app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
+    app.add(
+        "admin user",
+        [&]() -> Result<void> {
+            auto login = ensure_admin(node, paths.home, admin_password);
+            if (!login) return login.error();
+            admin = std::move(*login);
+            return {};
+        },
+        nullptr);
+    app.add(
+        "API handlers",
+        [&]() -> Result<void> {
+            api::ApiOptions api_options;
+            api_options.version = options.version;
+            api_options.catalog = &catalog;
+            api_options.secure_cookies = options.secure_cookies;
+            auto readers = node.open_readers(2);
+            if (!readers) return readers.error();
+            api_options.readers = *readers;
+            web.serve(api.emplace(node.engine(), node.store(), node.loop(), api_options));
+            return {};
+        },
+        // No request may wait on the engine once it stops: the server closes first.
+        [&] { web.stop(); });
 
-        const std::string base = fmt::format("http://{}:{}", options.host, *port);
+    auto started = app.start();
+    const bool ok = started.has_value();
+    if (!ok) spdlog::error("{}", started.error().message);
+    if (ok) {
+        const std::string base = fmt::format("http://{}:{}", options.host, web.port());
         say("Orquestra {} standalone", options.version);
         say("  console    {}/  (user admin)", base);
         say("  REST API   {}/api/v1  (user admin, password {})", base,
@@ -317,11 +343,7 @@ int run_standalone(const StandaloneOptions& options) {
             say("  {} --url {} --password {}", (examples / "invocar_dag").string(), base,
                 password);
         }
-        return {};
-    };
-    auto started = start();
-    const bool ok = started.has_value();
-    if (!ok) spdlog::error("{}", started.error().message);
+    }
 
     if (ok) {
         say("Ready. Stop with Ctrl-C or SIGTERM.");
@@ -343,16 +365,7 @@ int run_standalone(const StandaloneOptions& options) {
         io.run();
     }
 
-    // Children first (they deregister from the registry, still running), then the servers and
-    // their threads, then the API (its requests are done), then the engine, then the registry.
-    for (const auto& e : children.stop_all(std::chrono::milliseconds(3000))) {
-        spdlog::info("{} (pid {}) {}", e.name, e.pid, e.how);
-    }
-    web.stop();
-    registry.stop();
-    pool.stop();
-    api.reset();
-    node.stop();
+    app.stop();
     return ok ? 0 : 1;
 }
 

@@ -58,8 +58,9 @@ Result<void> WorkflowNode::start() {
     if (!s) return s.error();
     store_ = std::move(*s);
     // With SQLite, one scheduler per database: a second one would take the first one's running
-    // tries for a crash's. `dags test` (only_dag) touches only the run it makes.
-    if (options_.only_dag.empty()) {
+    // tries for a crash's. `dags test` (only_dag) touches only the run it makes, and an engine
+    // that runs nothing (`webserver`) only the runs it is asked to change.
+    if (options_.only_dag.empty() && options_.execute) {
         if (auto claimed = store_->claim_scheduler(); !claimed) return claimed.error();
     }
     engine_ = std::make_unique<scheduler::Engine>(loop_, *store_, folder_, runners_, clock_,

@@ -144,6 +144,20 @@ int main(int argc, char** argv) {
     auto* sched = cli.add_subcommand("scheduler", "Run the scheduler and executor");
     add_common(sched, true);
 
+    app::WebserverOptions webserver_options;
+    auto* webserver = cli.add_subcommand(
+        "webserver", "Run the REST API and the console (the schedulers run the tasks)");
+    add_common(webserver, false);
+    webserver->add_option("--host", webserver_options.host, "Address to listen on")
+        ->capture_default_str();
+    webserver->add_option("-p,--port", webserver_options.port, "Port (0: any free port)")
+        ->capture_default_str();
+    webserver->add_option("--threads", webserver_options.threads,
+                          "Event-loop threads (0: one per core)")
+        ->capture_default_str();
+    webserver->add_flag("--secure-cookies", webserver_options.secure_cookies,
+                        "Mark the console's session cookie Secure (a TLS proxy is in front)");
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -183,6 +197,10 @@ int main(int argc, char** argv) {
         if (dags_test->parsed()) return app::cmd_dags_test(common, dag_id, conf);
         if (tasks_test->parsed()) return app::cmd_tasks_test(common, dag_id, task_id, conf);
         if (sched->parsed()) return app::run_scheduler(common);
+        if (webserver->parsed()) {
+            webserver_options.version = ORQUESTRA_VERSION;
+            return app::run_webserver(common, webserver_options);
+        }
         if (users_create->parsed()) return app::cmd_users_create(common, user);
         if (users_list->parsed()) return app::cmd_users_list(common);
         if (users_delete->parsed()) return app::cmd_users_delete(common, user.username);

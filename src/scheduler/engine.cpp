@@ -116,11 +116,44 @@ Engine::~Engine() {
 }
 
 Result<void> Engine::start() {
+    started_at_ = clock_.now_ms();
+    if (options_.execute) {
+        store::SchedulerProcess me;
+        me.id = options_.owner;
+        me.kind = options_.only_dag.empty() ? "scheduler" : "test";
+        me.hostname = hostname_;
+        me.pid = ::getpid();
+        me.started_at = me.heartbeat_at = started_at_;
+        if (auto r = store_.heartbeat(me, true); !r) return r.error();
+    }
     housekeeping();
-    load_unfinished_runs(true);
     flush();
     rearm_housekeeping();
     return {};
+}
+
+bool Engine::beat(bool first) {
+    if (!options_.execute || fenced_) return !fenced_;
+    store::SchedulerProcess me;
+    me.id = options_.owner;
+    me.heartbeat_at = clock_.now_ms();
+    auto r = store_.heartbeat(me, first);
+    if (r) return true;
+    if (r.error().code != ErrorCode::kNotFound) {
+        // The store is out of reach: the heartbeat ages, and so does every commit; retried at
+        // the next housekeeping.
+        spdlog::warn("cannot record the scheduler's heartbeat: {}", r.error().message);
+        return true;
+    }
+    spdlog::error("another scheduler presumed this one dead (no heartbeat for {} ms) and took "
+                  "its runs: this scheduler stops scheduling",
+                  options_.scheduler_timeout.count());
+    fenced_ = true;
+    runs_.clear();
+    dirty_.clear();
+    results_.clear();
+    stop();
+    return false;
 }
 
 void Engine::rearm_housekeeping() {
@@ -296,6 +329,7 @@ void Engine::load_dags() {
 }
 
 void Engine::housekeeping() {
+    if (!beat(false)) return;
     auto scan = folder_.scan();
     if (!scan.folder_error.empty()) {
         spdlog::warn("DAG folder: {}", scan.folder_error);
@@ -321,26 +355,64 @@ void Engine::housekeeping() {
             records_[rec.dag_id] = rec;
         }
     }
-    load_unfinished_runs(false);
+    load_unfinished_runs();
     schedule_runs();
     if (!dirty_.empty()) request_flush();
 }
 
-void Engine::load_unfinished_runs(bool recovering) {
-    // `dags test` works only on the run it creates.
-    if (!options_.only_dag.empty()) return;
-    auto runs = store_.unfinished_runs();
-    if (!runs) {
-        spdlog::error("cannot read unfinished runs: {}", runs.error().message);
-        return;
-    }
+void Engine::load_unfinished_runs() {
+    // `dags test` works only on the run it creates; the API's and the CLI's engines run nothing.
+    if (!options_.only_dag.empty() || !options_.execute || fenced_) return;
+    const Millis now = clock_.now_ms();
+    store::ClaimRequest claim;
+    claim.owner = options_.owner;
+    claim.dead_before = now - static_cast<Millis>(options_.scheduler_timeout.count());
+    claim.other_schedulers_dead = options_.sole_scheduler && !claimed_once_;
+    // A sole scheduler takes everything; one of several takes a batch per look.
+    const bool everything = options_.sole_scheduler;
+    claim.limit = everything ? 1000 : std::max(1, options_.claim_batch);
     store::Changes changes;
-    Millis now = clock_.now_ms();
-    for (auto& run : *runs) {
-        if (runs_.contains(RunKey{run.dag_id, run.run_id}) || !can_adopt(run.dag_id)) continue;
+    // Nothing of a claimed run is running anywhere: its busy tries were left by a scheduler
+    // that stopped, and are recovered by their policy.
+    auto take = [&](store::DagRun run) {
+        RunKey key{run.dag_id, run.run_id};
+        if (runs_.contains(key)) return;
+        if (!can_adopt(run.dag_id)) {
+            unadopted_.insert(std::move(key));
+            return;
+        }
         auto tis = store_.task_instances(run.dag_id, run.run_id);
-        if (!tis) continue;
-        adopt_run(std::move(run), std::move(*tis), recovering, now, changes);
+        if (!tis) {
+            unadopted_.insert(std::move(key));
+            return;
+        }
+        unadopted_.erase(key);
+        adopt_run(std::move(run), std::move(*tis), true, now, changes);
+    };
+    for (const auto& key : std::set<RunKey>(unadopted_)) {
+        auto run = store_.get_run(key.first, key.second);
+        if (!run) continue;
+        if (!run->has_value() || (*run)->owner != options_.owner ||
+            !((*run)->state == RunState::kQueued || (*run)->state == RunState::kRunning)) {
+            unadopted_.erase(key);  // deleted, or taken by another scheduler meanwhile
+            continue;
+        }
+        take(std::move(**run));
+    }
+    for (int round = 0; round < 100; ++round) {
+        auto claimed = store_.claim_runs(claim);
+        if (!claimed) {
+            spdlog::error("cannot claim unfinished runs: {}", claimed.error().message);
+            break;
+        }
+        if (!claimed->empty()) {
+            spdlog::info("took over {} unfinished run(s)", claimed->size());
+        }
+        const bool more = everything && static_cast<int>(claimed->size()) == claim.limit;
+        for (auto& run : *claimed) take(std::move(run));
+        claimed_once_ = true;
+        claim.other_schedulers_dead = false;  // their rows are gone now
+        if (!more) break;
     }
     if (!changes.empty()) {
         if (auto r = store_.commit(changes); !r) {
@@ -358,6 +430,7 @@ void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, 
                        Millis now, store::Changes& changes) {
     RunKey key{run.dag_id, run.run_id};
     auto dag = find_dag(run.dag_id);
+    run.owner = options_.owner;
     ActiveRun ar;
     ar.run = std::move(run);
     ar.dag = dag;
@@ -437,7 +510,7 @@ void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, 
 }
 
 void Engine::schedule_runs() {
-    if (!options_.only_dag.empty()) return;
+    if (!options_.only_dag.empty() || !options_.execute || fenced_) return;
     Millis now = clock_.now_ms();
     for (const auto& [id, dag] : dags_) {
         if (is_paused(id) || dag->schedule.kind() == dag::ScheduleKind::kNone) continue;
@@ -468,6 +541,10 @@ void Engine::schedule_runs() {
 }
 
 Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
+    if (fenced_) {
+        return Error{ErrorCode::kUnavailable,
+                     "this scheduler stopped: another one presumed it dead and took its runs"};
+    }
     auto dag = find_dag(request.dag_id);
     if (!dag) {
         return Error{ErrorCode::kNotFound, fmt::format("DAG '{}' not found", request.dag_id)};
@@ -503,6 +580,7 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     run.conf_json = json::serialize(request.conf);
     run.note = request.note;
     run.external_trigger = request.run_type == store::RunType::kManual;
+    run.owner = options_.execute ? options_.owner : std::string();
     if (request.run_type == store::RunType::kScheduled) {
         if (auto next = dag->schedule.next_after(logical)) run.data_interval_end = *next;
     }
@@ -519,6 +597,7 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
         }
     }
     if (!created) return created.error();
+    if (!options_.execute) return *created;  // a scheduler claims it
     ActiveRun ar;
     ar.run = *created;
     ar.dag = dag;

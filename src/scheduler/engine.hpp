@@ -54,6 +54,19 @@ struct EngineOptions {
     // engine works only on the runs it creates itself, so it may run next to a scheduler.
     bool ignore_pause = false;
     std::string only_dag;
+    // Whether this engine runs tries. False for processes that only serve the API and for the
+    // CLI: the runs they create or queue again are left for a scheduler to claim.
+    bool execute = true;
+    // Several schedulers on one database: each records a heartbeat at every housekeeping; one
+    // whose heartbeat is older than this is presumed dead, and another takes its runs over
+    // (its running tries fail by their retry policy, as after a crash).
+    std::chrono::milliseconds scheduler_timeout{30'000};
+    // The only scheduler its database allows (SQLite's lock): at start it takes over every
+    // other scheduler's runs at once instead of waiting for their heartbeats to age.
+    bool sole_scheduler = true;
+    // How many unowned runs a scheduler claims at each look, so that several schedulers share
+    // a burst of runs (a sole scheduler's first claim takes every run it finds).
+    int claim_batch = 64;
 };
 
 // Renders a task's templates for one try (path, query, headers, body, argv, env...).
@@ -142,6 +155,11 @@ public:
     // Looks at the folder and the store now (loop thread).
     void housekeeping();
 
+    // False once another scheduler presumed this one dead and took its runs: it schedules
+    // nothing more (the process should exit).
+    bool owns_its_runs() const { return !fenced_; }
+    const std::string& owner() const { return options_.owner; }
+
     void add_run_listener(RunListener listener);
     std::size_t active_runs() const { return runs_.size(); }
     std::filesystem::path log_path(const std::string& dag_id, const std::string& run_id,
@@ -170,7 +188,11 @@ private:
 
     void rearm_housekeeping();
     void sync_dags();
-    void load_unfinished_runs(bool recovering);
+    // Claims the runs no living scheduler works on and takes in those it owns (a sole
+    // scheduler's first claim takes every other scheduler's runs).
+    void load_unfinished_runs();
+    // Records the heartbeat; false when this scheduler was presumed dead (it stops).
+    bool beat(bool first);
     bool can_adopt(const std::string& dag_id) const;
     // Takes a run left queued or running into memory, unless another scheduler works on it;
     // recovering: its busy tries were left by a scheduler that stopped.
@@ -244,6 +266,11 @@ private:
     std::optional<Millis> wake_deadline_;
     std::vector<RunListener> listeners_;
     bool stopped_ = false;
+    bool fenced_ = false;
+    bool claimed_once_ = false;
+    Millis started_at_ = 0;
+    // Runs this engine owns but could not take in yet (their DAG file is broken or unread).
+    std::set<RunKey> unadopted_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     LogWriter logs_;
 };

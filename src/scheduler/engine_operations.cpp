@@ -86,18 +86,25 @@ Result<std::vector<store::DagRun>> Engine::finished_runs(const std::string& dag_
 
 Result<void> Engine::apply(store::Changes& changes) {
     if (changes.empty()) return {};
+    // A run back in the queue is this scheduler's, or, from an engine that runs nothing, the
+    // first scheduler's to claim it.
+    for (auto& run : changes.runs) {
+        if (run.state == RunState::kQueued) {
+            run.owner = options_.execute && !fenced_ ? options_.owner : std::string();
+        }
+    }
     if (auto done = store_.commit(changes); !done) return done.error();
+    if (!options_.execute || fenced_) return {};
     const Millis now = clock_.now_ms();
     store::Changes adopted;
     for (auto& run : changes.runs) {
-        if (run.state != RunState::kQueued || runs_.contains(RunKey{run.dag_id, run.run_id}) ||
-            !can_adopt(run.dag_id)) {
-            continue;  // a run that cannot be adopted now is found by the next housekeeping
-        }
-        auto tis = store_.task_instances(run.dag_id, run.run_id);
+        RunKey key{run.dag_id, run.run_id};
+        if (run.state != RunState::kQueued || runs_.contains(key)) continue;
+        auto tis = can_adopt(run.dag_id) ? store_.task_instances(run.dag_id, run.run_id)
+                                         : Result<std::vector<store::TaskInstance>>(
+                                               Error{ErrorCode::kUnavailable, "DAG not loaded"});
         if (!tis) {
-            spdlog::warn("run {} / {} is queued again; it starts at the next look at the store: {}",
-                         run.dag_id, run.run_id, tis.error().message);
+            unadopted_.insert(std::move(key));  // taken in at a later housekeeping
             continue;
         }
         adopt_run(run, std::move(*tis), false, now, adopted);

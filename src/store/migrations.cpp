@@ -113,11 +113,25 @@ constexpr std::string_view kRenderedTries = R"sql(
 ALTER TABLE task_tries ADD COLUMN rendered TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<Migration, 4> kMigrations = {{
+// Several schedulers: who works on each run, and each process's heartbeat.
+constexpr std::string_view kSchedulerProcesses = R"sql(
+ALTER TABLE dag_runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE TABLE scheduler_processes (
+    id           TEXT    PRIMARY KEY,
+    kind         TEXT    NOT NULL,
+    hostname     TEXT    NOT NULL,
+    pid          INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
     {4, "rendered tries", kRenderedTries},
+    {5, "scheduler processes", kSchedulerProcesses},
 }};
 
 }  // namespace

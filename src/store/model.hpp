@@ -63,6 +63,19 @@ struct DagRun {
     std::string note;
     bool external_trigger = true;
     std::optional<Millis> last_scheduling_decision;
+    // The scheduler process working on the run (its SchedulerProcess id); empty: none yet.
+    std::string owner;
+};
+
+// A process that runs tries (`scheduler`, `standalone`, `dags test`), as its heartbeat row
+// records it: while the heartbeat is fresh, the runs it owns are its own.
+struct SchedulerProcess {
+    std::string id;
+    std::string kind = "scheduler";  // "scheduler", or "test" for `dags test`
+    std::string hostname;
+    std::int64_t pid = 0;
+    Millis started_at = 0;
+    Millis heartbeat_at = 0;
 };
 
 struct TaskInstance {

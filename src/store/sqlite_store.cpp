@@ -162,14 +162,18 @@ constexpr std::array<std::string_view, 6> kDagColumns = {
     "dag_id", "is_paused", "is_active", "fileloc", "last_parsed", "last_scheduled_logical_date"};
 
 // Without "id", which the store assigns; SELECTs read "id" first.
-constexpr std::array<std::string_view, 14> kRunColumns = {
+constexpr std::array<std::string_view, 15> kRunColumns = {
     "dag_id",           "run_id",
     "run_type",         "state",
     "logical_date",     "data_interval_start",
     "data_interval_end", "queued_at",
     "start_date",       "end_date",
     "conf",             "note",
-    "external_trigger", "last_scheduling_decision"};
+    "external_trigger", "last_scheduling_decision",
+    "owner"};
+
+constexpr std::array<std::string_view, 6> kProcessColumns = {
+    "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};
 
 constexpr std::array<std::string_view, 18> kTaskColumns = {
     "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
@@ -242,7 +246,7 @@ void bind_run(Query& q, const DagRun& r) {
     q.bind(r.dag_id).bind(r.run_id).bind(to_string(r.run_type)).bind(to_string(r.state));
     q.bind(r.logical_date).bind(r.data_interval_start).bind(r.data_interval_end);
     q.bind(r.queued_at).bind(r.start_date).bind(r.end_date).bind(r.conf_json).bind(r.note);
-    q.bind(r.external_trigger).bind(r.last_scheduling_decision);
+    q.bind(r.external_trigger).bind(r.last_scheduling_decision).bind(r.owner);
 }
 
 Error bad_column(std::string_view table, std::string_view column, std::string_view value) {
@@ -273,6 +277,7 @@ Result<DagRun> read_run(const Query& q) {
     r.note = q.text(12);
     r.external_trigger = q.boolean(13);
     r.last_scheduling_decision = q.opt_int64(14);
+    r.owner = q.text(15);
     return r;
 }
 
@@ -422,6 +427,12 @@ enum class Sql : std::size_t {
     kGetUser,
     kListUsers,
     kDeleteUser,
+    kInsertProcess,
+    kBeatProcess,
+    kDeleteDeadProcesses,
+    kClaimableRuns,
+    kSetRunOwner,
+    kListProcesses,
     kCount,
 };
 
@@ -496,6 +507,27 @@ StatementText statement_text(Sql id) {
         case Sql::kGetUser:
             return {"get user", fmt::format("SELECT id, {} FROM users WHERE username = ?",
                                             column_list(kUserColumns))};
+        case Sql::kInsertProcess:
+            return {"record scheduler process",
+                    upsert_sql("scheduler_processes", kProcessColumns, 1)};
+        case Sql::kBeatProcess:
+            return {"record heartbeat",
+                    "UPDATE scheduler_processes SET heartbeat_at = ? WHERE id = ?"};
+        case Sql::kDeleteDeadProcesses:
+            return {"remove dead scheduler processes",
+                    "DELETE FROM scheduler_processes WHERE id <> ? AND "
+                    "(heartbeat_at < ? OR (? AND kind = 'scheduler'))"};
+        case Sql::kClaimableRuns:
+            return {"list claimable runs",
+                    run_select() + " WHERE state IN ('queued', 'running') AND owner <> ? AND "
+                                   "owner NOT IN (SELECT id FROM scheduler_processes) "
+                                   "ORDER BY id LIMIT ?"};
+        case Sql::kSetRunOwner:
+            return {"claim run", "UPDATE dag_runs SET owner = ? WHERE id = ?"};
+        case Sql::kListProcesses:
+            return {"list scheduler processes",
+                    fmt::format("SELECT {} FROM scheduler_processes ORDER BY id",
+                                column_list(kProcessColumns))};
         case Sql::kListUsers:
             return {"list users", fmt::format("SELECT id, {} FROM users ORDER BY username",
                                               column_list(kUserColumns))};
@@ -1246,6 +1278,72 @@ Result<void> SqliteStore::delete_user(const std::string& username) {
         return Error{ErrorCode::kNotFound, fmt::format("user '{}' not found", username)};
     }
     return {};
+}
+
+Result<void> SqliteStore::heartbeat(const SchedulerProcess& process, bool first) {
+    std::lock_guard lock(mu_);
+    if (auto here = db_->check_in_place(); !here) return here.error();
+    auto q = db_->cached(first ? Sql::kInsertProcess : Sql::kBeatProcess);
+    if (!q) return q.error();
+    if (first) {
+        q->bind(process.id).bind(process.kind).bind(process.hostname).bind(process.pid);
+        q->bind(process.started_at).bind(process.heartbeat_at);
+    } else {
+        q->bind(process.heartbeat_at).bind(process.id);
+    }
+    if (auto r = q->run(); !r) return r;
+    if (sqlite3_changes(db_->db()) == 0) {
+        return Error{ErrorCode::kNotFound,
+                     fmt::format("scheduler process '{}' has no heartbeat row", process.id)};
+    }
+    return {};
+}
+
+Result<std::vector<DagRun>> SqliteStore::claim_runs(const ClaimRequest& request) {
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    // One write transaction: no other connection claims between the read and the updates.
+    return c.transaction(Sql::kBeginImmediate, [&]() -> Result<std::vector<DagRun>> {
+        {
+            auto q = c.cached(Sql::kDeleteDeadProcesses);
+            if (!q) return q.error();
+            q->bind(request.owner).bind(request.dead_before).bind(request.other_schedulers_dead);
+            if (auto r = q->run(); !r) return r.error();
+        }
+        std::vector<DagRun> runs;
+        {
+            auto q = c.cached(Sql::kClaimableRuns);
+            if (!q) return q.error();
+            q->bind(request.owner).bind(static_cast<std::int64_t>(std::max(0, request.limit)));
+            auto all = read_all<DagRun>(*q, read_run);
+            if (!all) return all.error();
+            runs = std::move(*all);
+        }
+        for (auto& run : runs) {
+            auto q = c.cached(Sql::kSetRunOwner);
+            if (!q) return q.error();
+            q->bind(request.owner).bind(run.id);
+            if (auto r = q->run(); !r) return r.error();
+            run.owner = request.owner;
+        }
+        return runs;
+    });
+}
+
+Result<std::vector<SchedulerProcess>> SqliteStore::scheduler_processes() {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kListProcesses);
+    if (!q) return q.error();
+    return read_all<SchedulerProcess>(*q, [](const Query& row) -> Result<SchedulerProcess> {
+        SchedulerProcess p;
+        p.id = row.text(0);
+        p.kind = row.text(1);
+        p.hostname = row.text(2);
+        p.pid = row.int64(3);
+        p.started_at = row.int64(4);
+        p.heartbeat_at = row.int64(5);
+        return p;
+    });
 }
 
 }  // namespace orquestra::store

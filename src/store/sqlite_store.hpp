@@ -98,6 +98,10 @@ public:
     Result<std::vector<User>> list_users() override;
     Result<void> delete_user(const std::string& username) override;
 
+    Result<void> heartbeat(const SchedulerProcess& process, bool first) override;
+    Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) override;
+    Result<std::vector<SchedulerProcess>> scheduler_processes() override;
+
     // kUnavailable when the file was deleted or replaced since it was opened, or is read-only.
     Result<void> check_writable() override;
 

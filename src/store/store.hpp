@@ -56,6 +56,16 @@ struct RunCount {
     std::int64_t count = 0;
 };
 
+// What claim_runs takes: see there.
+struct ClaimRequest {
+    std::string owner;    // the claiming process's id
+    Millis dead_before = 0;  // a process whose heartbeat is older is dead
+    // Every other process of kind "scheduler" is dead whatever its heartbeat (the caller is the
+    // only scheduler the database allows, as with SQLite's lock).
+    bool other_schedulers_dead = false;
+    int limit = 1000;
+};
+
 template <class T>
 struct Page {
     std::vector<T> items;
@@ -106,6 +116,18 @@ public:
 
     // Whether writes can be stored now (health checks): kUnavailable when they cannot.
     virtual Result<void> check_writable() = 0;
+
+    // Several schedulers on one database. Each process that runs tries keeps a heartbeat row;
+    // a run belongs to the process its `owner` names while that process lives.
+    //
+    // Records the process's heartbeat, creating its row when `first`. kNotFound when its row
+    // is gone (another scheduler found it dead and took its runs): it must stop at once.
+    virtual Result<void> heartbeat(const SchedulerProcess& process, bool first) = 0;
+    // Removes the rows of dead processes, then gives `owner` up to `limit` unfinished runs
+    // that no living process owns (no owner, or a dead or unknown one), oldest first, with
+    // `owner` set. Each run goes to one caller even when several claim at once.
+    virtual Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) = 0;
+    virtual Result<std::vector<SchedulerProcess>> scheduler_processes() = 0;
 
     // Import errors are replaced wholesale by the DAG folder scanner.
     virtual Result<void> replace_import_errors(const std::vector<ImportError>& errors) = 0;

@@ -1,6 +1,8 @@
 // Whole-process crash recovery: kill -9 the scheduler mid-run, start it again, and the run
 // completes with no try run twice.
+#include "core/strings.hpp"
 #include "store/sqlite_store.hpp"
+#include "test_http.hpp"
 #include "wait.hpp"
 
 #include <gtest/gtest.h>
@@ -58,9 +60,11 @@ protected:
         log_ = home_ / "processes.log";
     }
     void TearDown() override {
-        if (scheduler_ > 0) {
-            kill(scheduler_, SIGKILL);
-            waitpid(scheduler_, nullptr, 0);
+        for (pid_t pid : {scheduler_, webserver_}) {
+            if (pid > 0) {
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
         }
         // The first try's `sleep` lost its scheduler; end it.
         auto pid_text = read_file(home_ / "a.pid");
@@ -88,6 +92,7 @@ protected:
     fs::path home_;
     fs::path log_;
     pid_t scheduler_ = 0;
+    pid_t webserver_ = 0;
 };
 
 TEST_F(CrashRecoveryTest, KilledSchedulerResumesAndRunsNoTryTwice) {
@@ -233,6 +238,61 @@ tasks:
         auto ti = task("a");
         return ti && ti->state == store::TaskState::kSuccess;
     })) << read_file(log_);
+}
+
+// `webserver` serves the API and runs nothing; the scheduler on the same database claims the
+// runs the API creates or queues again.
+TEST_F(CrashRecoveryTest, WebserverCreatesRunsAndTheSchedulerRunsThem) {
+    std::ofstream(home_ / "dags" / "web.yaml") << R"(
+dag_id: web
+tasks:
+  a:
+    command:
+      script: echo "$ORQUESTRA_RUN_ID $ORQUESTRA_TRY_NUMBER" >> "$OUT/a.tries"
+      env: {OUT: ")" + home_.string() + R"("}
+)";
+    ASSERT_EQ(run(cli({"users", "create", "-u", "ops", "-p", "ops-secret-1", "-r", "Op", "-e",
+                       "ops@example.com", "-f", "O", "-l", "P"}),
+                  log_),
+              0)
+        << read_file(log_);
+    ASSERT_EQ(run(cli({"dags", "unpause", "web"}), log_), 0) << read_file(log_);
+    const fs::path web_log = home_ / "webserver.log";
+    webserver_ = spawn(cli({"webserver", "--port", "0"}), web_log);
+    std::uint16_t port = 0;
+    ASSERT_TRUE(eventually([&] {
+        const std::string text = read_file(web_log);
+        const auto at = text.find("console on http://127.0.0.1:");
+        if (at == std::string::npos) return false;
+        port = static_cast<std::uint16_t>(std::stoi(text.substr(at + 28)));
+        return true;
+    })) << read_file(web_log);
+    const std::vector<std::pair<std::string, std::string>> auth = {
+        {"Authorization", "Basic " + base64_encode("ops:ops-secret-1")},
+        {"Content-Type", "application/json"}};
+    auto created =
+        testing::request(port, "POST", "/api/v1/dags/web/dagRuns", R"({"dag_run_id": "r1"})", auth);
+    ASSERT_EQ(created.status, 200) << created.body;
+    EXPECT_NE(created.body.find(R"("state":"queued")"), std::string::npos) << created.body;
+    auto run_state = [&] {
+        auto r = testing::request(port, "GET", "/api/v1/dags/web/dagRuns/r1", "", auth);
+        const auto at = r.body.find(R"("state":")");
+        return at == std::string::npos ? std::string()
+                                       : r.body.substr(at + 9, r.body.find('"', at + 9) - at - 9);
+    };
+    EXPECT_EQ(run_state(), "queued");  // nobody runs it yet
+
+    start_scheduler();
+    ASSERT_TRUE(eventually([&] { return run_state() == "success"; })) << read_file(log_);
+    EXPECT_EQ(read_file(home_ / "a.tries"), "r1 1\n");
+
+    // Cleared through the webserver: queued for any scheduler, which runs it again.
+    auto cleared = testing::request(port, "POST", "/api/v1/dags/web/dagRuns/r1/clear",
+                                    R"({"dry_run": false})", auth);
+    ASSERT_EQ(cleared.status, 200) << cleared.body;
+    ASSERT_TRUE(eventually([&] { return read_file(home_ / "a.tries") == "r1 1\nr1 2\n"; }))
+        << read_file(log_);
+    ASSERT_TRUE(eventually([&] { return run_state() == "success"; })) << read_file(log_);
 }
 
 }  // namespace

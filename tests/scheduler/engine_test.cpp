@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+#include <tuple>
 #include <set>
 #include <random>
 
@@ -718,6 +720,200 @@ TEST_F(EngineTest, RunIdsDotAndDotDotAreRefusedAndLogPathsAreOneToOne) {
     for (const auto& p : paths) {
         EXPECT_EQ(p.parent_path().parent_path().parent_path(), home_ / "logs" / "d") << p;
     }
+}
+
+}  // namespace
+}  // namespace orquestra::scheduler
+
+namespace orquestra::scheduler {
+namespace {
+
+// Several schedulers on one database file, each with its own connection, runner and DAG folder,
+// and an engine that runs nothing (the API's in a `webserver` process) creating the runs.
+class SchedulersTest : public ::testing::Test {
+protected:
+    struct Node {
+        std::unique_ptr<store::SqliteStore> store;
+        std::unique_ptr<dag::DagFolder> folder;
+        ManualRunner runner;
+        std::unique_ptr<Engine> engine;
+        std::size_t finished = 0;  // tries of `runner.started` ended by the test so far
+    };
+
+    void SetUp() override {
+        std::random_device rd;
+        home_ = fs::temp_directory_path() / ("orquestra-schedulers-" + std::to_string(rd()));
+        fs::create_directories(home_ / "dags");
+        std::ofstream(home_ / "dags" / "d.yaml") << R"(
+dag_id: d
+default_args: {retries: 1, retry_delay: 1s}
+tasks:
+  a: {command: ["true"]}
+  b: {command: ["true"], upstream: [a]}
+)";
+        start(api_, "api", false);
+        start(a_, "scheduler-a", true);
+        start(b_, "scheduler-b", true);
+    }
+    void TearDown() override {
+        for (Node* n : {&api_, &a_, &b_}) n->engine.reset();
+        fs::remove_all(home_);
+    }
+    void start(Node& n, const std::string& owner, bool execute) {
+        auto s = store::SqliteStore::open(home_ / "orquestra.db");
+        ASSERT_TRUE(s) << s.error().message;
+        n.store = std::move(*s);
+        ASSERT_TRUE(n.store->migrate());
+        n.folder = std::make_unique<dag::DagFolder>(home_ / "dags", clock_);
+        EngineOptions opts;
+        opts.log_dir = home_ / "logs";
+        opts.unpause_new_dags = true;
+        opts.owner = owner;
+        opts.execute = execute;
+        opts.sole_scheduler = false;
+        opts.scheduler_timeout = std::chrono::seconds(10);
+        opts.claim_batch = 5;
+        n.engine = std::make_unique<Engine>(io_, *n.store, *n.folder, n.runner, clock_, opts);
+        if (execute) {
+            ASSERT_TRUE(n.engine->start());
+        } else {
+            n.engine->load_dags();
+        }
+        pump();
+    }
+    void pump() {
+        io_.restart();
+        io_.poll();
+    }
+    void trigger(int n) {
+        for (int i = 0; i < n; ++i) {
+            TriggerRequest req;
+            req.dag_id = "d";
+            req.run_id = "r" + std::to_string(i);
+            auto r = api_.engine->trigger(req);
+            ASSERT_TRUE(r) << r.error().message;
+            EXPECT_EQ(r->owner, "");  // left for a scheduler to claim
+        }
+        pump();
+        EXPECT_TRUE(api_.runner.started.empty());
+    }
+    // Ends every try the node was given and has not ended yet; true when there was one.
+    bool finish_all(Node& n, bool success = true) {
+        bool any = false;
+        while (n.finished < n.runner.started.size()) {
+            executor::AttemptResult r;
+            r.success = success;
+            if (!success) r.error = "boom";
+            n.runner.started[n.finished++].done(std::move(r));
+            any = true;
+        }
+        pump();
+        return any;
+    }
+    std::map<std::string, int> owners() {
+        store::RunFilter f;
+        f.limit = 1000;
+        std::map<std::string, int> out;
+        auto page = a_.store->list_runs(f);
+        EXPECT_TRUE(page);
+        if (page) {
+            for (const auto& run : page->items) ++out[run.owner];
+        }
+        return out;
+    }
+    using Try = std::tuple<std::string, std::string, int>;  // run, task, try number
+    static std::set<Try> tries_of(const Node& n) {
+        std::set<Try> out;
+        for (const auto& s : n.runner.started) {
+            EXPECT_TRUE(out.emplace(s.attempt.run_id, s.attempt.task_id, s.attempt.try_number)
+                            .second)
+                << "try given twice to one scheduler";
+        }
+        return out;
+    }
+
+    fs::path home_;
+    FakeClock clock_{1'700'000'000'000};
+    boost::asio::io_context io_;
+    Node api_, a_, b_;
+};
+
+TEST_F(SchedulersTest, RunsAreSharedAndEveryTryRunsOnce) {
+    trigger(20);
+    // Each look claims a batch of 5: two looks each take all 20.
+    for (int round = 0; round < 2; ++round) {
+        a_.engine->housekeeping();
+        pump();
+        b_.engine->housekeeping();
+        pump();
+    }
+    EXPECT_EQ(owners(), (std::map<std::string, int>{{"scheduler-a", 10}, {"scheduler-b", 10}}));
+    EXPECT_EQ(a_.runner.started.size(), 10u);
+    EXPECT_EQ(b_.runner.started.size(), 10u);
+    while (finish_all(a_) | finish_all(b_)) {
+        a_.engine->housekeeping();  // a look at the store between tries claims nothing
+        b_.engine->housekeeping();
+        pump();
+    }
+    const auto ta = tries_of(a_), tb = tries_of(b_);
+    EXPECT_EQ(ta.size() + tb.size(), 40u);  // 20 runs x 2 tasks, one try each
+    for (const auto& t : ta) EXPECT_FALSE(tb.contains(t)) << std::get<0>(t) << " ran twice";
+    store::RunFilter f;
+    f.states = {RunState::kSuccess};
+    EXPECT_EQ(a_.store->list_runs(f)->total, 20);
+}
+
+TEST_F(SchedulersTest, ADeadSchedulersRunsAreTakenOverAndItStopsIfItComesBack) {
+    trigger(10);
+    a_.engine->housekeeping();
+    a_.engine->housekeeping();
+    pump();
+    ASSERT_EQ(owners(), (std::map<std::string, int>{{"scheduler-a", 10}}));
+    ASSERT_EQ(a_.runner.started.size(), 10u);  // task a of each run is running at A
+
+    // A stops beating (paused, partitioned or killed): after the timeout B takes its runs.
+    clock_.advance(9'000);
+    b_.engine->housekeeping();
+    pump();
+    EXPECT_EQ(owners(), (std::map<std::string, int>{{"scheduler-a", 10}}));  // not yet
+    clock_.advance(2'000);
+    for (int i = 0; i < 3; ++i) {
+        b_.engine->housekeeping();
+        pump();
+    }
+    EXPECT_EQ(owners(), (std::map<std::string, int>{{"scheduler-b", 10}}));
+    // A's running tries count as failed; the retry waits for its delay.
+    auto ti = b_.store->get_task_instance("d", "r0", "a");
+    ASSERT_TRUE(ti && *ti);
+    EXPECT_EQ((*ti)->state, TaskState::kUpForRetry);
+    EXPECT_TRUE(b_.runner.started.empty());
+
+    // A comes back: its heartbeat row is gone, so it stops, and what its tries report is
+    // dropped.
+    a_.engine->housekeeping();
+    EXPECT_FALSE(a_.engine->owns_its_runs());
+    finish_all(a_);
+    ti = b_.store->get_task_instance("d", "r0", "a");
+    EXPECT_EQ((*ti)->state, TaskState::kUpForRetry);
+    TriggerRequest late;
+    late.dag_id = "d";
+    EXPECT_EQ(a_.engine->trigger(late).error().code, ErrorCode::kUnavailable);
+
+    clock_.advance(1'000);
+    b_.engine->fire_timers();
+    pump();
+    ASSERT_EQ(b_.runner.started.size(), 10u);
+    while (finish_all(b_)) {
+    }
+    store::RunFilter f;
+    f.states = {RunState::kSuccess};
+    EXPECT_EQ(b_.store->list_runs(f)->total, 10);
+    const auto ta = tries_of(a_), tb = tries_of(b_);
+    for (const auto& t : ta) EXPECT_FALSE(tb.contains(t)) << std::get<0>(t) << " ran twice";
+    auto tries = b_.store->tries("d", "r3", "a");
+    ASSERT_EQ(tries->size(), 2u);
+    EXPECT_EQ((*tries)[0].state, TaskState::kFailed);
+    EXPECT_EQ((*tries)[1].state, TaskState::kSuccess);
 }
 
 }  // namespace

@@ -1,0 +1,33 @@
+#pragma once
+// WebFront: the REST API and the console on one port, as `standalone` and `webserver` serve
+// them. The port listens first (a port in use stops a process before anything ran) and answers
+// the API's paths with 503 until serve() hands it the API; the rest is the console's.
+
+#include "api/api.hpp"
+#include "http/io_pool.hpp"
+#include "http/server.hpp"
+#include "web/console.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace orquestra::app {
+
+class WebFront {
+public:
+    WebFront(http::IoPool& pool, http::ServerOptions options);
+
+    Result<std::uint16_t> listen() { return server_.start(); }
+    // From now on the API's paths go to `api`, which must outlive stop().
+    void serve(api::ApiServer& api) { api_.store(&api, std::memory_order_release); }
+    // Closes the port and every connection: no request runs on the API afterwards.
+    void stop() { server_.stop(); }
+    std::uint16_t port() const { return server_.port(); }
+
+private:
+    const web::WebConsole console_;
+    std::atomic<api::ApiServer*> api_{nullptr};
+    http::HttpServer server_;
+};
+
+}  // namespace orquestra::app
