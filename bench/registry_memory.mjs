@@ -73,7 +73,7 @@ function wrk(url, args, env = {}) {
   });
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(out)[1];
   const non2xx = /Non-2xx[^\n]*/.exec(out);
-  const p50 = /50%\s+(\S+)/.exec(out);
+  const p50 = args.includes('--latency') ? /50%\s+(\S+)/.exec(out) : null;
   return `${Math.round(Number(rate))}/s${p50 ? `, p50 ${p50[1]}` : ''}` +
          `${non2xx ? ` (${non2xx[0]})` : ''}`;
 }
