@@ -1,15 +1,22 @@
-// Workflow engine benchmark (not a test). With durability on (SQLite, WAL):
+// Workflow engine benchmark (not a test). With durability on (SQLite in WAL mode, or PostgreSQL
+// with --db):
 //  (a) a 1,000-task chain and a 1,000-task fan-out of no-op tasks: wall time, per-task overhead;
-//  (b) the seed workflow — two HTTP tasks against fast loopback services registered in the
+//  (b) the store alone: runs created and small scheduler-like commits per second, from 1 and 4
+//      threads, with their latency p50/p99;
+//  (c) the seed workflow — two HTTP tasks against fast loopback services registered in the
 //      registry: runs/s at saturation and trigger-to-finish latency p50/p99; RSS.
-// Usage: build/bench/workflow_bench [runs=2000]
+// Usage: build/bench/workflow_bench [runs=2000] [--db postgresql://user:password@host/db]
+// With --db, each benchmark works in a fresh schema of that database, dropped afterwards.
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
 #include "app/workflow_node.hpp"
 #include "http/server.hpp"
+#include "store/db_url.hpp"
+#include "store/open.hpp"
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
+#include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -56,8 +63,48 @@ fs::path temp_home(const std::string& name) {
     return p;
 }
 
-void bench_shape(const std::string& name, bool chain, bool logs) {
+// Where one benchmark keeps its state: <home>/orquestra.db, or a fresh schema of the --db
+// PostgreSQL database (on the search_path of every connection through the URL's options).
+class BenchDatabase {
+public:
+    BenchDatabase(const std::string& url, const fs::path& home) {
+        if (url.empty()) {
+            target_ = (home / "orquestra.db").string();
+            return;
+        }
+        std::random_device rd;
+        schema_ = fmt::format("bench_{:08x}", rd());
+        pqxx::connection conn(url);
+        pqxx::nontransaction tx(conn);
+        tx.exec("CREATE SCHEMA " + tx.quote_name(schema_));
+        url_ = url;
+        target_ = url + (url.find('?') == std::string::npos ? "?" : "&") +
+                  "options=-csearch_path%3D" + schema_;
+    }
+    ~BenchDatabase() {
+        if (schema_.empty()) return;
+        try {
+            pqxx::connection conn(url_);
+            pqxx::nontransaction tx(conn);
+            tx.exec("DROP SCHEMA " + tx.quote_name(schema_) + " CASCADE");
+        } catch (const std::exception& e) {
+            fmt::print("cannot drop schema {}: {}\n", schema_, e.what());
+        }
+    }
+    BenchDatabase(const BenchDatabase&) = delete;
+    BenchDatabase& operator=(const BenchDatabase&) = delete;
+
+    const std::string& target() const { return target_; }
+
+private:
+    std::string url_;
+    std::string schema_;
+    std::string target_;
+};
+
+void bench_shape(const std::string& db_url, const std::string& name, bool chain, bool logs) {
     auto home = temp_home(name);
+    BenchDatabase db(db_url, home);
     std::string yaml = fmt::format("dag_id: {}\nmax_active_tasks: 1000\ntasks:\n", name);
     for (int i = 0; i < 1000; ++i) {
         yaml += fmt::format("  t{}: {{command: [\"true\"]", i);
@@ -65,8 +112,15 @@ void bench_shape(const std::string& name, bool chain, bool logs) {
         yaml += "}\n";
     }
     std::ofstream(home / "dags" / (name + ".yaml")) << yaml;
-    auto store = store::SqliteStore::open(home / "orquestra.db");
-    (void)(*store)->migrate();
+    auto store = store::open_store(db.target());
+    if (!store) {
+        fmt::print("cannot open the store: {}\n", store.error().message);
+        return;
+    }
+    if (auto migrated = (*store)->migrate(); !migrated) {
+        fmt::print("cannot migrate the store: {}\n", migrated.error().message);
+        return;
+    }
     dag::DagFolder folder(home / "dags", SystemClock::instance());
     boost::asio::io_context loop(1);
     boost::asio::io_context workers(1);
@@ -106,6 +160,82 @@ void bench_shape(const std::string& name, bool chain, bool logs) {
     fs::remove_all(home);
 }
 
+// The store alone: what the scheduler asks of it per task. Runs of two tasks created one by
+// one, then small commits (a task instance and its try, as when a try starts or ends) from
+// `threads` threads at once: per second, and the latency of each commit.
+void bench_store(const std::string& db_url, int threads) {
+    auto home = temp_home("store");
+    BenchDatabase db(db_url, home);
+    auto opened = store::open_store(db.target());
+    if (!opened || !(*opened)->migrate()) {
+        fmt::print("cannot open the store\n");
+        return;
+    }
+    store::Store& s = **opened;
+    constexpr int kRunsPerThread = 500;
+    std::vector<std::vector<double>> create_ms(static_cast<std::size_t>(threads));
+    std::vector<std::vector<double>> commit_ms(static_cast<std::size_t>(threads));
+    std::atomic<int> failures{0};
+    auto time_ms = [](auto&& f) {
+        auto t0 = Clock_::now();
+        bool ok = f();
+        return std::make_pair(ok, std::chrono::duration<double, std::milli>(Clock_::now() - t0).count());
+    };
+    auto worker = [&](int w, bool commits) {
+        for (int i = 0; i < kRunsPerThread; ++i) {
+            store::DagRun run;
+            run.dag_id = "seed";
+            run.run_id = fmt::format("w{}_{}", w, i);
+            std::vector<store::TaskInstance> tis(2);
+            tis[0].task_id = "obter_usuario";
+            tis[1].task_id = "enviar_mensagem";
+            if (!commits) {
+                auto [ok, ms] = time_ms([&] { return static_cast<bool>(s.create_run(run, tis)); });
+                if (!ok) ++failures;
+                create_ms[static_cast<std::size_t>(w)].push_back(ms);
+                continue;
+            }
+            for (int step = 0; step < 2; ++step) {
+                store::TaskInstance ti = tis[0];
+                ti.dag_id = run.dag_id;
+                ti.run_id = run.run_id;
+                ti.state = step == 0 ? store::TaskState::kRunning : store::TaskState::kSuccess;
+                ti.try_number = 1;
+                store::TaskTry attempt;
+                attempt.dag_id = ti.dag_id;
+                attempt.run_id = ti.run_id;
+                attempt.task_id = ti.task_id;
+                attempt.state = ti.state;
+                store::Changes changes;
+                changes.tasks = {ti};
+                changes.tries = {attempt};
+                auto [ok, ms] = time_ms([&] { return static_cast<bool>(s.commit(changes)); });
+                if (!ok) ++failures;
+                commit_ms[static_cast<std::size_t>(w)].push_back(ms);
+            }
+        }
+    };
+    auto phase = [&](bool commits) {
+        auto t0 = Clock_::now();
+        std::vector<std::thread> pool;
+        for (int w = 0; w < threads; ++w) pool.emplace_back(worker, w, commits);
+        for (auto& t : pool) t.join();
+        double secs = std::chrono::duration<double>(Clock_::now() - t0).count();
+        std::vector<double> all;
+        for (const auto& v : commits ? commit_ms : create_ms) all.insert(all.end(), v.begin(), v.end());
+        std::sort(all.begin(), all.end());
+        fmt::print("store    {} thread{}: {:>6.0f} {}/s, p50 {:.3f} ms, p99 {:.3f} ms\n", threads,
+                   threads == 1 ? " " : "s", static_cast<double>(all.size()) / secs,
+                   commits ? "small commits" : "2-task runs  ", all[all.size() / 2],
+                   all[all.size() * 99 / 100]);
+    };
+    phase(false);
+    phase(true);
+    if (failures.load() > 0) fmt::print("store    {} calls failed!\n", failures.load());
+    opened->reset();
+    fs::remove_all(home);
+}
+
 constexpr const char* kSeed = R"(
 dag_id: seed
 max_active_runs: 100000
@@ -125,8 +255,9 @@ tasks:
       json: {usuario_id: "{{ params.usuario_id }}", grupo: admin, mensagem: "Mensagem automática"}
 )";
 
-void bench_seed(int runs) {
+void bench_seed(const std::string& db_url, int runs) {
     auto home = temp_home("seed");
+    BenchDatabase db(db_url, home);
     std::ofstream(home / "dags" / "seed.yaml") << kSeed;
     http::IoPool pool(2);
     app::RegistryNodeOptions ropts;
@@ -160,6 +291,10 @@ void bench_seed(int runs) {
     scheduler::EngineOptions opts;
     opts.unpause_new_dags = true;
     app::HomePaths paths{home, home / "dags", home / "orquestra.db", home / "logs"};
+    if (!db_url.empty()) {
+        paths.db.clear();
+        paths.database = db.target();
+    }
     app::WorkflowNode node(paths, directory, pool, SystemClock::instance(), opts);
     if (auto r = node.start(); !r) {
         fmt::print("cannot start: {}\n", r.error().message);
@@ -240,11 +375,31 @@ void bench_seed(int runs) {
 
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);
-    int runs = argc > 1 ? std::atoi(argv[1]) : 2000;
-    for (bool logs : {true, false}) {
-        bench_shape("chain", true, logs);
-        bench_shape("fanout", false, logs);
+    int runs = 2000;
+    std::string db_url;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--db" && i + 1 < argc) {
+            db_url = argv[++i];
+        } else {
+            runs = std::atoi(argv[i]);
+        }
     }
-    if (runs > 0) bench_seed(runs);
+    if (!db_url.empty() && !store::is_postgres_url(db_url)) {
+        fmt::print(stderr, "--db takes a postgresql:// URL\n");
+        return 2;
+    }
+    fmt::print("store: {}\n", db_url.empty() ? "SQLite (WAL)" : store::mask_password(db_url));
+    try {
+        for (int threads : {1, 4}) bench_store(db_url, threads);
+        for (bool logs : {true, false}) {
+            bench_shape(db_url, "chain", true, logs);
+            bench_shape(db_url, "fanout", false, logs);
+        }
+        if (runs > 0) bench_seed(db_url, runs);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "{}\n", e.what());
+        return 1;
+    }
     return 0;
 }

@@ -9,6 +9,7 @@ APT_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libyaml-cpp-dev libpugixml-dev libspdlog-dev libfmt-dev libcli11-dev libsodium-dev
   libpqxx-dev libsqlite3-dev sqlite3 zlib1g-dev libre2-dev
+  postgresql
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk curl procps
   clang

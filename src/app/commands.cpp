@@ -113,19 +113,19 @@ private:
 }  // namespace
 
 int cmd_db(const CommonFlags& flags, const std::string& action) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     auto v = (*s)->schema_version();
     std::error_code ec;
     std::filesystem::create_directories(paths.dags, ec);
-    std::printf("%s: database %s at schema version %d\n", action.c_str(), paths.db.c_str(),
-                v ? *v : -1);
+    std::printf("%s: database %s at schema version %d\n", action.c_str(),
+                paths.database_shown().c_str(), v ? *v : -1);
     return 0;
 }
 
 int cmd_dags_list(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     Folder f(paths);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
@@ -147,7 +147,7 @@ int cmd_dags_list(const CommonFlags& flags) {
 }
 
 int cmd_dags_list_import_errors(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     Folder f(paths);
     auto errors = f.folder.import_errors();
     if (errors.empty()) {
@@ -166,7 +166,7 @@ int cmd_dags_list_import_errors(const CommonFlags& flags) {
 
 int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
                      const std::string& conf_text, const std::string& run_id) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto conf = parse_conf(conf_text);
     if (!conf) return fail(conf.error().message);
     auto s = open_store(paths, true);
@@ -197,7 +197,7 @@ int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
 }
 
 int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool paused) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     dag::DagFolder folder(paths.dags, SystemClock::instance());
@@ -213,7 +213,7 @@ int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool pau
 }
 
 int cmd_dags_show(const CommonFlags& flags, const std::string& dag_id) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     Folder f(paths);
     auto d = f.folder.find(dag_id);
     if (!d) return fail(fmt::format("DAG '{}' not found in {}", dag_id, paths.dags.string()));
@@ -236,7 +236,7 @@ int cmd_dags_show(const CommonFlags& flags, const std::string& dag_id) {
 
 int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
                   const std::string& conf_text) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto conf = parse_conf(conf_text);
     if (!conf) return fail(conf.error().message);
     RemoteDirectory directory(flags);
@@ -294,7 +294,7 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
 
 int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
                    const std::string& task_id, const std::string& conf_text) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto conf = parse_conf(conf_text);
     if (!conf) return fail(conf.error().message);
     Folder f(paths);
@@ -348,7 +348,7 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
 }
 
 int run_scheduler(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     RemoteDirectory directory(flags);
     http::IoPool pool(thread_count(0));
     WorkflowNode node(paths, *directory, pool, SystemClock::instance(), {});
@@ -363,7 +363,7 @@ int run_scheduler(const CommonFlags& flags) {
     app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
     if (auto r = app.start(); !r) return fail(r.error().message);
     spdlog::info("scheduler running: DAGs in {}, database {}, services from {}",
-                 paths.dags.string(), paths.db.string(),
+                 paths.dags.string(), paths.database_shown(),
                  http::url_without_credentials(flags.registry_url));
     wait_for_signal();
     app.stop();
@@ -433,7 +433,7 @@ int run_webserver(const CommonFlags& flags, const WebserverOptions& options) {
 }
 
 int cmd_users_create(const CommonFlags& flags, const UserFlags& user) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     api::UserSpec spec{user.username, user.password,  user.role,
@@ -445,7 +445,7 @@ int cmd_users_create(const CommonFlags& flags, const UserFlags& user) {
 }
 
 int cmd_users_list(const CommonFlags& flags) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     auto users = (*s)->list_users();
@@ -460,7 +460,7 @@ int cmd_users_list(const CommonFlags& flags) {
 }
 
 int cmd_users_delete(const CommonFlags& flags, const std::string& username) {
-    auto paths = HomePaths::resolve(flags.home, flags.dags);
+    auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     auto s = open_store(paths, true);
     if (!s) return fail(s.error().message);
     if (auto r = (*s)->delete_user(username); !r) return fail(r.error().message);

@@ -13,6 +13,7 @@ namespace orquestra::app {
 struct CommonFlags {
     std::string home;
     std::string dags;
+    std::string db;  // --db or $ORQUESTRA_DB: a postgresql:// URL or an SQLite file
     std::string registry_url = "http://127.0.0.1:8761/eureka";
     std::string registry_auth;  // user:password for the registry ($ORQUESTRA_REGISTRY_AUTH)
 };

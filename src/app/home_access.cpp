@@ -64,7 +64,8 @@ Result<void> secure_home(const HomePaths& paths) {
         if (auto r = make_private_dir(dir); !r) return r;
     }
     // The database is created here, empty and 0600, so that SQLite keeps that mode for it and
-    // gives it to the -wal and -shm files it makes next to it.
+    // gives it to the -wal and -shm files it makes next to it (none with PostgreSQL).
+    if (paths.db.empty()) return {};
     const int fd = ::open(paths.db.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) return io_error("create", paths.db);
     ::close(fd);

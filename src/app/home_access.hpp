@@ -24,6 +24,8 @@
 namespace orquestra::app {
 
 inline constexpr const char* kRegistryAuthEnv = "ORQUESTRA_REGISTRY_AUTH";
+// The database (--db wins over it); taken out of the environment, as it may hold a password.
+inline constexpr const char* kDatabaseEnv = "ORQUESTRA_DB";
 
 // Creates the home, its dags/ and logs/ (0700) and the database file (0600) when missing;
 // tightens existing ones that group or others may use, logging a warning for each.

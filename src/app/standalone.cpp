@@ -216,7 +216,7 @@ int run_standalone(const StandaloneOptions& options) {
                      options.host);
     }
 
-    auto paths = HomePaths::resolve(options.home, options.dags);
+    auto paths = HomePaths::resolve(options.home, options.dags, options.db);
     if (auto r = secure_home(paths); !r) return fail(r.error().message);
 
     const fs::path examples = examples_dir();
@@ -330,7 +330,7 @@ int run_standalone(const StandaloneOptions& options) {
             registry_user.empty() ? std::string("no credentials")
                                   : "HTTP Basic auth, user " + registry_user);
         say("  home       {}  (DAGs in {}, database {})", paths.home.string(),
-            paths.dags.string(), paths.db.string());
+            paths.dags.string(), paths.database_shown());
         if (options.examples) {
             const std::string password = admin->password.empty() ? "PASSWORD" : admin->password;
             say("Trigger the example DAG with any of:");

@@ -14,6 +14,7 @@ namespace orquestra::app {
 struct StandaloneOptions {
     std::string home;  // empty: $ORQUESTRA_HOME, else ~/.orquestra
     std::string dags;  // empty: <home>/dags
+    std::string db;    // --db or $ORQUESTRA_DB: a postgresql:// URL or an SQLite file
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;           // REST API and console (0: any free port)
     std::uint16_t registry_port = 8761;  // Eureka API (0: any free port)

@@ -1,6 +1,8 @@
 #include "app/workflow_node.hpp"
 
 #include "app/home_access.hpp"
+#include "store/db_url.hpp"
+#include "store/open.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +10,8 @@
 
 namespace orquestra::app {
 
-HomePaths HomePaths::resolve(const std::string& home_flag, const std::string& dags_flag) {
+HomePaths HomePaths::resolve(const std::string& home_flag, const std::string& dags_flag,
+                             const std::string& db_flag) {
     HomePaths p;
     if (!home_flag.empty()) {
         p.home = home_flag;
@@ -20,13 +23,23 @@ HomePaths HomePaths::resolve(const std::string& home_flag, const std::string& da
     }
     p.dags = dags_flag.empty() ? p.home / "dags" : std::filesystem::path(dags_flag);
     p.db = p.home / "orquestra.db";
+    if (store::is_postgres_url(db_flag)) {
+        p.db.clear();
+        p.database = db_flag;
+    } else if (!db_flag.empty()) {
+        p.db = db_flag;
+    }
     p.logs = p.home / "logs";
     return p;
 }
 
-Result<std::unique_ptr<store::SqliteStore>> open_store(const HomePaths& paths, bool migrate) {
+std::string HomePaths::database_shown() const {
+    return database.empty() ? db.string() : store::mask_password(database);
+}
+
+Result<std::unique_ptr<store::Store>> open_store(const HomePaths& paths, bool migrate) {
     if (auto r = secure_home(paths); !r) return r.error();
-    auto s = store::SqliteStore::open(paths.db);
+    auto s = store::open_store(paths.database.empty() ? paths.db.string() : paths.database);
     if (!s) return s.error();
     if (migrate) {
         if (auto r = (*s)->migrate(); !r) return r.error();
@@ -82,10 +95,12 @@ void WorkflowNode::stop() {
 
 Result<std::vector<store::Store*>> WorkflowNode::open_readers(int n) {
     std::vector<store::Store*> out;
-    store::SqliteOptions options;
-    options.query_only = true;
+    store::StoreOptions options;
+    options.read_only = true;
+    options.pool_size = 2;
+    const std::string target = paths_.database.empty() ? paths_.db.string() : paths_.database;
     for (int i = 0; i < n; ++i) {
-        auto reader = store::SqliteStore::open(paths_.db, options);
+        auto reader = store::open_store(target, options);
         if (!reader) return reader.error();
         readers_.push_back(std::move(*reader));
         out.push_back(readers_.back().get());

@@ -9,7 +9,7 @@
 #include "executor/runners.hpp"
 #include "http/io_pool.hpp"
 #include "scheduler/engine.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/store.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,12 +28,20 @@ namespace orquestra::app {
 struct HomePaths {
     std::filesystem::path home;
     std::filesystem::path dags;  // <home>/dags unless --dags
-    std::filesystem::path db;    // <home>/orquestra.db
+    std::filesystem::path db;    // the SQLite file (<home>/orquestra.db); empty with PostgreSQL
     std::filesystem::path logs;  // <home>/logs
-    static HomePaths resolve(const std::string& home_flag, const std::string& dags_flag);
+    // --db (main takes $ORQUESTRA_DB into it): a postgresql:// URL, or the SQLite file's path;
+    // empty: `db`.
+    std::string database = {};
+    // What to show of the database: the file, or the URL with its password masked.
+    std::string database_shown() const;
+    static HomePaths resolve(const std::string& home_flag, const std::string& dags_flag,
+                             const std::string& db_flag = {});
 };
 
-Result<std::unique_ptr<store::SqliteStore>> open_store(const HomePaths& paths, bool migrate);
+// Opens the database (store::open_store), migrated when `migrate`; with SQLite, makes the
+// private home first.
+Result<std::unique_ptr<store::Store>> open_store(const HomePaths& paths, bool migrate);
 
 class WorkflowNode {
 public:
@@ -69,8 +77,8 @@ private:
     scheduler::EngineOptions options_;
     boost::asio::io_context loop_{1};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-    std::unique_ptr<store::SqliteStore> store_;
-    std::vector<std::unique_ptr<store::SqliteStore>> readers_;
+    std::unique_ptr<store::Store> store_;
+    std::vector<std::unique_ptr<store::Store>> readers_;
     dag::DagFolder folder_;
     executor::HttpTaskRunner http_runner_;
     executor::CommandTaskRunner command_runner_;

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
     standalone->add_option("--home", alone.home,
                            "Orquestra's home (default $ORQUESTRA_HOME, else ~/.orquestra)");
     standalone->add_option("--dags", alone.dags, "DAG folder (default <home>/dags)");
+    standalone->add_option("--db", alone.db,
+                           "Database: postgresql://user:password@host/db, or an SQLite file "
+                           "(default $ORQUESTRA_DB, else <home>/orquestra.db)");
     standalone->add_option("--host", alone.host, "Address to listen on")->capture_default_str();
     standalone->add_option("--port", alone.port, "REST API and console port (0: any free port)")
         ->capture_default_str();
@@ -79,6 +82,9 @@ int main(int argc, char** argv) {
         cmd->add_option("--home", common.home,
                         "Orquestra's home (default $ORQUESTRA_HOME, else ~/.orquestra)");
         cmd->add_option("--dags", common.dags, "DAG folder (default <home>/dags)");
+        cmd->add_option("--db", common.db,
+                        "Database: postgresql://user:password@host/db, or an SQLite file "
+                        "(default $ORQUESTRA_DB, else <home>/orquestra.db)");
         if (registry_url) {
             cmd->add_option("--registry", common.registry_url,
                             "Registry base URL the tasks find services in")
@@ -167,6 +173,9 @@ int main(int argc, char** argv) {
     // their environment on to them.
     const std::optional<std::string> env_registry_auth = app::take_env(app::kRegistryAuthEnv);
     common.registry_auth = env_registry_auth.value_or("");
+    const std::optional<std::string> env_db = app::take_env(app::kDatabaseEnv);
+    if (common.db.empty()) common.db = env_db.value_or("");
+    if (alone.db.empty()) alone.db = env_db.value_or("");
     try {
         if (registry->parsed()) {
             reg.node.registry.self_preservation = !no_self_preservation;

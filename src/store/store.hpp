@@ -1,7 +1,8 @@
 #pragma once
 // Store: the durable workflow state. Every call is synchronous and may block on disk, so the
 // event loop reaches it only through a thread pool. Implementations: SqliteStore (one process,
-// WAL) and, later, a PostgreSQL store shared by several schedulers.
+// WAL) and PostgresStore (a database several processes share); open_store() (store/open.hpp)
+// picks one from a path or a URL.
 //
 // Writes go through commit(): one transaction for a whole batch of changes, so the scheduler
 // groups the changes of one decision (a task finished, its run moved, its downstream tasks
@@ -116,6 +117,10 @@ public:
 
     // Whether writes can be stored now (health checks): kUnavailable when they cannot.
     virtual Result<void> check_writable() = 0;
+
+    // Makes this process the database's only scheduler while the store is open (a lock that
+    // the process's end releases, even by kill -9). kConflict when another process holds it.
+    virtual Result<void> claim_scheduler() = 0;
 
     // Several schedulers on one database. Each process that runs tries keeps a heartbeat row;
     // a run belongs to the process its `owner` names while that process lives.

@@ -7,7 +7,7 @@
 #include <random>
 
 #include "api/credential_cache.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 namespace orquestra::api {
 namespace {

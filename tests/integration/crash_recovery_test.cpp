@@ -1,7 +1,7 @@
 // Whole-process crash recovery: kill -9 the scheduler mid-run, start it again, and the run
 // completes with no try run twice.
 #include "core/strings.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "test_http.hpp"
 #include "wait.hpp"
 

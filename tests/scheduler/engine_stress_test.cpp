@@ -7,7 +7,7 @@
 
 #include "scheduler/decide.hpp"
 #include "scheduler/engine.hpp"
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>

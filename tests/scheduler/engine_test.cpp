@@ -1,6 +1,6 @@
 #include "scheduler/engine.hpp"
 
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>

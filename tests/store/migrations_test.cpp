@@ -1,6 +1,6 @@
-#include "store/migrations.hpp"
+#include "store/sqlite/migrations.hpp"
 
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 #include "temp_database.hpp"
 
 #include <gtest/gtest.h>

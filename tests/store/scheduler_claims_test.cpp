@@ -1,8 +1,10 @@
-// Several schedulers on one database: heartbeats and run claims (store.hpp), with SQLite and
-// several connections to one file, claiming from several threads at once.
+// Several schedulers on one database: heartbeats and run claims (store.hpp), on SQLite (several
+// connections to one file) and on PostgreSQL (several stores on one database), claiming from
+// several threads at once.
 
-#include "store/sqlite_store.hpp"
-#include "temp_database.hpp"
+#include "store/store.hpp"
+
+#include "store_backends.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,13 +17,17 @@
 namespace orquestra::store {
 namespace {
 
-using testing::TempDir;
+using testing::BackendKind;
 
-class SchedulerClaimsTest : public ::testing::Test {
+class SchedulerClaimsTest : public ::testing::TestWithParam<BackendKind> {
 protected:
-    std::unique_ptr<SqliteStore> open() {
-        auto s = SqliteStore::open(dir_.path() / "orquestra.db");
-        EXPECT_TRUE(s) << s.error().message;
+    // Another store on the test's database (each one has connections of its own).
+    std::unique_ptr<Store> open() {
+        auto s = backend_->open();
+        if (!s) {
+            ADD_FAILURE() << s.error().message;
+            return nullptr;
+        }
         EXPECT_TRUE((*s)->migrate());
         return std::move(*s);
     }
@@ -52,11 +58,21 @@ protected:
         return c;
     }
 
-    TempDir dir_;
+    std::unique_ptr<testing::Backend> backend_ = testing::make_backend(GetParam());
 };
 
-TEST_F(SchedulerClaimsTest, UnownedRunsGoToOneClaimerInBatches) {
+std::string kind_name(const ::testing::TestParamInfo<BackendKind>& info) {
+    return testing::backend_name(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, SchedulerClaimsTest, ::testing::Values(BackendKind::kSqlite),
+                         kind_name);
+INSTANTIATE_TEST_SUITE_P(Postgres, SchedulerClaimsTest,
+                         ::testing::Values(BackendKind::kPostgres), kind_name);
+
+TEST_P(SchedulerClaimsTest, UnownedRunsGoToOneClaimerInBatches) {
     auto store = open();
+    ASSERT_NE(store, nullptr);
     add_runs(*store, 7);
     ASSERT_TRUE(store->heartbeat(process("a", 1000), true));
     auto first = store->claim_runs(claim("a", 0, 5));
@@ -70,8 +86,9 @@ TEST_F(SchedulerClaimsTest, UnownedRunsGoToOneClaimerInBatches) {
     EXPECT_EQ((*store->get_run("d", "r6"))->owner, "a");
 }
 
-TEST_F(SchedulerClaimsTest, ADeadSchedulersRowGoesAndItsRunsAreClaimedOnce) {
+TEST_P(SchedulerClaimsTest, ADeadSchedulersRowGoesAndItsRunsAreClaimedOnce) {
     auto store = open();
+    ASSERT_NE(store, nullptr);
     add_runs(*store, 3, "a");
     ASSERT_TRUE(store->heartbeat(process("a", 1000), true));
     ASSERT_TRUE(store->heartbeat(process("b", 5000), true));
@@ -89,8 +106,9 @@ TEST_F(SchedulerClaimsTest, ADeadSchedulersRowGoesAndItsRunsAreClaimedOnce) {
     ASSERT_TRUE(store->heartbeat(process("b", 6000), false));
 }
 
-TEST_F(SchedulerClaimsTest, ASoleSchedulerTakesOtherSchedulersRunsButNotATestsRuns) {
+TEST_P(SchedulerClaimsTest, ASoleSchedulerTakesOtherSchedulersRunsButNotATestsRuns) {
     auto store = open();
+    ASSERT_NE(store, nullptr);
     add_runs(*store, 2, "old");
     DagRun test_run;
     test_run.dag_id = "d";
@@ -109,15 +127,17 @@ TEST_F(SchedulerClaimsTest, ASoleSchedulerTakesOtherSchedulersRunsButNotATestsRu
     EXPECT_EQ((*store->get_run("d", "test"))->owner, "dags-test");
 }
 
-TEST_F(SchedulerClaimsTest, ConcurrentClaimersNeverShareARun) {
+TEST_P(SchedulerClaimsTest, ConcurrentClaimersNeverShareARun) {
     {
         auto store = open();
+    ASSERT_NE(store, nullptr);
         add_runs(*store, 400);
     }
     constexpr int kClaimers = 4;
-    std::vector<std::unique_ptr<SqliteStore>> stores;
+    std::vector<std::unique_ptr<Store>> stores;
     for (int i = 0; i < kClaimers; ++i) {
         stores.push_back(open());
+        ASSERT_NE(stores.back(), nullptr);
         ASSERT_TRUE(stores.back()->heartbeat(process("s" + std::to_string(i), 1000), true));
     }
     std::vector<std::vector<std::string>> got(kClaimers);

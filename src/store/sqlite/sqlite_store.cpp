@@ -1,7 +1,7 @@
-#include "store/sqlite_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
 
 #include "core/clock.hpp"
-#include "store/migrations.hpp"
+#include "store/sqlite/migrations.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

@@ -108,7 +108,7 @@ public:
     // Makes this process the only scheduler of the database (an exclusive lock on
     // <file>-scheduler.lock holding our pid, released when the process ends, even by kill -9).
     // kConflict naming the holder's pid when another process has it.
-    Result<void> claim_scheduler();
+    Result<void> claim_scheduler() override;
 
 private:
     SqliteStore(std::unique_ptr<SqliteConnection> connection, std::filesystem::path file);

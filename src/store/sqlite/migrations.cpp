@@ -1,0 +1,143 @@
+#include "store/sqlite/migrations.hpp"
+
+#include <array>
+
+namespace orquestra::store {
+
+namespace {
+
+// Conventions: times are INTEGER milliseconds since the epoch, booleans INTEGER 0/1, states and
+// run types TEXT with Airflow's names; an optional field is NULL when unset, a plain string is
+// NOT NULL (possibly ''). Task instances and tries go away with their run (ON DELETE CASCADE,
+// which needs PRAGMA foreign_keys=ON on the connection).
+constexpr std::string_view kWorkflowTables = R"sql(
+CREATE TABLE dags (
+    dag_id                      TEXT    NOT NULL PRIMARY KEY,
+    is_paused                   INTEGER NOT NULL DEFAULT 1,
+    is_active                   INTEGER NOT NULL DEFAULT 1,
+    fileloc                     TEXT    NOT NULL DEFAULT '',
+    last_parsed                 INTEGER NOT NULL DEFAULT 0,
+    last_scheduled_logical_date INTEGER
+);
+
+CREATE TABLE dag_runs (
+    id                       INTEGER PRIMARY KEY AUTOINCREMENT,
+    dag_id                   TEXT    NOT NULL,
+    run_id                   TEXT    NOT NULL,
+    run_type                 TEXT    NOT NULL,
+    state                    TEXT    NOT NULL,
+    logical_date             INTEGER NOT NULL,
+    data_interval_start      INTEGER,
+    data_interval_end        INTEGER,
+    queued_at                INTEGER NOT NULL,
+    start_date               INTEGER,
+    end_date                 INTEGER,
+    conf                     TEXT    NOT NULL DEFAULT '{}',
+    note                     TEXT    NOT NULL DEFAULT '',
+    external_trigger         INTEGER NOT NULL DEFAULT 1,
+    last_scheduling_decision INTEGER,
+    UNIQUE (dag_id, run_id)
+);
+CREATE INDEX dag_runs_state ON dag_runs (state);
+CREATE INDEX dag_runs_dag_logical_date ON dag_runs (dag_id, logical_date);
+
+CREATE TABLE task_instances (
+    dag_id        TEXT    NOT NULL,
+    run_id        TEXT    NOT NULL,
+    task_id       TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    try_number    INTEGER NOT NULL DEFAULT 0,
+    max_tries     INTEGER NOT NULL DEFAULT 1,
+    start_date    INTEGER,
+    end_date      INTEGER,
+    queued_when   INTEGER,
+    next_try_at   INTEGER,
+    operator      TEXT    NOT NULL DEFAULT '',
+    hostname      TEXT    NOT NULL DEFAULT '',
+    served_by     TEXT    NOT NULL DEFAULT '',
+    output        TEXT,
+    note          TEXT    NOT NULL DEFAULT '',
+    pid           INTEGER NOT NULL DEFAULT 0,
+    owner         TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (dag_id, run_id, task_id),
+    FOREIGN KEY (dag_id, run_id) REFERENCES dag_runs (dag_id, run_id) ON DELETE CASCADE
+);
+CREATE INDEX task_instances_state ON task_instances (state);
+
+CREATE TABLE task_tries (
+    dag_id      TEXT    NOT NULL,
+    run_id      TEXT    NOT NULL,
+    task_id     TEXT    NOT NULL,
+    try_number  INTEGER NOT NULL,
+    state       TEXT    NOT NULL,
+    start_date  INTEGER NOT NULL,
+    end_date    INTEGER,
+    hostname    TEXT    NOT NULL DEFAULT '',
+    served_by   TEXT    NOT NULL DEFAULT '',
+    error       TEXT    NOT NULL DEFAULT '',
+    output      TEXT,
+    PRIMARY KEY (dag_id, run_id, task_id, try_number),
+    FOREIGN KEY (dag_id, run_id, task_id)
+        REFERENCES task_instances (dag_id, run_id, task_id) ON DELETE CASCADE
+);
+
+CREATE TABLE import_errors (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    filename  TEXT    NOT NULL,
+    message   TEXT    NOT NULL,
+    timestamp INTEGER NOT NULL
+);
+)sql";
+
+// Accounts of the REST API and console; no store API uses it yet.
+constexpr std::string_view kUsersTable = R"sql(
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT    NOT NULL UNIQUE,
+    password_hash TEXT    NOT NULL DEFAULT '',
+    role          TEXT    NOT NULL DEFAULT '',
+    email         TEXT    NOT NULL DEFAULT '',
+    first_name    TEXT    NOT NULL DEFAULT '',
+    last_name     TEXT    NOT NULL DEFAULT '',
+    created_at    INTEGER NOT NULL DEFAULT 0
+);
+)sql";
+
+// What finds a command try's processes after a restart (see executor/process_group.hpp).
+constexpr std::string_view kProcessIdentity = R"sql(
+ALTER TABLE task_instances ADD COLUMN process_identity TEXT NOT NULL DEFAULT '';
+)sql";
+
+// What each try was asked to do (the rendered request or command, secrets masked), as JSON.
+constexpr std::string_view kRenderedTries = R"sql(
+ALTER TABLE task_tries ADD COLUMN rendered TEXT NOT NULL DEFAULT '';
+)sql";
+
+// Several schedulers: who works on each run, and each process's heartbeat.
+constexpr std::string_view kSchedulerProcesses = R"sql(
+ALTER TABLE dag_runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE TABLE scheduler_processes (
+    id           TEXT    PRIMARY KEY,
+    kind         TEXT    NOT NULL,
+    hostname     TEXT    NOT NULL,
+    pid          INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+);
+)sql";
+
+constexpr std::array<Migration, 5> kMigrations = {{
+    {1, "workflow tables", kWorkflowTables},
+    {2, "users", kUsersTable},
+    {3, "process identity", kProcessIdentity},
+    {4, "rendered tries", kRenderedTries},
+    {5, "scheduler processes", kSchedulerProcesses},
+}};
+
+}  // namespace
+
+std::span<const Migration> sqlite_migrations() { return kMigrations; }
+
+int latest_schema_version() { return kMigrations.back().version; }
+
+}  // namespace orquestra::store
