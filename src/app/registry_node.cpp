@@ -21,13 +21,22 @@ RegistryNode::RegistryNode(boost::asio::io_context& io, const Clock& clock,
               http::SyncHandler(
                   [this](http::Request& req, http::Response& res) { api_.handle_sync(req, res); }),
               workers),
-      eviction_(std::make_shared<Eviction>(io)) {}
+      eviction_(std::make_shared<Eviction>(io)) {
+    if (!options_.replication.peers.empty()) {
+        replicator_ = std::make_unique<registry::PeerReplicator>(registry_, options_.replication);
+        api_.set_replication(replicator_.get());
+    }
+}
 
 RegistryNode::~RegistryNode() { stop(); }
 
 Result<std::uint16_t> RegistryNode::start() {
     auto port = server_.start();
     if (!port) return port;
+    if (replicator_) {
+        replicator_->set_self(options_.http.host, *port);
+        replicator_->start();
+    }
     schedule_eviction();
     if (options_.trim_quiet_interval.count() > 0) {
         trimmer_ = std::jthread([this](std::stop_token stop) { trim_when_quiet(stop); });
@@ -43,6 +52,7 @@ void RegistryNode::stop() {
         trimmer_.request_stop();
         trimmer_.join();
     }
+    if (replicator_) replicator_->stop();
     eviction_->stopped = true;
     boost::asio::post(io_, [eviction = eviction_] { eviction->timer.cancel(); });
 }

@@ -1,7 +1,9 @@
 #pragma once
 // RegistryNode: the registry as a running service — InstanceRegistry, its Eureka REST API on an
-// HttpServer, and the eviction timer — on an io_context owned by the caller. start() binds the
-// port; stop() closes it and cancels the timer. Used by `orquestra registry`, by standalone,
+// HttpServer, the eviction timer and, with peers, the PeerReplicator — on an io_context owned
+// by the caller. start() binds the port, then starts replication and the startup sync from the
+// peers (registry reads answer 503 until it ends); stop() closes the port, cancels the timer
+// and stops replication. Used by `orquestra registry`, by standalone,
 // and booted in-process by the integration tests.
 //
 // A thread of its own gives freed memory back to the system once the API has been quiet for
@@ -14,6 +16,7 @@
 #include "http/server.hpp"
 #include "registry/eureka_api.hpp"
 #include "registry/instance_registry.hpp"
+#include "registry/peer_replicator.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -33,6 +36,7 @@ struct RegistryNodeOptions {
     std::chrono::milliseconds eviction_interval{1000};
     // Zero: never trim.
     std::chrono::milliseconds trim_quiet_interval{5000};
+    registry::PeerReplicatorOptions replication;  // no peers: a node on its own
 };
 
 class RegistryNode {
@@ -48,6 +52,8 @@ public:
     registry::InstanceRegistry& registry() { return registry_; }
     registry::EurekaApi& api() { return api_; }
     std::uint16_t port() const { return server_.port(); }
+    // Null without peers.
+    registry::PeerReplicator* replicator() { return replicator_.get(); }
 
 private:
     void schedule_eviction();
@@ -58,6 +64,7 @@ private:
     registry::InstanceRegistry registry_;
     registry::EurekaApi api_;
     http::HttpServer server_;
+    std::unique_ptr<registry::PeerReplicator> replicator_;
     // Shared with the handlers posted to the loop, which may run after the node is gone.
     struct Eviction {
         explicit Eviction(boost::asio::io_context& io) : timer(io) {}

@@ -145,8 +145,11 @@ Result<AdminLogin> ensure_admin(WorkflowNode& node, const fs::path& home,
 // Starts the example services against the registry and waits (bounded) until they show UP.
 Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
                             registry::InstanceRegistry& registry, std::uint16_t registry_port,
-                            const std::optional<std::string>& registry_auth) {
-    const std::string registry_url = fmt::format("http://127.0.0.1:{}/eureka", registry_port);
+                            const std::optional<std::string>& registry_auth,
+                            const std::vector<std::string>& registry_peers) {
+    // This node first, then its peers: the services fail over to them.
+    std::string registry_url = fmt::format("http://127.0.0.1:{}/eureka", registry_port);
+    for (const auto& peer : registry_peers) registry_url += "," + peer;
     struct Spec {
         const char* program;
         const char* app;
@@ -232,6 +235,8 @@ int run_standalone(const StandaloneOptions& options) {
     registry_options.http.port = options.registry_port;
     registry_options.api.version = options.version;
     if (*registry_auth) registry_options.api.auth = **registry_auth;
+    registry_options.replication.peers = options.registry_peers;
+    registry_options.replication.auth = registry_options.api.auth;
     RegistryNode registry(pool.first(), SystemClock::instance(), registry_options, &pool);
     RegistryDirectory directory(registry.registry());
     WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
@@ -280,7 +285,7 @@ int run_standalone(const StandaloneOptions& options) {
             [&]() -> Result<void> {
                 say("Example services:");
                 return start_examples(children, examples, registry.registry(), registry_port,
-                                      *registry_auth);
+                                      *registry_auth, options.registry_peers);
             },
             [&] {
                 for (const auto& e : children.stop_all(std::chrono::milliseconds(3000))) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace orquestra::app {
 
@@ -23,6 +24,7 @@ struct StandaloneOptions {
     std::string registry_auth_file;  // a file holding user:password (mode 0600 or stricter)
     std::string registry_auth;       // user:password (least preferred: visible in argv)
     std::optional<std::string> registry_auth_env;  // $ORQUESTRA_REGISTRY_AUTH, taken by main
+    std::vector<std::string> registry_peers;  // other registry nodes' base URLs (a cluster)
     bool insecure_registry = false;  // allow a non-loopback host without registry credentials
     bool secure_cookies = false;     // the console is reached over TLS (a proxy in front)
     std::string version;

@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
                          "gzip, in MiB; beyond it they are inflated per request")
         ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20))
         ->capture_default_str();
+    registry->add_option("--peers", reg.node.replication.peers,
+                         "Other registry nodes' base URLs, comma separated "
+                         "(http://host:8761/eureka); changes are replicated to them")
+        ->delimiter(',');
 
     // --- standalone: everything in one process
     app::StandaloneOptions alone;
@@ -73,6 +77,10 @@ int main(int argc, char** argv) {
                            "$ORQUESTRA_REGISTRY_AUTH: argv is public)");
     standalone->add_flag("--secure-cookies", alone.secure_cookies,
                          "Mark the console's session cookie Secure (a TLS proxy is in front)");
+    standalone->add_option("--registry-peers", alone.registry_peers,
+                           "Other registry nodes' base URLs, comma separated; the registry "
+                           "replicates to them")
+        ->delimiter(',');
     standalone->add_flag("--insecure-registry", alone.insecure_registry,
                          "Allow a non-loopback --host with a registry that asks no credentials");
 
@@ -87,7 +95,8 @@ int main(int argc, char** argv) {
                         "(default $ORQUESTRA_DB, else <home>/orquestra.db)");
         if (registry_url) {
             cmd->add_option("--registry", common.registry_url,
-                            "Registry base URL the tasks find services in")
+                            "Registry base URL the tasks find services in; several, comma "
+                            "separated, for fail-over")
                 ->capture_default_str();
         }
     };
@@ -188,6 +197,7 @@ int main(int argc, char** argv) {
                 return 2;
             }
             reg.node.api.auth = auth->value_or("");
+            reg.node.replication.auth = reg.node.api.auth;
             return app::run_registry(reg);
         }
         if (standalone->parsed()) {

@@ -153,6 +153,10 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
     }
 
     int attempts() const { return 1 + std::max(0, options.retries); }
+    // Heartbeats and deltas are repeated on their own schedule: one try at each registry.
+    int once_each() const {
+        return static_cast<int>(std::max<std::size_t>(1, options.registry_urls.size()));
+    }
 
     std::string instance_path() const {
         return "/apps/" + options.instance.app + "/" + registered_id;
@@ -180,7 +184,8 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
                 registered = co_await self->register_once();
             } else {
                 auto res =
-                    co_await self->registry_request("PUT", self->instance_path(), "", 1);
+                    co_await self->registry_request("PUT", self->instance_path(), "",
+                                                    self->once_each());
                 if (res && res->status == 200) {
                     ++self->counters.heartbeats;
                 } else if (res && res->status == 404) {
@@ -230,7 +235,7 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
 
     // true when the delta was applied and the hashcodes agree.
     asio::awaitable<bool> delta_fetch() {
-        auto res = co_await registry_request("GET", "/apps/delta", "", 1);
+        auto res = co_await registry_request("GET", "/apps/delta", "", once_each());
         if (!res || res->status != 200) co_return false;
         auto delta = registry::parse_applications_json(res->body);
         if (!delta) co_return false;

@@ -15,7 +15,9 @@
 // called from a thread that runs the client's executor.
 //
 // Failures: nothing throws. Registry outages are retried (`retries`, with backoff, rotating
-// through `registry_urls`) and counted in stats(); the cached view stays as it was meanwhile.
+// through `registry_urls`: a refused connection, a timeout or a 5xx moves to the next URL;
+// heartbeats and deltas try each URL once, registrations and full fetches `retries` times) and
+// counted in stats(); the cached view stays as it was meanwhile.
 // call() returns a Result: kNotFound when the service has no UP instance, kUnavailable when
 // every instance failed or had an open circuit (or the last 5xx response itself).
 //

@@ -45,7 +45,7 @@ std::string_view route_name(int r) {
         "register", "renew",           "cancel",         "all_apps", "delta",
         "app",      "instance",        "instance_by_id", "status_override",
         "remove_override", "metadata", "vip",            "svip",     "status_page",
-        "metrics",  "server_status",   "other"};
+        "metrics",  "server_status",   "peer_batch",     "other"};
     return kNames[r];
 }
 
@@ -119,6 +119,48 @@ bool EurekaApi::authorized(const http::Request& req) const {
     return ::sodium_memcmp(sent.data(), auth_digest_.data(), sent.size()) == 0;
 }
 
+namespace {
+
+bool is_replicated(const http::Request& req) {
+    return iequals(req.header(kReplicationHeader), "true");
+}
+
+}  // namespace
+
+void EurekaApi::replicate(const http::Request& req, ReplicationAction action,
+                          std::string_view app, std::string_view id,
+                          std::optional<InstanceStatus> status) {
+    if (sink_ != nullptr && !is_replicated(req)) {
+        sink_->replicate(action, to_upper(app), id, status);
+    }
+}
+
+bool EurekaApi::not_ready_for_reads(http::Response& res) const {
+    if (sink_ == nullptr || sink_->ready_for_reads()) return false;
+    reply(res, 503, "loading the registry from a peer; try another registry node");
+    res.add_header("Retry-After", "1");
+    return true;
+}
+
+void EurekaApi::serve_peer_batch(const http::Request& req, http::Response& res) {
+    std::string inflated;
+    const std::string* body = &req.body();
+    if (iequals(req.header(http::beast_http::field::content_encoding), "gzip")) {
+        if (!http::gzip_decompress(req.body(), inflated, 8 << 20)) {
+            reply(res, 400, "bad gzip body (or over 8 MiB inflated)");
+            return;
+        }
+        body = &inflated;
+    }
+    auto items = parse_replication_batch(*body);
+    if (!items) {
+        reply_error(res, items.error());
+        return;
+    }
+    auto results = apply_replication_batch(registry_, std::move(*items));
+    res.set(200, std::string(kJson), write_replication_results(results));
+}
+
 EurekaApi::Route EurekaApi::dispatch(const http::Request& req, http::Response& res) {
     std::string_view path = req.path();
     using http::beast_http::verb;
@@ -181,10 +223,13 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
     if (seg[0] == "apps") {
         if (seg.size() == 1) {
             if (method != verb::get && method != verb::head) return bad_method();
+            if (sink_ != nullptr) res.add_header(std::string(kNodeIdHeader), sink_->node_id());
+            if (not_ready_for_reads(res)) return Route::kAllApps;
             serve_all(req, res);
             return Route::kAllApps;
         }
         if (seg.size() == 2 && seg[1] == "delta" && method == verb::get) {
+            if (not_ready_for_reads(res)) return Route::kDelta;
             serve_document(req, res, "D", [this](bool json) -> std::optional<std::string> {
                 auto apps = registry_.delta();
                 std::string out;
@@ -221,15 +266,20 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                     reply_error(res, info.error());
                     return Route::kRegister;
                 }
+                const std::string id = sink_ == nullptr          ? std::string()
+                                       : info->instance_id.empty() ? info->id()
+                                                                   : info->instance_id;
                 auto r = registry_.register_instance(app, std::move(*info));
                 if (!r) {
                     reply_error(res, r.error());
                 } else {
                     res.status = 204;
+                    replicate(req, ReplicationAction::kRegister, app, id);
                 }
                 return Route::kRegister;
             }
             if (method != verb::get && method != verb::head) return bad_method();
+            if (not_ready_for_reads(res)) return Route::kApp;
             std::string upper = to_upper(app);
             if (!serve_app(req, res, upper)) reply(res, 404, fmt::format("no app {}", upper));
             return Route::kApp;
@@ -245,11 +295,25 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                     rr.overridden_status = parse_status(*s);
                 }
                 rr.last_dirty_timestamp = query_millis(req, "lastDirtyTimestamp");
+                rr.replication = is_replicated(req);
                 auto r = registry_.renew(app, id, rr);
                 if (!r) {
-                    reply_error(res, r.error());
+                    auto newer = r.error().code == ErrorCode::kConflict
+                                     ? registry_.instance(app, id)
+                                     : std::nullopt;
+                    if (newer) {
+                        // A peer's older copy: answer with ours, as Eureka does.
+                        res.status = 409;
+                        bool json = wants_json(req);
+                        res.content_type = json ? kJson : kXml;
+                        json ? write_instance_json(*newer, res.body)
+                             : write_instance_xml(*newer, res.body);
+                    } else {
+                        reply_error(res, r.error());
+                    }
                 } else {
                     res.status = 200;
+                    replicate(req, ReplicationAction::kHeartbeat, app, id);
                 }
                 return Route::kRenew;
             }
@@ -259,6 +323,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                     reply_error(res, r.error());
                 } else {
                     res.status = 200;
+                    replicate(req, ReplicationAction::kCancel, app, id);
                 }
                 return Route::kCancel;
             }
@@ -289,6 +354,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                 }
                 auto r = registry_.set_status_override(app, id, *status, dirty);
                 r ? reply(res, 200, "") : reply_error(res, r.error());
+                if (r) replicate(req, ReplicationAction::kStatusUpdate, app, id, *status);
                 return Route::kStatusOverride;
             }
             if (method == verb::delete_) {
@@ -302,6 +368,10 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                 }
                 auto r = registry_.remove_status_override(app, id, fallback, dirty);
                 r ? reply(res, 200, "") : reply_error(res, r.error());
+                if (r) {
+                    replicate(req, ReplicationAction::kDeleteStatusOverride, app, id,
+                              fallback);
+                }
                 return Route::kRemoveOverride;
             }
             return bad_method();
@@ -315,6 +385,8 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
             }
             auto r = registry_.update_metadata(app, id, kv);
             r ? reply(res, 200, "") : reply_error(res, r.error());
+            // Eureka replicates a metadata change as a registration.
+            if (r) replicate(req, ReplicationAction::kRegister, app, id);
             return Route::kMetadata;
         }
         reply(res, 404, "no such resource");
@@ -332,8 +404,15 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
         json ? write_instance_json(*info, res.body) : write_instance_xml(*info, res.body);
         return Route::kInstanceById;
     }
+    if (seg[0] == "peerreplication" && seg.size() == 2 && seg[1] == "batch") {
+        if (method != verb::post) return bad_method();
+        if (sink_ != nullptr) res.add_header(std::string(kNodeIdHeader), sink_->node_id());
+        serve_peer_batch(req, res);
+        return Route::kPeerBatch;
+    }
     if ((seg[0] == "vips" || seg[0] == "svips") && seg.size() == 2) {
         if (method != verb::get && method != verb::head) return bad_method();
+        if (not_ready_for_reads(res)) return seg[0] == "svips" ? Route::kSvip : Route::kVip;
         bool secure = seg[0] == "svips";
         std::string vip = seg[1];
         serve_document(req, res, (secure ? "S" : "V") + to_lower(vip),
@@ -715,6 +794,7 @@ std::string EurekaApi::render_metrics() const {
                       fmt::format("code=\"{}xx\"", i),
                       static_cast<double>(status_classes_[i].load()));
     }
+    if (sink_ != nullptr) sink_->render_metrics(out);
     metric_header(out, "orquestra_registry_request_duration_seconds", "histogram",
                   "Time to handle a request, by operation (excluding network I/O).");
     for (std::size_t r = 0; r < latency_.size(); ++r) {

@@ -10,11 +10,18 @@
 // compressed (DeflatedText), shared by full fetches and that app's lookups. A gzip answer is
 // assembled from the compressed renderings as they are; a plain answer inflates them, keeping
 // plain copies only up to EurekaApiOptions::plain_cache_bytes.
+//
+// With a ReplicationSink (a cluster, see peer_replicator.hpp), clients' changes are told to it
+// (not those carrying x-netflix-discovery-replication: true, which come from peers), batches
+// from peers are applied at POST …/peerreplication/batch, a replicated renewal of an older copy
+// answers 409 with ours, and registry reads answer 503 until the node has loaded the registry
+// from a peer.
 
 #include "core/metrics.hpp"
 #include "http/message.hpp"
 #include "registry/deflated_text.hpp"
 #include "registry/instance_registry.hpp"
+#include "registry/replication_batch.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -48,6 +55,11 @@ public:
     // The same, synchronously (the registry never waits on anything).
     void handle_sync(const http::Request& req, http::Response& res);
 
+    // Peer replication: client changes are told to `sink`, batches from peers are applied, and
+    // registry reads answer 503 until the sink is ready. Set before the server starts; the sink
+    // must outlive the API.
+    void set_replication(ReplicationSink* sink) { sink_ = sink; }
+
     std::string render_metrics() const;
 
     // What the response caches hold: app renderings by format, their compressed bytes, and
@@ -71,10 +83,16 @@ private:
     enum class Route {
         kRegister, kRenew, kCancel, kAllApps, kDelta, kApp, kInstance, kInstanceById,
         kStatusOverride, kRemoveOverride, kMetadata, kVip, kSvip, kStatusPage, kMetrics,
-        kServerStatus, kOther, kCount
+        kServerStatus, kPeerBatch, kOther, kCount
     };
     Route dispatch(const http::Request& req, http::Response& res);
     Route eureka(const http::Request& req, http::Response& res, std::string_view rest);
+    // Tells the sink about a client's change (not a peer's); `app` as in the path.
+    void replicate(const http::Request& req, ReplicationAction action, std::string_view app,
+                   std::string_view id, std::optional<InstanceStatus> status = std::nullopt);
+    // True (and a 503 in `res`) while the node is still loading the registry from a peer.
+    bool not_ready_for_reads(http::Response& res) const;
+    void serve_peer_batch(const http::Request& req, http::Response& res);
     bool authorized(const http::Request& req) const;
     using Digest = std::array<unsigned char, 32>;
     Digest credentials_digest(std::string_view user, std::string_view password) const;
@@ -127,6 +145,7 @@ private:
 
     InstanceRegistry& registry_;
     EurekaApiOptions options_;
+    ReplicationSink* sink_ = nullptr;
     std::array<unsigned char, 32> digest_key_{};  // random per process
     Digest auth_digest_{};                        // of options_.auth, when set
     mutable std::mutex cache_mu_;

@@ -185,6 +185,7 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
     std::string app = to_upper(app_in);
     Millis now = clock_.now_ms();
     bool changed = false;
+    bool conflict = false;
     {
         std::lock_guard lock(mu_);
         auto a = apps_.find(app);
@@ -230,9 +231,15 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
             b.count = 0;
         }
         ++b.count;
+        conflict = request.replication && request.last_dirty_timestamp &&
+                   *request.last_dirty_timestamp < lease->info->last_dirty_timestamp;
     }
     counters_.renewals.fetch_add(1, std::memory_order_relaxed);
     if (changed) notify(app);
+    if (conflict) {
+        return Error{ErrorCode::kConflict,
+                     fmt::format("instance '{}' of '{}' is newer here than at the peer", id, app)};
+    }
     return {};
 }
 

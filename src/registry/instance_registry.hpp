@@ -47,6 +47,9 @@ struct RenewRequest {
     std::optional<InstanceStatus> status;
     std::optional<InstanceStatus> overridden_status;
     std::optional<Millis> last_dirty_timestamp;
+    // From a peer (replication): when our copy is dirtier than the peer's, the lease is still
+    // renewed but the answer is kConflict, so that the peer takes our copy (EUREKA.md §5.5).
+    bool replication = false;
 };
 
 // Counters exported as metrics. Relaxed atomics: they are read for reporting only.
@@ -75,8 +78,8 @@ public:
 
     // Validates and stores `info` under `path_app`. kInvalidArgument names the missing field.
     Result<void> register_instance(std::string_view path_app, InstanceInfo info);
-    // kNotFound when there is no such lease or the client must re-register; kConflict is not
-    // used for client renewals (only peers see it).
+    // kNotFound when there is no such lease or the client must re-register; kConflict only for
+    // a replicated renewal whose lastDirtyTimestamp is older than ours.
     Result<void> renew(std::string_view app, std::string_view id, const RenewRequest& request);
     Result<void> cancel(std::string_view app, std::string_view id);
     Result<void> set_status_override(std::string_view app, std::string_view id,

@@ -348,6 +348,46 @@ TEST_F(EurekaClientTest, RotatesToTheNextRegistryUrl) {
     EXPECT_EQ(c.stats().registration_failures, 0u);  // the retry went to the second URL
 }
 
+TEST_F(EurekaClientTest, A5xxRegistryIsSkippedForRegistrationAndFetches) {
+    auto& busy = service();
+    busy.answer(503);
+    const std::string busy_url = "http://127.0.0.1:" + std::to_string(busy.port()) + "/eureka";
+    add(make_instance("USERS", "u1", 9100));
+    auto o = registering("orders", 9001);
+    o.fetch_registry = true;
+    o.registry_urls = {busy_url, registry_url()};
+    auto& c = client(o);
+    ASSERT_TRUE(eventually([&] { return in_registry("ORDERS", c.instance_id()); }));
+    ASSERT_TRUE(c.wait_until_fetched(3s));
+    EXPECT_EQ(c.up_instances("USERS").size(), 1u);
+    EXPECT_EQ(c.stats().registration_failures, 0u);
+    EXPECT_GE(busy.count(), 1);
+}
+
+TEST_F(EurekaClientTest, HeartbeatsMoveToTheNextRegistryWhenOneGoesAway) {
+    // A second registry node (no replication: the client itself must move its registration).
+    app::RegistryNode second(server_io_.io(), SystemClock::instance(), app::RegistryNodeOptions{});
+    auto second_port = second.start();
+    ASSERT_TRUE(second_port);
+    auto o = registering("orders", 9001);
+    o.heartbeat_interval = 100ms;
+    o.registry_urls = {registry_url(),
+                       "http://127.0.0.1:" + std::to_string(*second_port) + "/eureka"};
+    auto& c = client(o);
+    ASSERT_TRUE(eventually([&] { return in_registry("ORDERS", c.instance_id()); }));
+    EXPECT_FALSE(second.registry().instance("ORDERS", c.instance_id()));
+    registry_->stop();
+    // The next heartbeat goes to the second node, which does not know the instance (404): the
+    // client registers there.
+    ASSERT_TRUE(eventually(
+        [&] { return second.registry().instance("ORDERS", c.instance_id()).has_value(); }));
+    const auto heartbeats = c.stats().heartbeats;
+    EXPECT_TRUE(eventually([&] { return c.stats().heartbeats >= heartbeats + 3; }));
+    clients_.clear();  // deregisters from the second node
+    EXPECT_FALSE(second.registry().instance("ORDERS", "127.0.0.1:orders:9001"));
+    second.stop();
+}
+
 TEST_F(EurekaClientTest, RoundRobinSpreadsCallsOverTwoInstances) {
     auto& a = service();
     auto& b = service();

@@ -137,3 +137,66 @@ test('a client that dies without deregistering is evicted after its lease', asyn
   assert.ok(Date.now() - t0 < 6000, `eviction took ${Date.now() - t0} ms`);
   await stopClient(watcher);
 });
+
+// A registry node of its own (the cluster test's), resolved with its port once it listens.
+const extraNodes = [];
+function spawnNode(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(BIN, ['registry', '--host', '127.0.0.1', '--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    extraNodes.push(proc);
+    let out = '';
+    const onData = (chunk) => {
+      out += chunk.toString();
+      const m = out.match(/listening on http:\/\/127\.0\.0\.1:(\d+)\//);
+      if (m) resolve(Number(m[1]));
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`registry exited with ${code}: ${out}`)));
+  });
+}
+after(() => { for (const p of extraNodes) p.kill('SIGTERM'); });
+
+function clusterClient(app, instancePort, eureka) {
+  const c = new Eureka({
+    logger: silent,
+    instance: {
+      app,
+      hostName: `${app.toLowerCase()}-host`,
+      ipAddr: '127.0.0.1',
+      port: { $: instancePort, '@enabled': true },
+      vipAddress: app.toLowerCase(),
+      statusPageUrl: `http://127.0.0.1:${instancePort}/info`,
+      dataCenterInfo: { '@class': 'com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo', name: 'MyOwn' },
+      leaseInfo: { renewalIntervalInSecs: 1, durationInSecs: 30 },
+    },
+    eureka: { heartbeatInterval: 300, registryFetchInterval: 200, ...eureka },
+  });
+  clients.push(c);
+  return c;
+}
+
+test('clients of two cluster nodes see each other; a dead registry URL is skipped', async () => {
+  // B first (port 0), then A replicating to B: one way is enough to show the wire protocol.
+  const portB = await spawnNode([]);
+  const portA = await spawnNode(['--peers', `http://127.0.0.1:${portB}/eureka`]);
+  const atA = clusterClient('DELTA', 5005, {
+    // The first URL refuses connections: eureka-js-client moves on to the next one.
+    serviceUrls: { default: ['http://127.0.0.1:1/eureka/v2/apps/', `http://127.0.0.1:${portA}/eureka/v2/apps/`] },
+    maxRetries: 3, requestRetryDelay: 50,
+  });
+  const atB = clusterClient('EPSILON', 5006, {
+    host: '127.0.0.1', port: portB, servicePath: '/eureka/apps/', maxRetries: 0,
+  });
+  await startClient(atA);
+  await startClient(atB);
+  // Registered at A, replicated to B, fetched from B by the other client.
+  await eventually(() => atB.getInstancesByAppId('DELTA').length === 1, 'B\'s client sees A\'s');
+  assert.strictEqual(atB.getInstancesByAppId('DELTA')[0].hostName, 'delta-host');
+  // Deregistered at A: gone at B too.
+  await stopClient(atA);
+  await eventually(() => atB.getInstancesByAppId('DELTA').length === 0, 'gone at B');
+  await stopClient(atB);
+});
