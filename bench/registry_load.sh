@@ -53,3 +53,6 @@ t=$( { for i in $(seq 10); do
       done; } | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]*1000 " ms"}')
 echo "full fetch json after a change (median of 10): $t"
 echo "RSS:                    $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$pid/status)"
+# The registry gives freed pages back once it has been quiet for a while (5 s).
+sleep 11
+echo "RSS 11 s later:         $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$pid/status)"

@@ -2,6 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace orquestra::app {
 
 RegistryNode::RegistryNode(boost::asio::io_context& io, const Clock& clock,
@@ -31,6 +38,9 @@ Result<std::uint16_t> RegistryNode::start() {
         replicator_->start();
     }
     schedule_eviction();
+    if (options_.trim_quiet_interval.count() > 0) {
+        trimmer_ = std::jthread([this](std::stop_token stop) { trim_when_quiet(stop); });
+    }
     return port;
 }
 
@@ -38,9 +48,34 @@ void RegistryNode::stop() {
     if (stopped_) return;
     stopped_ = true;
     server_.stop();
+    if (trimmer_.joinable()) {
+        trimmer_.request_stop();
+        trimmer_.join();
+    }
     if (replicator_) replicator_->stop();
     eviction_->stopped = true;
     boost::asio::post(io_, [eviction = eviction_] { eviction->timer.cancel(); });
+}
+
+void RegistryNode::trim_when_quiet(std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any wake;
+    std::unique_lock lock(mu);
+    std::uint64_t seen = api_.transient_bytes();
+    bool pending = false;
+    while (!wake.wait_for(lock, stop, options_.trim_quiet_interval, [] { return false; }) &&
+           !stop.stop_requested()) {
+        const std::uint64_t now = api_.transient_bytes();
+        if (now != seen) {
+            seen = now;
+            pending = true;  // busy: wait for a quiet interval
+        } else if (pending) {
+            pending = false;
+#if defined(__GLIBC__)
+            ::malloc_trim(0);
+#endif
+        }
+    }
 }
 
 void RegistryNode::schedule_eviction() {

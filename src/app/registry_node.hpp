@@ -5,6 +5,11 @@
 // peers (registry reads answer 503 until it ends); stop() closes the port, cancels the timer
 // and stops replication. Used by `orquestra registry`, by standalone,
 // and booted in-process by the integration tests.
+//
+// A thread of its own gives freed memory back to the system once the API has been quiet for
+// `trim_quiet_interval` after handling large short-lived buffers (plain documents for clients
+// that do not take gzip, renderings after changes): the allocator would otherwise keep the
+// pages of the largest burst for ever. Trimming walks the heap, so it stays off the loop.
 
 #include "core/clock.hpp"
 #include "http/io_pool.hpp"
@@ -19,6 +24,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <stop_token>
+#include <thread>
 
 namespace orquestra::app {
 
@@ -27,6 +34,8 @@ struct RegistryNodeOptions {
     registry::RegistryOptions registry;
     registry::EurekaApiOptions api;
     std::chrono::milliseconds eviction_interval{1000};
+    // Zero: never trim.
+    std::chrono::milliseconds trim_quiet_interval{5000};
     registry::PeerReplicatorOptions replication;  // no peers: a node on its own
 };
 
@@ -48,6 +57,7 @@ public:
 
 private:
     void schedule_eviction();
+    void trim_when_quiet(std::stop_token stop);
 
     boost::asio::io_context& io_;
     RegistryNodeOptions options_;
@@ -62,6 +72,7 @@ private:
         std::atomic<bool> stopped{false};
     };
     std::shared_ptr<Eviction> eviction_;
+    std::jthread trimmer_;
     bool stopped_ = false;
 };
 

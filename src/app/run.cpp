@@ -9,6 +9,10 @@
 #include <thread>
 #include <vector>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace orquestra::app {
 
 void wait_for_signal() {
@@ -26,6 +30,14 @@ int thread_count(int requested) {
 }
 
 int run_registry(RegistryCommandOptions options) {
+#if defined(__GLIBC__)
+    // Large short-lived buffers (plain documents for clients that do not take gzip) come and
+    // go in bursts: keep freed pages in the heap for the next request instead of returning
+    // and faulting them in again each time; the node trims once it is quiet (RegistryNode).
+    // Blocks of 16 MiB and more still come from and go back to the system directly.
+    ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    ::mallopt(M_MMAP_THRESHOLD, 16 << 20);
+#endif
     http::IoPool pool(thread_count(options.threads));
     RegistryNode node(pool.first(), SystemClock::instance(), options.node, &pool);
     Application app;

@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     registry->add_option("--threads", reg.threads, "Event-loop threads (0: one per core)")
         ->capture_default_str();
+    std::size_t plain_cache_mb = reg.node.api.plain_cache_bytes >> 20;
+    registry->add_option("--plain-cache-mb", plain_cache_mb,
+                         "Plain (uncompressed) app documents kept for clients that do not take "
+                         "gzip, in MiB; beyond it they are inflated per request")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20))
+        ->capture_default_str();
     registry->add_option("--peers", reg.node.replication.peers,
                          "Other registry nodes' base URLs, comma separated "
                          "(http://host:8761/eureka); changes are replicated to them")
@@ -183,6 +189,7 @@ int main(int argc, char** argv) {
         if (registry->parsed()) {
             reg.node.registry.self_preservation = !no_self_preservation;
             reg.node.api.version = ORQUESTRA_VERSION;
+            reg.node.api.plain_cache_bytes = plain_cache_mb << 20;
             auto auth = app::resolve_registry_auth(registry_auth_file, env_registry_auth,
                                                    reg.node.api.auth);
             if (!auth) {

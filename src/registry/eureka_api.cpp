@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <limits>
 #include <unordered_set>
 
 namespace orquestra::registry {
@@ -435,6 +436,7 @@ void EurekaApi::serve_document(
     bool gzip = http::accepts_gzip(req.header(http::beast_http::field::accept_encoding));
     std::string full_key = key + (json ? "|j" : "|x");
     std::shared_ptr<const std::string> body;
+    std::shared_ptr<const std::string> compressed;
     {
         std::lock_guard lock(cache_mu_);
         std::uint64_t generation = registry_.generation();
@@ -448,20 +450,23 @@ void EurekaApi::serve_document(
                 return;
             }
             if (cache_.size() >= kMaxCacheEntries) cache_.clear();
+            // Only the compressed form is kept (most clients take it); this reader gets the
+            // text it has just rendered.
             CacheEntry entry;
             entry.generation = generation;
-            entry.plain = std::make_shared<const std::string>(std::move(*text));
+            entry.gzip = std::make_shared<const std::string>(http::gzip_compress(*text, 1));
+            if (!gzip) body = std::make_shared<const std::string>(std::move(*text));
             it = cache_.insert_or_assign(full_key, std::move(entry)).first;
         }
-        if (gzip) {
-            if (!it->second.gzip) {
-                it->second.gzip =
-                    std::make_shared<const std::string>(http::gzip_compress(*it->second.plain, 1));
-            }
-            body = it->second.gzip;
-        } else {
-            body = it->second.plain;
-        }
+        compressed = it->second.gzip;
+    }
+    if (gzip) {
+        body = std::move(compressed);
+    } else if (!body) {
+        std::string text;
+        http::gzip_decompress(*compressed, text, std::numeric_limits<std::size_t>::max());
+        transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
+        body = std::make_shared<const std::string>(std::move(text));
     }
     res.status = 200;
     res.content_type = json ? kJson : kXml;
@@ -470,72 +475,111 @@ void EurekaApi::serve_document(
     res.add_header("Vary", "Accept, Accept-Encoding");
 }
 
-std::shared_ptr<const std::string> EurekaApi::app_fragment_locked(const std::string& app,
+DeflatedText EurekaApi::app_fragment_locked(const std::string& app, std::uint64_t generation,
+                                            bool json, std::shared_ptr<const std::string>* plain) {
+    auto& entry = apps_cache_[app];
+    DeflatedText& slot = json ? entry.json : entry.xml;
+    if (entry.generation == generation && generation != 0 && slot.data) return slot;
+    auto snapshot = registry_.application_at(app);
+    if (!snapshot) {
+        apps_cache_.erase(app);
+        return {};
+    }
+    if (snapshot->second != entry.generation) {
+        // The app changed since its other format was rendered: that rendering is stale.
+        entry = AppFragment{snapshot->second, {}, {}};
+    }
+    std::string text;
+    text.reserve(snapshot->first.instances.size() * 1600 + 64);
+    json ? write_application_object_json(snapshot->first, text)
+         : write_application_xml(snapshot->first, text);
+    DeflatedText& fresh = json ? entry.json : entry.xml;
+    fresh = deflate_text(text);
+    transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
+    if (plain != nullptr) {
+        // A plain answer is on its way: hand the text over instead of inflating it again.
+        *plain = std::make_shared<const std::string>(std::move(text));
+        offer_plain_locked(app, snapshot->second, json, *plain);
+    }
+    return fresh;
+}
+
+std::shared_ptr<const std::string> EurekaApi::cached_plain_locked(const std::string& app,
                                                                   std::uint64_t generation,
                                                                   bool json) {
-    auto& entry = apps_cache_[app];
-    if (entry.generation != generation || generation == 0) {
-        auto snapshot = registry_.application_at(app);
-        if (!snapshot) {
-            apps_cache_.erase(app);
-            return nullptr;
-        }
-        entry = AppFragment{snapshot->second, nullptr, nullptr};
-        // Render both formats lazily, but from this one snapshot.
-        std::string text;
-        text.reserve(snapshot->first.instances.size() * 1600 + 64);
-        if (json) {
-            write_application_object_json(snapshot->first, text);
-            entry.json = std::make_shared<const std::string>(std::move(text));
-        } else {
-            write_application_xml(snapshot->first, text);
-            entry.xml = std::make_shared<const std::string>(std::move(text));
-        }
-        return json ? entry.json : entry.xml;
+    auto& copies = plain_[json ? 0 : 1];
+    auto it = copies.find(app);
+    if (it == copies.end()) return nullptr;
+    if (it->second.generation != generation) {
+        plain_bytes_ -= it->second.text->size();
+        copies.erase(it);
+        return nullptr;
     }
-    auto& slot = json ? entry.json : entry.xml;
-    if (!slot) {
-        auto snapshot = registry_.application_at(app);
-        if (!snapshot) {
-            apps_cache_.erase(app);
-            return nullptr;
+    return it->second.text;
+}
+
+void EurekaApi::offer_plain_locked(const std::string& app, std::uint64_t generation, bool json,
+                                   std::shared_ptr<const std::string> text) {
+    auto& copies = plain_[json ? 0 : 1];
+    auto it = copies.find(app);
+    std::size_t freed = it == copies.end() ? 0 : it->second.text->size();
+    // First come, first kept: a full fetch that walks every app would otherwise evict what
+    // the previous one kept, and keep nothing useful.
+    if (plain_bytes_ - freed + text->size() > options_.plain_cache_bytes) {
+        if (it != copies.end() && it->second.generation != generation) {
+            plain_bytes_ -= freed;
+            copies.erase(it);
         }
-        std::string text;
-        text.reserve(snapshot->first.instances.size() * 1600 + 64);
-        json ? write_application_object_json(snapshot->first, text)
-             : write_application_xml(snapshot->first, text);
-        if (snapshot->second != entry.generation) {
-            // The app changed since the other format was rendered: start over from this one.
-            entry = AppFragment{snapshot->second, nullptr, nullptr};
-        }
-        auto& fresh = json ? entry.json : entry.xml;
-        fresh = std::make_shared<const std::string>(std::move(text));
-        return fresh;
+        return;
     }
-    return slot;
+    plain_bytes_ = plain_bytes_ - freed + text->size();
+    copies.insert_or_assign(app, PlainCopy{generation, std::move(text)});
 }
 
 bool EurekaApi::serve_app(const http::Request& req, http::Response& res, const std::string& app) {
     bool json = wants_json(req);
-    std::shared_ptr<const std::string> fragment;
+    bool gzip = http::accepts_gzip(req.header(http::beast_http::field::accept_encoding));
+    DeflatedText fragment;
+    std::shared_ptr<const std::string> plain;
+    std::uint64_t generation = 0;
     {
         std::lock_guard lock(cache_mu_);
         // A cached rendering is valid while the app's generation is unchanged.
-        auto generation = registry_.app_generation(app);
-        if (!generation) {
+        auto current = registry_.app_generation(app);
+        if (!current) {
             apps_cache_.erase(app);
             return false;
         }
-        fragment = app_fragment_locked(app, *generation, json);
+        fragment = app_fragment_locked(app, *current, json, gzip ? nullptr : &plain);
+        if (!fragment.data) return false;
+        generation = apps_cache_[app].generation;
+        if (!gzip && !plain) plain = cached_plain_locked(app, generation, json);
     }
-    if (!fragment) return false;
+    static const auto kOpen = std::make_shared<const std::string>("{\"application\":");
+    static const auto kClose = std::make_shared<const std::string>("}");
+    if (gzip) {
+        static const DeflatedText kOpenDeflated = deflate_text(*kOpen);
+        static const DeflatedText kCloseDeflated = deflate_text(*kClose);
+        GzipAssembly assembly;
+        if (json) assembly.add(kOpenDeflated);
+        assembly.add(fragment);
+        if (json) assembly.add(kCloseDeflated);
+        finish_document(res, json, true, assembly.finish());
+        return true;
+    }
+    if (!plain) {
+        std::string text;
+        inflate_text(fragment, text);
+        transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
+        plain = std::make_shared<const std::string>(std::move(text));
+        std::lock_guard lock(cache_mu_);
+        offer_plain_locked(app, generation, json, plain);
+    }
     std::vector<std::shared_ptr<const std::string>> parts;
     if (json) {
-        static const auto kOpen = std::make_shared<const std::string>("{\"application\":");
-        static const auto kClose = std::make_shared<const std::string>("}");
-        parts = {kOpen, std::move(fragment), kClose};
+        parts = {kOpen, std::move(plain), kClose};
     } else {
-        parts = {std::move(fragment)};
+        parts = {std::move(plain)};
     }
     finish_document(res, json, false, std::move(parts));
     return true;
@@ -544,63 +588,142 @@ bool EurekaApi::serve_app(const http::Request& req, http::Response& res, const s
 void EurekaApi::serve_all(const http::Request& req, http::Response& res) {
     bool json = wants_json(req);
     bool gzip = http::accepts_gzip(req.header(http::beast_http::field::accept_encoding));
+    static const auto kComma = std::make_shared<const std::string>(",");
+    static const auto kJsonTail = std::make_shared<const std::string>("]}}");
+    static const auto kXmlTail = std::make_shared<const std::string>("</applications>");
+    const auto& tail = json ? kJsonTail : kXmlTail;
+    std::shared_ptr<const std::string> head;
+    std::vector<FullDocument::App> apps;
+    std::vector<std::shared_ptr<const std::string>> plains;  // per app, when at hand
+    std::unordered_map<std::string, std::shared_ptr<const std::string>> rendered;
     std::vector<std::shared_ptr<const std::string>> parts;
-    std::shared_ptr<const std::string> gzipped;
     {
         std::lock_guard lock(cache_mu_);
         FullDocument& doc = json ? full_json_ : full_xml_;
         std::uint64_t current = registry_.generation();
-        if (doc.generation != current || doc.parts.empty()) {
+        if (doc.generation != current || !doc.built) {
             auto view = registry_.view();
             FullDocument fresh;
             fresh.generation = view.generation;
-            std::string head;
+            fresh.built = true;
+            std::string text;
             if (json) {
-                head = fmt::format(
+                text = fmt::format(
                     "{{\"applications\":{{\"versions__delta\":\"1\",\"apps__hashcode\":\"{}\","
                     "\"application\":[",
                     view.hashcode);
             } else {
-                head = fmt::format(
+                text = fmt::format(
                     "<applications><versions__delta>1</versions__delta><apps__hashcode>{}"
                     "</apps__hashcode>",
                     view.hashcode);
             }
-            fresh.parts.push_back(std::make_shared<const std::string>(std::move(head)));
-            bool first = true;
+            fresh.head_deflated = deflate_text(text);
+            fresh.head = std::make_shared<const std::string>(std::move(text));
+            fresh.apps.reserve(view.apps.size());
             for (const auto& app : view.apps) {
-                auto fragment = app_fragment_locked(app.name, app.generation, json);
-                if (!fragment) continue;
-                if (json && !first) fresh.parts.push_back(comma_);
-                first = false;
-                fresh.parts.push_back(std::move(fragment));
+                std::shared_ptr<const std::string> plain;
+                auto fragment =
+                    app_fragment_locked(app.name, app.generation, json, gzip ? nullptr : &plain);
+                if (!fragment.data) continue;
+                if (plain) rendered.emplace(app.name, std::move(plain));
+                fresh.apps.push_back({app.name, apps_cache_[app.name].generation,
+                                      std::move(fragment)});
             }
-            fresh.parts.push_back(std::make_shared<const std::string>(
-                json ? "]}}" : "</applications>"));
-            // Drop renderings of apps that are gone.
+            // Drop renderings and plain copies of apps that are gone.
             if (apps_cache_.size() > view.apps.size()) {
                 std::unordered_set<std::string_view> present;
                 for (const auto& app : view.apps) present.insert(app.name);
                 std::erase_if(apps_cache_,
                               [&present](const auto& kv) { return !present.contains(kv.first); });
+                for (auto& copies : plain_) {
+                    std::erase_if(copies, [&](const auto& kv) {
+                        if (present.contains(kv.first)) return false;
+                        plain_bytes_ -= kv.second.text->size();
+                        return true;
+                    });
+                }
             }
             doc = std::move(fresh);
         }
         if (gzip) {
-            if (!doc.gzip) {
-                doc.gzip = std::make_shared<const std::string>(
-                    http::gzip_compress_parts(doc.parts, 1));
+            if (doc.gzip.empty()) {
+                static const DeflatedText kCommaDeflated = deflate_text(*kComma);
+                static const DeflatedText kJsonTailDeflated = deflate_text(*kJsonTail);
+                static const DeflatedText kXmlTailDeflated = deflate_text(*kXmlTail);
+                GzipAssembly assembly;
+                assembly.add(doc.head_deflated);
+                bool first = true;
+                for (const auto& app : doc.apps) {
+                    if (json && !first) assembly.add(kCommaDeflated);
+                    first = false;
+                    assembly.add(app.fragment);
+                }
+                assembly.add(json ? kJsonTailDeflated : kXmlTailDeflated);
+                doc.gzip = assembly.finish();
             }
-            gzipped = doc.gzip;
+            parts = doc.gzip;
         } else {
-            parts = doc.parts;
+            head = doc.head;
+            apps = doc.apps;
+            parts.reserve(apps.size() * 2 + 2);
+            plains.reserve(apps.size());
+            // Plain copies at hand stand in for the pieces; the rest are inflated below,
+            // outside the lock.
+            for (const auto& app : apps) {
+                auto r = rendered.find(app.name);
+                plains.push_back(r != rendered.end()
+                                     ? std::move(r->second)
+                                     : cached_plain_locked(app.name, app.generation, json));
+            }
         }
     }
     if (gzip) {
-        finish_document(res, json, true, {std::move(gzipped)});
-    } else {
-        finish_document(res, json, false, std::move(parts));
+        finish_document(res, json, true, std::move(parts));
+        return;
     }
+    parts.push_back(std::move(head));
+    std::vector<std::pair<const FullDocument::App*, std::shared_ptr<const std::string>>> inflated;
+    for (std::size_t i = 0; i < apps.size(); ++i) {
+        const auto& app = apps[i];
+        if (json && i > 0) parts.push_back(kComma);
+        if (plains[i]) {
+            parts.push_back(std::move(plains[i]));
+            continue;
+        }
+        std::string text;
+        inflate_text(app.fragment, text);
+        transient_bytes_.fetch_add(text.size(), std::memory_order_relaxed);
+        auto plain = std::make_shared<const std::string>(std::move(text));
+        parts.push_back(plain);
+        inflated.emplace_back(&app, std::move(plain));
+    }
+    parts.push_back(tail);
+    if (!inflated.empty()) {
+        std::lock_guard lock(cache_mu_);
+        for (auto& [app, plain] : inflated) {
+            offer_plain_locked(app->name, app->generation, json, std::move(plain));
+        }
+    }
+    finish_document(res, json, false, std::move(parts));
+}
+
+EurekaApi::CacheStats EurekaApi::cache_stats() const {
+    CacheStats stats;
+    std::lock_guard lock(cache_mu_);
+    for (const auto& [name, entry] : apps_cache_) {
+        if (entry.json.data) {
+            ++stats.json_apps;
+            stats.deflated_bytes += entry.json.data->size();
+        }
+        if (entry.xml.data) {
+            ++stats.xml_apps;
+            stats.deflated_bytes += entry.xml.data->size();
+        }
+    }
+    for (const auto& copies : plain_) stats.plain_copies += copies.size();
+    stats.plain_bytes = plain_bytes_;
+    return stats;
 }
 
 void EurekaApi::finish_document(http::Response& res, bool json, bool gzip,
@@ -657,6 +780,13 @@ std::string EurekaApi::render_metrics() const {
                   "Renewals per minute the registered instances should send.");
     metric_sample(out, "orquestra_registry_expected_renews_per_minute", "",
                   static_cast<double>(s.expected_renews_per_minute));
+    const auto cache = cache_stats();
+    metric_header(out, "orquestra_registry_rendering_cache_bytes", "gauge",
+                  "Bytes of cached app renderings, compressed and plain copies.");
+    metric_sample(out, "orquestra_registry_rendering_cache_bytes", "form=\"deflated\"",
+                  static_cast<double>(cache.deflated_bytes));
+    metric_sample(out, "orquestra_registry_rendering_cache_bytes", "form=\"plain\"",
+                  static_cast<double>(cache.plain_bytes));
     metric_header(out, "orquestra_registry_http_requests_total", "counter",
                   "HTTP requests answered, by status class.");
     for (std::size_t i = 1; i < status_classes_.size(); ++i) {

@@ -6,6 +6,11 @@
 // generation and per format, then shared by every reader until the next change; a change is
 // therefore visible to the very next read. handle() never blocks and may run on any thread.
 //
+// Memory: an app is rendered only in the formats asked for, and each rendering is kept once,
+// compressed (DeflatedText), shared by full fetches and that app's lookups. A gzip answer is
+// assembled from the compressed renderings as they are; a plain answer inflates them, keeping
+// plain copies only up to EurekaApiOptions::plain_cache_bytes.
+//
 // With a ReplicationSink (a cluster, see peer_replicator.hpp), clients' changes are told to it
 // (not those carrying x-netflix-discovery-replication: true, which come from peers), batches
 // from peers are applied at POST …/peerreplication/batch, a replicated renewal of an older copy
@@ -14,6 +19,7 @@
 
 #include "core/metrics.hpp"
 #include "http/message.hpp"
+#include "registry/deflated_text.hpp"
 #include "registry/instance_registry.hpp"
 #include "registry/replication_batch.hpp"
 
@@ -36,6 +42,9 @@ struct EurekaApiOptions {
     // time (digests of both sides).
     std::string auth;
     std::string version = "0.1.0";
+    // Plain (inflated) app renderings kept for clients that do not take gzip; beyond this,
+    // plain answers are inflated for each request. Stale copies are dropped when seen.
+    std::size_t plain_cache_bytes = 16u << 20;
 };
 
 class EurekaApi {
@@ -52,6 +61,22 @@ public:
     void set_replication(ReplicationSink* sink) { sink_ = sink; }
 
     std::string render_metrics() const;
+
+    // What the response caches hold: app renderings by format, their compressed bytes, and
+    // the plain copies kept beside them.
+    struct CacheStats {
+        std::size_t json_apps = 0;
+        std::size_t xml_apps = 0;
+        std::size_t deflated_bytes = 0;
+        std::size_t plain_copies = 0;
+        std::size_t plain_bytes = 0;
+    };
+    CacheStats cache_stats() const;
+    // Bytes of short-lived text made so far (renderings, inflated plain answers): it grows
+    // while large buffers come and go, and stands still when the API is quiet.
+    std::uint64_t transient_bytes() const {
+        return transient_bytes_.load(std::memory_order_relaxed);
+    }
     std::string render_status_page() const;
 
 private:
@@ -78,26 +103,44 @@ private:
     // only for apps that changed.
     void serve_all(const http::Request& req, http::Response& res);
     bool serve_app(const http::Request& req, http::Response& res, const std::string& app);
-    // The cached rendering of one app (cache_mu_ held). Null when the app has no instances.
-    std::shared_ptr<const std::string> app_fragment_locked(const std::string& app,
+    // The cached rendering of one app (cache_mu_ held). Empty (no data) when the app has no
+    // instances. When it renders the app and `plain` is given, the text comes back there too.
+    DeflatedText app_fragment_locked(const std::string& app, std::uint64_t generation, bool json,
+                                     std::shared_ptr<const std::string>* plain = nullptr);
+    // A plain copy of an app's rendering when one is kept (cache_mu_ held), else null.
+    std::shared_ptr<const std::string> cached_plain_locked(const std::string& app,
                                                            std::uint64_t generation, bool json);
+    // Keeps a plain copy when the budget allows (cache_mu_ held).
+    void offer_plain_locked(const std::string& app, std::uint64_t generation, bool json,
+                            std::shared_ptr<const std::string> text);
     static void finish_document(http::Response& res, bool json, bool gzip,
                                 std::vector<std::shared_ptr<const std::string>> parts);
 
     struct CacheEntry {
         std::uint64_t generation = 0;
-        std::shared_ptr<const std::string> plain;
         std::shared_ptr<const std::string> gzip;
     };
     struct AppFragment {
         std::uint64_t generation = 0;
-        std::shared_ptr<const std::string> json;
-        std::shared_ptr<const std::string> xml;
+        DeflatedText json;
+        DeflatedText xml;
+    };
+    struct PlainCopy {
+        std::uint64_t generation = 0;
+        std::shared_ptr<const std::string> text;
     };
     struct FullDocument {
+        struct App {
+            std::string name;
+            std::uint64_t generation = 0;
+            DeflatedText fragment;
+        };
         std::uint64_t generation = 0;
-        std::vector<std::shared_ptr<const std::string>> parts;
-        std::shared_ptr<const std::string> gzip;
+        bool built = false;
+        std::shared_ptr<const std::string> head;  // plain
+        DeflatedText head_deflated;
+        std::vector<App> apps;
+        std::vector<std::shared_ptr<const std::string>> gzip;  // assembled when first asked
     };
 
     InstanceRegistry& registry_;
@@ -105,11 +148,14 @@ private:
     ReplicationSink* sink_ = nullptr;
     std::array<unsigned char, 32> digest_key_{};  // random per process
     Digest auth_digest_{};                        // of options_.auth, when set
-    std::mutex cache_mu_;
+    mutable std::mutex cache_mu_;
     std::unordered_map<std::string, CacheEntry> cache_;
     std::unordered_map<std::string, AppFragment> apps_cache_;
+    // Plain copies by app, JSON and XML; plain_bytes_ is their total size.
+    std::array<std::unordered_map<std::string, PlainCopy>, 2> plain_;
+    std::size_t plain_bytes_ = 0;
+    std::atomic<std::uint64_t> transient_bytes_{0};
     FullDocument full_json_, full_xml_;
-    const std::shared_ptr<const std::string> comma_ = std::make_shared<const std::string>(",");
     std::array<LatencyHistogram, static_cast<std::size_t>(Route::kCount)> latency_;
     std::array<std::atomic<std::uint64_t>, 6> status_classes_{};  // 1xx..5xx, index by /100
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

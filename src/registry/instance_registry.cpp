@@ -23,6 +23,15 @@ bool vip_matches(std::string_view list, std::string_view vip) {
 
 std::size_t status_index(InstanceStatus s) { return static_cast<std::size_t>(s); }
 
+std::string delta_key(const StoredInstance& info) {
+    std::string key;
+    key.reserve(info.app().size() + 1 + info.instance_id().size());
+    key.append(info.app());
+    key.push_back('/');
+    key.append(info.instance_id());
+    return key;
+}
+
 }  // namespace
 
 InstanceRegistry::InstanceRegistry(const Clock& clock, RegistryOptions options)
@@ -51,28 +60,28 @@ LeaseInfo InstanceRegistry::lease_info(const Lease& lease) const {
 }
 
 InstanceInfo InstanceRegistry::render(const Lease& lease) const {
-    InstanceInfo info = *lease.info;
+    InstanceInfo info = lease.info->expand();
     info.lease = lease_info(lease);
     return info;
 }
 
 template <class F>
 void InstanceRegistry::modify(Lease& lease, F&& mutate) {
-    auto copy = std::make_shared<InstanceInfo>(*lease.info);
-    InstanceStatus before = copy->status;
-    mutate(*copy);
-    if (copy->status != before) {
+    InstanceInfo copy = lease.info->expand();
+    InstanceStatus before = copy.status;
+    mutate(copy);
+    if (copy.status != before) {
         --status_counts_[status_index(before)];
-        ++status_counts_[status_index(copy->status)];
+        ++status_counts_[status_index(copy.status)];
     }
-    lease.info = std::move(copy);
+    lease.info = StoredInstance::make(copy);
 }
 
 void InstanceRegistry::record_change(AppEntry& app, const Lease& lease, ActionType action,
                                      Millis now) {
     DeltaItem item{now, lease.info, action, lease_info(lease)};
     if (action == ActionType::kDeleted) item.lease.eviction_timestamp = now;
-    std::string key = lease.info->app + '/' + lease.info->instance_id;
+    std::string key = delta_key(*lease.info);
     if (auto old = recent_index_.find(key); old != recent_index_.end()) {
         recent_.erase(old->second);
         recent_index_.erase(old);
@@ -86,8 +95,7 @@ void InstanceRegistry::record_change(AppEntry& app, const Lease& lease, ActionTy
 void InstanceRegistry::purge_delta(Millis now) {
     bool dropped = false;
     while (!recent_.empty() && recent_.front().at + options_.delta_retention_ms < now) {
-        const auto& info = *recent_.front().info;
-        recent_index_.erase(info.app + '/' + info.instance_id);
+        recent_index_.erase(delta_key(*recent_.front().info));
         recent_.pop_front();
         dropped = true;
     }
@@ -136,7 +144,7 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
             // The server keeps its copy when it is dirtier than the incoming one.
             if (existing.info->last_dirty_timestamp > info.last_dirty_timestamp &&
                 info.last_dirty_timestamp != 0) {
-                info = *existing.info;
+                info = existing.info->expand();
             }
             lease.service_up = existing.service_up;
             --status_counts_[status_index(existing.info->status)];
@@ -162,7 +170,7 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
                                 : options_.default_lease_duration_ms;
         if (info.lease.renewal_interval_secs <= 0) info.lease.renewal_interval_secs = 30;
         ++status_counts_[status_index(info.status)];
-        lease.info = std::make_shared<const InstanceInfo>(std::move(info));
+        lease.info = StoredInstance::make(info);
         auto& slot = entry.leases[id];
         slot = std::move(lease);
         record_change(entry, slot, ActionType::kAdded, now);
@@ -190,7 +198,7 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
             counters_.renewals_not_found.fetch_add(1, std::memory_order_relaxed);
             return not_found(app, id);
         }
-        const InstanceInfo& info = *lease->info;
+        const StoredInstance& info = *lease->info;
         // A client whose copy is newer than ours must register again so we learn it.
         if (request.last_dirty_timestamp &&
             *request.last_dirty_timestamp > info.last_dirty_timestamp) {
@@ -454,9 +462,9 @@ Applications InstanceRegistry::delta() const {
     out.apps_hashcode = hashcode_locked();
     std::unordered_map<std::string_view, std::size_t> index;
     for (const auto& item : recent_) {
-        auto [it, inserted] = index.emplace(item.info->app, out.applications.size());
-        if (inserted) out.applications.push_back(Application{item.info->app, {}});
-        InstanceInfo info = *item.info;
+        auto [it, inserted] = index.emplace(item.info->app(), out.applications.size());
+        if (inserted) out.applications.push_back(Application{std::string(item.info->app()), {}});
+        InstanceInfo info = item.info->expand();
         info.action_type = item.action;
         info.lease = item.lease;
         out.applications[it->second].instances.push_back(std::move(info));
@@ -478,7 +486,7 @@ Applications InstanceRegistry::by_vip(std::string_view vip, bool secure) const {
     for (const auto& [name, entry] : apps_) {
         Application app{name, {}};
         for (const auto& [id, lease] : entry.leases) {
-            const auto& list = secure ? lease.info->secure_vip_address : lease.info->vip_address;
+            const auto list = secure ? lease.info->secure_vip_address() : lease.info->vip_address();
             if (vip_matches(list, vip)) app.instances.push_back(render(lease));
         }
         if (!app.instances.empty()) out.applications.push_back(std::move(app));

@@ -12,6 +12,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "registry/model.hpp"
+#include "registry/stored_instance.hpp"
 
 #include <array>
 #include <atomic>
@@ -142,10 +143,11 @@ private:
             return std::hash<std::string_view>{}(s);
         }
     };
-    // The instance's data is immutable and shared with the recent-changes log; a change
-    // replaces it (copy on write), so the log costs a pointer, not a copy.
+    // The instance's data is immutable, compact (StoredInstance) and shared with the
+    // recent-changes log; a change replaces it (copy on write), so the log costs a pointer,
+    // not a copy.
     struct Lease {
-        std::shared_ptr<const InstanceInfo> info;
+        std::shared_ptr<const StoredInstance> info;
         Millis registration = 0;
         Millis last_renewal = 0;
         Millis service_up = 0;
@@ -162,7 +164,7 @@ private:
     // state is all they need).
     struct DeltaItem {
         Millis at = 0;
-        std::shared_ptr<const InstanceInfo> info;
+        std::shared_ptr<const StoredInstance> info;
         ActionType action = ActionType::kAdded;
         LeaseInfo lease;
     };

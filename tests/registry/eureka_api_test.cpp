@@ -244,6 +244,148 @@ TEST_F(EurekaApiTest, GzipWhenAskedAndNever406) {
     EXPECT_NE(identity.body.find("<applications>"), std::string::npos);
 }
 
+// The same document, whichever way it is asked for: gzip answers are assembled from the
+// compressed per-app renderings, plain ones inflate them (or use a kept plain copy).
+TEST_F(EurekaApiTest, GzipAndPlainAnswersCarryTheSameDocument) {
+    for (int i = 0; i < 30; ++i) {
+        std::string app = "app" + std::to_string(i % 4);
+        ASSERT_EQ(register_json("/eureka/v2", app, "i" + std::to_string(i), 8000 + i).status, 204);
+    }
+    for (std::string target : {"/eureka/v2/apps/", "/eureka/v2/apps/APP2", "/eureka/v2/apps/delta",
+                               "/eureka/v2/vips/app1"}) {
+        for (std::string accept : {"application/json", "application/xml"}) {
+            // Plain first and gzip second, then the other way round (another cache state).
+            for (int round = 0; round < 2; ++round) {
+                auto gz = request(port_, "GET", target, "",
+                                  {{"Accept", accept}, {"Accept-Encoding", "gzip"}});
+                auto plain = get(target, accept);
+                ASSERT_EQ(gz.status, 200) << target;
+                ASSERT_EQ(plain.status, 200) << target;
+                EXPECT_EQ(gz.header("Content-Encoding"), "gzip") << target;
+                EXPECT_EQ(plain.header("Content-Encoding"), "") << target;
+                std::string inflated;
+                ASSERT_TRUE(http::gzip_decompress(gz.body, inflated, 1 << 24)) << target;
+                EXPECT_EQ(inflated, plain.body) << target << " " << accept;
+                if (accept == "application/json") {
+                    EXPECT_NO_THROW(json::parse(plain.body));
+                }
+            }
+        }
+    }
+    auto all = json::parse(get("/eureka/v2/apps/", "application/json").body);
+    EXPECT_EQ(all.at("applications").at("application").as_array().size(), 4u);
+    EXPECT_EQ(all.at("applications").at("apps__hashcode").as_string(), "UP_30_");
+}
+
+TEST_F(EurekaApiTest, ChangesAreVisibleToTheNextGzipRead) {
+    auto count = [&](const std::string& target) {
+        auto gz = request(port_, "GET", target, "",
+                          {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}});
+        std::string text;
+        EXPECT_TRUE(http::gzip_decompress(gz.body, text, 1 << 24));
+        auto doc = json::parse(text);
+        auto& apps = doc.as_object().contains("applications")
+                         ? doc.at("applications").at("application").as_array()
+                         : doc.at("application").at("instance").as_array();
+        if (target.ends_with("/apps/")) {
+            return apps.empty() ? std::size_t{0}
+                                : apps.at(0).at("instance").as_array().size();
+        }
+        return apps.size();
+    };
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_EQ(register_json("/eureka/v2", "orders", "o" + std::to_string(i)).status, 204);
+        EXPECT_EQ(count("/eureka/v2/apps/"), static_cast<std::size_t>(i + 1));
+        EXPECT_EQ(count("/eureka/v2/apps/ORDERS"), static_cast<std::size_t>(i + 1));
+    }
+    ASSERT_EQ(request(port_, "PUT", "/eureka/v2/apps/ORDERS/o3/status?value=OUT_OF_SERVICE")
+                  .status,
+              200);
+    auto gz = request(port_, "GET", "/eureka/v2/apps/ORDERS", "",
+                      {{"Accept", "application/xml"}, {"Accept-Encoding", "gzip"}});
+    std::string xml;
+    ASSERT_TRUE(http::gzip_decompress(gz.body, xml, 1 << 24));
+    EXPECT_NE(xml.find("<status>OUT_OF_SERVICE</status>"), std::string::npos);
+    ASSERT_EQ(request(port_, "DELETE", "/eureka/v2/apps/ORDERS/o0").status, 200);
+    EXPECT_EQ(count("/eureka/v2/apps/"), 4u);
+    EXPECT_EQ(count("/eureka/v2/apps/ORDERS"), 4u);
+}
+
+TEST_F(EurekaApiTest, OnlyRenderingsAskedForAreKept) {
+    for (int i = 0; i < 6; ++i) {
+        ASSERT_EQ(register_json("/eureka/v2", "app" + std::to_string(i % 3),
+                                "i" + std::to_string(i)).status,
+                  204);
+    }
+    EXPECT_EQ(api_->cache_stats().json_apps + api_->cache_stats().xml_apps, 0u);
+    // A gzip full fetch in JSON: every app rendered once, in JSON only, and no plain copy.
+    auto gz = request(port_, "GET", "/eureka/v2/apps/", "",
+                      {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}});
+    ASSERT_EQ(gz.status, 200);
+    auto stats = api_->cache_stats();
+    EXPECT_EQ(stats.json_apps, 3u);
+    EXPECT_EQ(stats.xml_apps, 0u);
+    EXPECT_GT(stats.deflated_bytes, 0u);
+    EXPECT_EQ(stats.plain_copies, 0u);
+    // A plain XML lookup renders that one app in XML and keeps its plain copy (within budget).
+    ASSERT_EQ(get("/eureka/v2/apps/APP1", "application/xml").status, 200);
+    stats = api_->cache_stats();
+    EXPECT_EQ(stats.json_apps, 3u);
+    EXPECT_EQ(stats.xml_apps, 1u);
+    EXPECT_EQ(stats.plain_copies, 1u);
+    EXPECT_GT(stats.plain_bytes, 0u);
+    // A change makes the app's renderings stale; the next full fetch renders it again and the
+    // stale plain copy goes.
+    ASSERT_EQ(request(port_, "DELETE", "/eureka/v2/apps/APP1/i1").status, 200);
+    ASSERT_EQ(request(port_, "DELETE", "/eureka/v2/apps/APP1/i4").status, 200);
+    ASSERT_EQ(request(port_, "GET", "/eureka/v2/apps/", "",
+                      {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}})
+                  .status,
+              200);
+    stats = api_->cache_stats();
+    EXPECT_EQ(stats.json_apps, 2u);  // APP1 has no instances left
+    EXPECT_EQ(stats.xml_apps, 0u);
+    EXPECT_EQ(stats.plain_copies, 0u);
+    EXPECT_EQ(stats.plain_bytes, 0u);
+}
+
+TEST_F(EurekaApiTest, NoPlainCopiesWithoutBudgetAndAnswersStayWhole) {
+    server_->stop();
+    EurekaApiOptions options;
+    options.plain_cache_bytes = 0;
+    start(options);
+    for (int i = 0; i < 10; ++i) {
+        ASSERT_EQ(register_json("/eureka/v2", "orders", "o" + std::to_string(i)).status, 204);
+    }
+    for (int round = 0; round < 2; ++round) {
+        auto all = get("/eureka/v2/apps/", "application/json");
+        ASSERT_EQ(all.status, 200);
+        EXPECT_EQ(json::parse(all.body)
+                      .at("applications").at("application").at(0).at("instance")
+                      .as_array().size(),
+                  10u);
+        auto one = get("/eureka/v2/apps/ORDERS");
+        ASSERT_EQ(one.status, 200);
+        EXPECT_NE(one.body.find("<instanceId>o9</instanceId>"), std::string::npos);
+        EXPECT_TRUE(one.body.ends_with("</application>"));
+    }
+    EXPECT_EQ(api_->cache_stats().plain_copies, 0u);
+    EXPECT_EQ(api_->cache_stats().plain_bytes, 0u);
+    // Inflated answers count as short-lived text (what tells the node to trim when quiet);
+    // cached gzip answers make none.
+    const auto gzip_fetch = [&] {
+        return request(port_, "GET", "/eureka/v2/apps/", "",
+                       {{"Accept", "application/json"}, {"Accept-Encoding", "gzip"}})
+            .status;
+    };
+    ASSERT_EQ(gzip_fetch(), 200);
+    const auto before = api_->transient_bytes();
+    ASSERT_EQ(gzip_fetch(), 200);
+    EXPECT_EQ(api_->transient_bytes(), before);
+    ASSERT_EQ(get("/eureka/v2/apps/ORDERS", "application/json").status, 200);
+    EXPECT_GT(api_->transient_bytes(), before);
+}
+
 TEST_F(EurekaApiTest, XmlRegistration) {
     std::string body =
         "<instance><instanceId>x1</instanceId><hostName>h</hostName><app>XAPP</app>"
