@@ -353,13 +353,7 @@ int run_scheduler(const CommonFlags& flags) {
     http::IoPool pool(thread_count(0));
     WorkflowNode node(paths, *directory, pool, SystemClock::instance(), {});
     Application app;
-    app.add(
-        "event loops",
-        [&]() -> Result<void> {
-            pool.start();
-            return {};
-        },
-        [&] { pool.stop(); });
+    add_event_loops(app, pool);
     app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
     if (auto r = app.start(); !r) return fail(r.error().message);
     spdlog::info("scheduler running: DAGs in {}, database {}, services from {}",
@@ -394,35 +388,13 @@ int run_webserver(const CommonFlags& flags, const WebserverOptions& options) {
     http_options.port = options.port;
     WebFront web(pool, http_options);
     Application app;
-    app.add(
-        "REST API",
-        [&]() -> Result<void> {
-            auto port = web.listen();
-            if (!port) return port.error();
-            return {};
-        },
-        [&] { web.stop(); });
-    app.add(
-        "event loops",
-        [&]() -> Result<void> {
-            pool.start();
-            return {};
-        },
-        [&] { pool.stop(); });
+    web.add_listener(app);
+    add_event_loops(app, pool);
     app.add("DAGs and database", [&] { return node.start(); }, [&] { node.stop(); });
-    app.add(
-        "API handlers",
-        [&]() -> Result<void> {
-            api::ApiOptions api_options;
-            api_options.version = options.version;
-            api_options.secure_cookies = options.secure_cookies;
-            auto readers = node.open_readers(2);
-            if (!readers) return readers.error();
-            api_options.readers = *readers;
-            web.serve(api.emplace(node.engine(), node.store(), node.loop(), api_options));
-            return {};
-        },
-        [&] { web.stop(); });
+    api::ApiOptions api_options;
+    api_options.version = options.version;
+    api_options.secure_cookies = options.secure_cookies;
+    web.add_api(app, api, node, api_options);
     if (auto r = app.start(); !r) return fail(r.error().message);
     spdlog::info("webserver: REST API and console on http://{}:{}/ (DAGs in {}, database {}); "
                  "runs are started by the schedulers on the same database",

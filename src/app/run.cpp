@@ -24,6 +24,16 @@ void wait_for_signal() {
     io.run();
 }
 
+void add_event_loops(Application& app, http::IoPool& pool) {
+    app.add(
+        "event loops",
+        [&pool]() -> Result<void> {
+            pool.start();
+            return {};
+        },
+        [&pool] { pool.stop(); });
+}
+
 int thread_count(int requested) {
     if (requested > 0) return requested;
     return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -52,13 +62,7 @@ int run_registry(RegistryCommandOptions options) {
             return {};
         },
         [&] { node.stop(); });
-    app.add(
-        "event loops",
-        [&]() -> Result<void> {
-            pool.start();
-            return {};
-        },
-        [&] { pool.stop(); });
+    add_event_loops(app, pool);
     if (auto r = app.start(); !r) {
         spdlog::error("{}", r.error().message);
         return 1;

@@ -1,6 +1,7 @@
 #pragma once
 // Entry points the CLI calls. Each blocks until SIGINT or SIGTERM and returns an exit code.
 
+#include "app/application.hpp"
 #include "app/registry_node.hpp"
 
 namespace orquestra::app {
@@ -14,6 +15,10 @@ int run_registry(RegistryCommandOptions options);
 
 // Blocks the calling thread until SIGINT or SIGTERM.
 void wait_for_signal();
+
+// The part of a process that runs its event-loop threads (stopped, and joined, after every
+// part added later).
+void add_event_loops(Application& app, http::IoPool& pool);
 
 // Event-loop threads for a `--threads` flag: the flag when positive, else one per core.
 int thread_count(int requested);

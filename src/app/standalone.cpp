@@ -264,21 +264,8 @@ int run_standalone(const StandaloneOptions& options) {
             return {};
         },
         [&] { registry.stop(); });
-    app.add(
-        "REST API",
-        [&]() -> Result<void> {
-            auto port = web.listen();
-            if (!port) return port.error();
-            return {};
-        },
-        [&] { web.stop(); });
-    app.add(
-        "event loops",
-        [&]() -> Result<void> {
-            pool.start();
-            return {};
-        },
-        [&] { pool.stop(); });
+    web.add_listener(app);
+    add_event_loops(app, pool);
     if (options.examples) {
         app.add(
             "example services",
@@ -303,21 +290,11 @@ int run_standalone(const StandaloneOptions& options) {
             return {};
         },
         nullptr);
-    app.add(
-        "API handlers",
-        [&]() -> Result<void> {
-            api::ApiOptions api_options;
-            api_options.version = options.version;
-            api_options.catalog = &catalog;
-            api_options.secure_cookies = options.secure_cookies;
-            auto readers = node.open_readers(2);
-            if (!readers) return readers.error();
-            api_options.readers = *readers;
-            web.serve(api.emplace(node.engine(), node.store(), node.loop(), api_options));
-            return {};
-        },
-        // No request may wait on the engine once it stops: the server closes first.
-        [&] { web.stop(); });
+    api::ApiOptions api_options;
+    api_options.version = options.version;
+    api_options.catalog = &catalog;
+    api_options.secure_cookies = options.secure_cookies;
+    web.add_api(app, api, node, api_options);
 
     auto started = app.start();
     const bool ok = started.has_value();

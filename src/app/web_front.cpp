@@ -19,4 +19,29 @@ WebFront::WebFront(http::IoPool& pool, http::ServerOptions options)
               }),
               &pool) {}
 
+void WebFront::add_listener(Application& app) {
+    app.add(
+        "REST API",
+        [this]() -> Result<void> {
+            auto port = listen();
+            if (!port) return port.error();
+            return {};
+        },
+        [this] { stop(); });
+}
+
+void WebFront::add_api(Application& app, std::optional<api::ApiServer>& api, WorkflowNode& node,
+                       api::ApiOptions options) {
+    app.add(
+        "API handlers",
+        [this, &api, &node, options]() mutable -> Result<void> {
+            auto readers = node.open_readers(2);
+            if (!readers) return readers.error();
+            options.readers = *readers;
+            serve(api.emplace(node.engine(), node.store(), node.loop(), options));
+            return {};
+        },
+        [this] { stop(); });
+}
+
 }  // namespace orquestra::app

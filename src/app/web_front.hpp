@@ -4,12 +4,15 @@
 // the API's paths with 503 until serve() hands it the API; the rest is the console's.
 
 #include "api/api.hpp"
+#include "app/application.hpp"
+#include "app/workflow_node.hpp"
 #include "http/io_pool.hpp"
 #include "http/server.hpp"
 #include "web/console.hpp"
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 namespace orquestra::app {
 
@@ -23,6 +26,14 @@ public:
     // Closes the port and every connection: no request runs on the API afterwards.
     void stop() { server_.stop(); }
     std::uint16_t port() const { return server_.port(); }
+
+    // Its two parts in a process: "REST API", the port (added first: a port in use stops the
+    // process before anything ran), and "API handlers", which makes `api` on `node` with
+    // `options` and two read-only connections of its own (added last; stopping it closes the
+    // port, so that no request waits on an engine that stopped).
+    void add_listener(Application& app);
+    void add_api(Application& app, std::optional<api::ApiServer>& api, WorkflowNode& node,
+                 api::ApiOptions options);
 
 private:
     const web::WebConsole console_;
