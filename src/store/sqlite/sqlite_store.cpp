@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "store/schema.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -25,9 +26,10 @@
 
 namespace orquestra::store {
 
+using namespace schema;  // the tables' columns, page bounds, run orders
+
 namespace {
 
-constexpr int kMaxPageLimit = 1000;
 
 ErrorCode code_of(int rc) {
     switch (rc & 0xff) {
@@ -155,38 +157,8 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------------
-// Columns. Each table's column list is written once; its INSERT/UPSERT/SELECT texts are built
-// from it, and the bind_* / read_* functions below follow the same order.
-
-constexpr std::array<std::string_view, 6> kDagColumns = {
-    "dag_id", "is_paused", "is_active", "fileloc", "last_parsed", "last_scheduled_logical_date"};
-
-// Without "id", which the store assigns; SELECTs read "id" first.
-constexpr std::array<std::string_view, 15> kRunColumns = {
-    "dag_id",           "run_id",
-    "run_type",         "state",
-    "logical_date",     "data_interval_start",
-    "data_interval_end", "queued_at",
-    "start_date",       "end_date",
-    "conf",             "note",
-    "external_trigger", "last_scheduling_decision",
-    "owner"};
-
-constexpr std::array<std::string_view, 6> kProcessColumns = {
-    "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};
-
-constexpr std::array<std::string_view, 18> kTaskColumns = {
-    "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
-    "start_date", "end_date", "queued_when", "next_try_at", "operator",   "hostname",
-    "served_by",  "output",   "note",        "pid",         "owner",      "process_identity"};
-
-// Without "id", which the store assigns; SELECTs read "id" first.
-constexpr std::array<std::string_view, 7> kUserColumns = {
-    "username", "password_hash", "role", "email", "first_name", "last_name", "created_at"};
-
-constexpr std::array<std::string_view, 12> kTryColumns = {
-    "dag_id",   "run_id",   "task_id",   "try_number", "state",  "start_date",
-    "end_date", "hostname", "served_by", "error",      "output", "rendered"};
+// Statements built from each table's column list (store/schema.hpp); the bind_* / read_*
+// functions below follow the same order.
 
 std::string column_list(std::span<const std::string_view> columns) {
     return fmt::format("{}", fmt::join(columns, ", "));
@@ -594,53 +566,6 @@ struct Where {
     }
 };
 
-std::optional<Error> check_page(int limit, int offset) {
-    if (limit < 0 || limit > kMaxPageLimit) {
-        return Error{ErrorCode::kInvalidArgument,
-                     fmt::format("limit must be between 0 and {}, not {}", kMaxPageLimit, limit)};
-    }
-    if (offset < 0) {
-        return Error{ErrorCode::kInvalidArgument,
-                     fmt::format("offset must not be negative, not {}", offset)};
-    }
-    return std::nullopt;
-}
-
-struct OrderName {
-    std::string_view name;
-    std::string_view column;
-};
-
-constexpr std::array<OrderName, 9> kRunOrderNames = {{
-    {"id", "id"},
-    {"dag_id", "dag_id"},
-    {"run_id", "run_id"},
-    {"state", "state"},
-    {"logical_date", "logical_date"},
-    {"execution_date", "logical_date"},  // Airflow's older name
-    {"start_date", "start_date"},
-    {"end_date", "end_date"},
-    {"queued_at", "queued_at"},
-}};
-
-// "ORDER BY <column> <dir>, id <dir>" for an order_by name, or kInvalidArgument.
-Result<std::string> run_order_clause(std::string_view order_by) {
-    if (order_by.empty()) order_by = "id";
-    const bool descending = order_by.front() == '-';
-    const std::string_view name = descending ? order_by.substr(1) : order_by;
-    const std::string_view direction = descending ? "DESC" : "ASC";
-    for (const OrderName& entry : kRunOrderNames) {
-        if (entry.name != name) continue;
-        if (entry.column == "id") return fmt::format(" ORDER BY id {}", direction);
-        return fmt::format(" ORDER BY {} {}, id {}", entry.column, direction, direction);
-    }
-    std::vector<std::string_view> names;
-    for (const OrderName& entry : kRunOrderNames) names.push_back(entry.name);
-    return Error{ErrorCode::kInvalidArgument,
-                 fmt::format("cannot order DAG runs by '{}': expected one of {}, optionally "
-                             "preceded by '-'",
-                             order_by, fmt::join(names, ", "))};
-}
 
 }  // namespace
 
@@ -1001,7 +926,7 @@ Result<std::optional<DagRun>> SqliteStore::get_run(const std::string& dag_id,
 
 Result<Page<DagRun>> SqliteStore::list_runs(const RunFilter& filter) {
     if (auto bad = check_page(filter.limit, filter.offset)) return *bad;
-    auto order = run_order_clause(filter.order_by);
+    auto order = run_order_clause(filter.order_by, "ASC", "DESC");
     if (!order) return order.error();
 
     if (filter.dag_ids.size() > 1000) {

@@ -1,0 +1,61 @@
+#include "store/schema.hpp"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+namespace orquestra::store::schema {
+
+std::optional<Error> check_page(int limit, int offset) {
+    if (limit < 0 || limit > kMaxPageLimit) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("limit must be between 0 and {}, not {}", kMaxPageLimit, limit)};
+    }
+    if (offset < 0) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("offset must not be negative, not {}", offset)};
+    }
+    return std::nullopt;
+}
+
+namespace {
+
+struct OrderName {
+    std::string_view name;
+    std::string_view column;
+};
+
+constexpr std::array<OrderName, 9> kRunOrderNames = {{
+    {"id", "id"},
+    {"dag_id", "dag_id"},
+    {"run_id", "run_id"},
+    {"state", "state"},
+    {"logical_date", "logical_date"},
+    {"execution_date", "logical_date"},  // Airflow's older name
+    {"start_date", "start_date"},
+    {"end_date", "end_date"},
+    {"queued_at", "queued_at"},
+}};
+
+}  // namespace
+
+Result<std::string> run_order_clause(std::string_view order_by, std::string_view ascending,
+                                     std::string_view descending_text) {
+    if (order_by.empty()) order_by = "id";
+    const bool descending = order_by.front() == '-';
+    const std::string_view name = descending ? order_by.substr(1) : order_by;
+    const std::string_view direction = descending ? descending_text : ascending;
+    for (const OrderName& entry : kRunOrderNames) {
+        if (entry.name != name) continue;
+        if (entry.column == "id") return fmt::format(" ORDER BY id {}", direction);
+        return fmt::format(" ORDER BY {} {}, id {}", entry.column, direction, direction);
+    }
+    std::vector<std::string_view> names;
+    for (const OrderName& entry : kRunOrderNames) names.push_back(entry.name);
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("cannot order DAG runs by '{}': expected one of {}, optionally "
+                             "preceded by '-'",
+                             order_by, fmt::join(names, ", "))};
+}
+
+}  // namespace orquestra::store::schema

@@ -1,0 +1,57 @@
+#pragma once
+// What both stores share of the schema's shape: each table's columns, written once in the order
+// their bind and read functions follow, the page bounds, and the orders runs may be listed in.
+// The SQL around them is each store's own (dialects differ); these parts are the same text in
+// both.
+
+#include "core/error.hpp"
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace orquestra::store::schema {
+
+inline constexpr int kMaxPageLimit = 1000;
+
+inline constexpr std::array<std::string_view, 6> kDagColumns = {
+    "dag_id", "is_paused", "is_active", "fileloc", "last_parsed", "last_scheduled_logical_date"};
+
+// Without "id", which the store assigns; SELECTs read "id" first.
+inline constexpr std::array<std::string_view, 15> kRunColumns = {
+    "dag_id",           "run_id",
+    "run_type",         "state",
+    "logical_date",     "data_interval_start",
+    "data_interval_end", "queued_at",
+    "start_date",       "end_date",
+    "conf",             "note",
+    "external_trigger", "last_scheduling_decision",
+    "owner"};
+
+inline constexpr std::array<std::string_view, 6> kProcessColumns = {
+    "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};
+
+inline constexpr std::array<std::string_view, 18> kTaskColumns = {
+    "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
+    "start_date", "end_date", "queued_when", "next_try_at", "operator",   "hostname",
+    "served_by",  "output",   "note",        "pid",         "owner",      "process_identity"};
+
+// Without "id", which the store assigns; SELECTs read "id" first.
+inline constexpr std::array<std::string_view, 7> kUserColumns = {
+    "username", "password_hash", "role", "email", "first_name", "last_name", "created_at"};
+
+inline constexpr std::array<std::string_view, 12> kTryColumns = {
+    "dag_id",   "run_id",   "task_id",   "try_number", "state",  "start_date",
+    "end_date", "hostname", "served_by", "error",      "output", "rendered"};
+
+// kInvalidArgument for a limit outside 0..kMaxPageLimit or a negative offset.
+std::optional<Error> check_page(int limit, int offset);
+
+// " ORDER BY <column> <dir>, id <dir>" for a RunFilter::order_by name (a DagRun field, with an
+// optional leading '-' for descending), or kInvalidArgument naming the valid ones. The
+// directions are the dialect's (where an unset date sorts is said there: lowest in both).
+Result<std::string> run_order_clause(std::string_view order_by, std::string_view ascending,
+                                     std::string_view descending);
+
+}  // namespace orquestra::store::schema
