@@ -14,6 +14,7 @@ if [ "${ORQUESTRA_NO_SANITIZE:-0}" != "1" ]; then
     -DORQUESTRA_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" --timeout 600
 fi
 if [ "${ORQUESTRA_NO_FUZZ:-0}" != "1" ]; then
