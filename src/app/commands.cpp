@@ -245,7 +245,8 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
     scheduler::EngineOptions opts;
     opts.ignore_pause = true;
     opts.only_dag = dag_id;
-    opts.housekeeping_interval = std::chrono::hours(1);
+    // Its heartbeat goes with each look (every second): a scheduler on the same database would
+    // take a run whose owner has not beaten for 30 s.
     WorkflowNode node(paths, *directory, pool, SystemClock::instance(), opts);
     if (auto r = node.start(); !r) return fail(r.error().message);
     std::promise<store::DagRun> finished;

@@ -916,5 +916,40 @@ TEST_F(SchedulersTest, ADeadSchedulersRunsAreTakenOverAndItStopsIfItComesBack) {
     EXPECT_EQ((*tries)[1].state, TaskState::kSuccess);
 }
 
+TEST_F(SchedulersTest, ATestEngineKeepsItsRunWhileItBeats) {
+    // `dags test`: an engine that works on the one run it made, next to a scheduler.
+    Node tester;
+    auto s = store::SqliteStore::open(home_ / "orquestra.db");
+    ASSERT_TRUE(s) << s.error().message;
+    tester.store = std::move(*s);
+    tester.folder = std::make_unique<dag::DagFolder>(home_ / "dags", clock_);
+    EngineOptions opts;
+    opts.log_dir = home_ / "logs";
+    opts.owner = "dags-test";
+    opts.only_dag = "d";
+    opts.ignore_pause = true;
+    tester.engine = std::make_unique<Engine>(io_, *tester.store, *tester.folder, tester.runner,
+                                             clock_, opts);
+    ASSERT_TRUE(tester.engine->start());
+    TriggerRequest req;
+    req.dag_id = "d";
+    req.run_id = "test__1";
+    ASSERT_TRUE(tester.engine->trigger(req));
+    pump();
+    ASSERT_EQ(tester.runner.started.size(), 1u);
+    for (int second = 0; second < 40; ++second) {
+        clock_.advance(1'000);
+        tester.engine->housekeeping();
+        b_.engine->housekeeping();
+        pump();
+    }
+    EXPECT_EQ((*b_.store->get_run("d", "test__1"))->owner, "dags-test");
+    EXPECT_TRUE(b_.runner.started.empty());
+    EXPECT_TRUE(tester.engine->owns_its_runs());
+    finish_all(tester);
+    EXPECT_EQ((*b_.store->get_run("d", "test__1"))->state, RunState::kRunning);  // its task b runs next
+    tester.engine.reset();
+}
+
 }  // namespace
 }  // namespace orquestra::scheduler
