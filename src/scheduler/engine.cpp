@@ -223,6 +223,42 @@ void Engine::count_busy() {
         for (const auto& [id, ti] : ar.tis) busy += is_busy(ti.state) ? 1 : 0;
         if (busy > 0) busy_tasks_[key.first] += busy;
     }
+    for (const auto& [dag_id, n] : others_running_) running_runs_[dag_id] += n;
+}
+
+int Engine::queued_runs() const {
+    int queued = 0;
+    for (const auto& [key, ar] : runs_) queued += ar.run.state == RunState::kQueued ? 1 : 0;
+    return queued;
+}
+
+void Engine::count_others_running() {
+    if (options_.sole_scheduler || !options_.execute || !options_.only_dag.empty()) return;
+    auto counts = store_.count_runs();
+    if (!counts) {
+        spdlog::warn("cannot count the other schedulers' runs: {}", counts.error().message);
+        return;
+    }
+    std::map<std::string, int, std::less<>> mine;
+    for (const auto& [key, ar] : runs_) {
+        if (ar.run.state == RunState::kRunning) ++mine[key.first];
+    }
+    std::map<std::string, int, std::less<>> others;
+    for (const auto& c : *counts) {
+        if (c.state != RunState::kRunning) continue;
+        const int n = static_cast<int>(c.count) - mine[c.dag_id];
+        if (n > 0) others[c.dag_id] = n;
+    }
+    // Room made by the others' runs that ended: this scheduler's queued runs may start.
+    for (const auto& [dag_id, n] : others_running_) {
+        auto now = others.find(dag_id);
+        if (now != others.end() && now->second >= n) continue;
+        for (auto it = runs_.lower_bound({dag_id, std::string()});
+             it != runs_.end() && it->first.first == dag_id; ++it) {
+            if (it->second.run.state == RunState::kQueued) dirty_.insert(it->first);
+        }
+    }
+    others_running_ = std::move(others);
 }
 
 // Runs queued or running (not finished) already fill max_active_runs: no new scheduled run.
@@ -380,6 +416,7 @@ void Engine::housekeeping() {
         }
     }
     load_unfinished_runs();
+    count_others_running();
     schedule_runs();
     if (!dirty_.empty()) request_flush();
 }
@@ -398,20 +435,47 @@ void Engine::load_unfinished_runs() {
     store::Changes changes;
     // Nothing of a claimed run is running anywhere: its busy tries were left by a scheduler
     // that stopped, and are recovered by their policy.
-    auto take = [&](store::DagRun run) {
+    auto take = [&](store::DagRun run, std::vector<store::TaskInstance>* known) {
         RunKey key{run.dag_id, run.run_id};
         if (runs_.contains(key)) return;
         if (!can_adopt(run.dag_id)) {
             unadopted_.insert(std::move(key));
             return;
         }
-        auto tis = store_.task_instances(run.dag_id, run.run_id);
+        Result<std::vector<store::TaskInstance>> tis = std::vector<store::TaskInstance>();
+        if (known != nullptr) {
+            *tis = std::move(*known);
+        } else {
+            tis = store_.task_instances(run.dag_id, run.run_id);
+        }
         if (!tis) {
             unadopted_.insert(std::move(key));
             return;
         }
         unadopted_.erase(key);
         adopt_run(std::move(run), std::move(*tis), true, now, changes);
+    };
+    // The task instances of a claimed batch, one query per DAG rather than one per run.
+    auto take_all = [&](std::vector<store::DagRun> batch) {
+        std::map<std::string, std::vector<std::string>> by_dag;
+        for (const auto& run : batch) {
+            if (!runs_.contains({run.dag_id, run.run_id}) && can_adopt(run.dag_id)) {
+                by_dag[run.dag_id].push_back(run.run_id);
+            }
+        }
+        std::map<RunKey, std::vector<store::TaskInstance>> tis;
+        std::set<std::string> read;
+        for (const auto& [dag_id, run_ids] : by_dag) {
+            auto found = store_.task_instances_of_runs(dag_id, run_ids);
+            if (!found) continue;  // each run is then read alone
+            read.insert(dag_id);
+            for (auto& ti : *found) tis[{ti.dag_id, ti.run_id}].push_back(std::move(ti));
+        }
+        for (auto& run : batch) {
+            const bool known = read.contains(run.dag_id);
+            auto& mine = tis[{run.dag_id, run.run_id}];
+            take(std::move(run), known ? &mine : nullptr);
+        }
     };
     for (const auto& key : std::set<RunKey>(unadopted_)) {
         auto run = store_.get_run(key.first, key.second);
@@ -421,7 +485,7 @@ void Engine::load_unfinished_runs() {
             unadopted_.erase(key);  // deleted, or taken by another scheduler meanwhile
             continue;
         }
-        take(std::move(**run));
+        take(std::move(**run), nullptr);
     }
     for (int round = 0; round < 100; ++round) {
         auto claimed = store_.claim_runs(claim);
@@ -433,17 +497,15 @@ void Engine::load_unfinished_runs() {
             spdlog::info("claimed {} run(s) that no scheduler was working on", claimed->size());
         }
         const bool full = static_cast<int>(claimed->size()) == claim.limit;
-        for (auto& run : *claimed) take(std::move(run));
+        take_all(std::move(*claimed));
         claimed_once_ = true;
         claim.other_schedulers_dead = false;  // their rows are gone now
-        if (!full) break;
-        if (!everything) {
-            // One of several: a batch now, the next one after this batch's decisions, so that
-            // the other schedulers claim theirs meanwhile.
-            claim_now();
-            break;
-        }
+        more_to_claim_ = full && !everything;
+        if (!full || !everything) break;
     }
+    // One of several schedulers claims a batch at a time, and the next one when its own queue
+    // runs low (when its runs end), so that the others share a burst of runs.
+    if (more_to_claim_ && queued_runs() < options_.claim_batch) claim_now();
     if (!changes.empty()) {
         if (auto r = store_.commit(changes); !r) {
             spdlog::error("cannot record recovered tries: {}", r.error().message);
@@ -1007,7 +1069,12 @@ void Engine::flush() {
         }
         for (const auto& l : listeners_) l(done);
     }
-    if (!finished.empty()) schedule_runs();  // room for catch-up runs held by max_active_runs
+    if (!finished.empty()) {
+        schedule_runs();  // room for catch-up runs held by max_active_runs
+        // One of several schedulers whose last claim was full: more runs wait for a claim, and
+        // this one is about to run out of its own.
+        if (more_to_claim_ && queued_runs() < std::max(1, options_.claim_batch / 2)) claim_now();
+    }
     if (!dirty_.empty()) request_flush();
     for (auto& d : dispatches) {
         write_log(d.key, d.task_id, d.attempt.try_number, d.log);

@@ -247,6 +247,11 @@ private:
     // Counted at each flush: tries queued or running, and runs running, by DAG.
     std::map<std::string, int, std::less<>> busy_tasks_;
     std::map<std::string, int, std::less<>> running_runs_;
+    // Several schedulers: the running runs of each DAG that other schedulers own, as the store
+    // counted them at the last look, so that max_active_runs holds across schedulers (it may be
+    // exceeded only by runs the others started since that look, at most a second ago).
+    std::map<std::string, int, std::less<>> others_running_;
+    void count_others_running();
     // Runs with a task ready but no free max_active_tasks slot, by DAG: evaluated again as
     // soon as a try of that DAG ends.
     std::map<std::string, std::set<RunKey>, std::less<>> waiting_for_slot_;
@@ -276,7 +281,9 @@ private:
     // LISTEN/NOTIFY); without them, the next housekeeping finds such runs.
     std::unique_ptr<store::Store::RunWatch> run_watch_;
     bool claim_posted_ = false;
+    bool more_to_claim_ = false;  // the last claim was a full batch
     void claim_now();
+    int queued_runs() const;
     LogWriter logs_;
 };
 

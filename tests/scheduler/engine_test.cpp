@@ -849,7 +849,8 @@ TEST_F(SchedulersTest, RunsAreSharedAndEveryTryRunsOnce) {
     }
     EXPECT_EQ(owners(), (std::map<std::string, int>{{"scheduler-a", 10}, {"scheduler-b", 10}}));
     EXPECT_EQ(a_.runner.started.size(), 10u);
-    EXPECT_EQ(b_.runner.started.size(), 10u);
+    // max_active_runs (16) holds across schedulers: B starts 6 while A runs 10.
+    EXPECT_EQ(b_.runner.started.size(), 6u);
     while (finish_all(a_) | finish_all(b_)) {
         a_.engine->housekeeping();  // a look at the store between tries claims nothing
         b_.engine->housekeeping();
@@ -861,6 +862,42 @@ TEST_F(SchedulersTest, RunsAreSharedAndEveryTryRunsOnce) {
     store::RunFilter f;
     f.states = {RunState::kSuccess};
     EXPECT_EQ(a_.store->list_runs(f)->total, 20);
+}
+
+TEST_F(SchedulersTest, MaxActiveRunsHoldsAcrossSchedulers) {
+    std::ofstream(home_ / "dags" / "m.yaml") << R"(
+dag_id: m
+max_active_runs: 2
+tasks:
+  a: {command: ["true"]}
+)";
+    api_.engine->load_dags();
+    for (Node* n : {&a_, &b_}) n->engine->housekeeping();
+    pump();
+    const auto trigger_m = [&](const std::string& run_id) {
+        TriggerRequest req;
+        req.dag_id = "m";
+        req.run_id = run_id;
+        auto r = api_.engine->trigger(req);
+        ASSERT_TRUE(r) << r.error().message;
+        pump();
+    };
+    trigger_m("m0");
+    trigger_m("m1");
+    a_.engine->housekeeping();
+    pump();
+    ASSERT_EQ(a_.runner.started.size(), 2u);  // A runs two: the DAG's limit
+    trigger_m("m2");
+    trigger_m("m3");
+    b_.engine->housekeeping();
+    pump();
+    EXPECT_EQ(owners(), (std::map<std::string, int>{{"scheduler-a", 2}, {"scheduler-b", 2}}));
+    EXPECT_TRUE(b_.runner.started.empty()) << "B started runs while A's two fill the limit";
+    finish_all(a_);
+    pump();
+    b_.engine->housekeeping();  // B sees A's runs ended: room for its own
+    pump();
+    EXPECT_EQ(b_.runner.started.size(), 2u);
 }
 
 TEST_F(SchedulersTest, ADeadSchedulersRunsAreTakenOverAndItStopsIfItComesBack) {
