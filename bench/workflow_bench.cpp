@@ -8,8 +8,8 @@
 //  (d) with --dead-instance: the seed workflow with 3 instances of servico_usuarios, one of
 //      which dies (its port closes; the registry keeps it UP) halfway through the runs: failed
 //      calls to the dead instance, and the runs' latency p50/p99 before and after it died, with
-//      the breaker as configured and with a 1 ms breaker period (about what round robin alone
-//      did: the dead instance tried in run after run).
+//      the breaker as configured and with a fixed 1 ms breaker period (about what round robin
+//      alone did: the dead instance tried in run after run).
 // Usage: build/bench/workflow_bench [runs=2000] [--db postgresql://user:password@host/db]
 //        build/bench/workflow_bench --dead-instance [runs=1000] [--in-flight 8]
 // With --db, each benchmark works in a fresh schema of that database, dropped afterwards.
@@ -431,6 +431,8 @@ void bench_dead_instance(int runs, int in_flight, std::chrono::milliseconds brea
     app::HomePaths paths{home, home / "dags", home / "orquestra.db", home / "logs"};
     discovery::ChoiceOptions choice;
     choice.breaker_open = breaker_open;
+    choice.breaker_max_open = std::max(breaker_open, choice.breaker_max_open);
+    if (breaker_open < std::chrono::milliseconds(1'000)) choice.breaker_max_open = breaker_open;
     app::WorkflowNode node(paths, directory, pool, SystemClock::instance(), opts, choice);
     if (auto r = node.start(); !r) {
         fmt::print("cannot start: {}\n", r.error().message);
