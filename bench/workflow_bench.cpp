@@ -5,7 +5,13 @@
 //      threads, with their latency p50/p99;
 //  (c) the seed workflow — two HTTP tasks against fast loopback services registered in the
 //      registry: runs/s at saturation and trigger-to-finish latency p50/p99; RSS.
+//  (d) with --dead-instance: the seed workflow with 3 instances of servico_usuarios, one of
+//      which dies (its port closes; the registry keeps it UP) halfway through the runs: failed
+//      calls to the dead instance, and the runs' latency p50/p99 before and after it died, with
+//      the breaker as configured and with a fixed 1 ms breaker period (about what round robin
+//      alone did: the dead instance tried in run after run).
 // Usage: build/bench/workflow_bench [runs=2000] [--db postgresql://user:password@host/db]
+//        build/bench/workflow_bench --dead-instance [runs=1000] [--in-flight 8]
 // With --db, each benchmark works in a fresh schema of that database, dropped afterwards.
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
@@ -20,9 +26,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 
 using namespace orquestra;
@@ -375,16 +385,141 @@ void bench_seed(const std::string& db_url, int runs) {
     fs::remove_all(home);
 }
 
+
+// (d): one of three instances dies halfway through `runs` seed runs, `in_flight` at a time.
+void bench_dead_instance(int runs, int in_flight, std::chrono::milliseconds breaker_open) {
+    auto home = temp_home("dead");
+    std::ofstream(home / "dags" / "seed.yaml") << kSeed;
+    http::IoPool pool(2);
+    app::RegistryNodeOptions ropts;
+    app::RegistryNode registry(pool.first(), SystemClock::instance(), ropts, &pool);
+    (void)registry.start();
+    std::array<std::atomic<int>, 3> served{};
+    auto make_service = [&](int index) {
+        return std::make_unique<http::HttpServer>(
+            pool.first(), http::ServerOptions{},
+            http::SyncHandler([index, &served](http::Request&, http::Response& res) {
+                if (index >= 0) ++served[static_cast<std::size_t>(index)];
+                res.set(200, "application/json",
+                        index >= 0 ? R"({"id":1,"nome":"Ana","grupos":["admin"]})"
+                                   : R"({"status":"enviada"})");
+            }),
+            &pool);
+    };
+    std::vector<std::unique_ptr<http::HttpServer>> users;
+    std::vector<std::string> ids;
+    auto register_service = [&](const std::string& app, std::uint16_t port) {
+        registry::InstanceInfo info;
+        info.instance_id = fmt::format("127.0.0.1:{}:{}", app, port);
+        info.host_name = info.ip_addr = "127.0.0.1";
+        info.app = app;
+        info.port = {port, true};
+        info.data_center_name = "MyOwn";
+        (void)registry.registry().register_instance(app, info);
+        return info.instance_id;
+    };
+    for (int i = 0; i < 3; ++i) {
+        users.push_back(make_service(i));
+        ids.push_back(register_service("SERVICO_USUARIOS", *users.back()->start()));
+    }
+    auto messages = make_service(-1);
+    register_service("SERVICO_MENSAGENS", *messages->start());
+    pool.start();
+    app::RegistryDirectory directory(registry.registry());
+    scheduler::EngineOptions opts;
+    opts.unpause_new_dags = true;
+    app::HomePaths paths{home, home / "dags", home / "orquestra.db", home / "logs"};
+    discovery::ChoiceOptions choice;
+    choice.breaker_open = breaker_open;
+    choice.breaker_max_open = std::max(breaker_open, choice.breaker_max_open);
+    if (breaker_open < std::chrono::milliseconds(1'000)) choice.breaker_max_open = breaker_open;
+    app::WorkflowNode node(paths, directory, pool, SystemClock::instance(), opts, choice);
+    if (auto r = node.start(); !r) {
+        fmt::print("cannot start: {}\n", r.error().message);
+        return;
+    }
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, Clock_::time_point> started;
+    std::map<std::string, double> latency;
+    int finished = 0, failed = 0;
+    node.call([&] {
+        node.engine().add_run_listener([&](const store::DagRun& r) {
+            std::lock_guard lock(mu);
+            latency[r.run_id] = std::chrono::duration<double, std::milli>(
+                                    Clock_::now() - started[r.run_id]).count();
+            if (r.state != store::RunState::kSuccess) ++failed;
+            ++finished;
+            cv.notify_all();
+        });
+        return 0;
+    });
+    const int kill_at = runs / 2;
+    for (int i = 0; i < runs; ++i) {
+        {
+            std::unique_lock lock(mu);
+            cv.wait(lock, [&] { return i - finished < in_flight; });
+        }
+        if (i == kill_at) users[1]->stop();  // dies: its port closes, the registry keeps it UP
+        const std::string id = fmt::format("run{:05}", i);
+        {
+            std::lock_guard lock(mu);
+            started[id] = Clock_::now();
+        }
+        scheduler::TriggerRequest req;
+        req.dag_id = "seed";
+        req.run_id = id;
+        req.conf = boost::json::parse(R"({"usuario_id": 1})").as_object();
+        (void)node.engine().trigger_async(req);
+    }
+    {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return finished == runs; });
+    }
+    auto percentiles = [&](int from, int to) {
+        std::vector<double> v;
+        for (int i = from; i < to; ++i) v.push_back(latency[fmt::format("run{:05}", i)]);
+        std::sort(v.begin(), v.end());
+        return std::make_pair(v[v.size() / 2], v[v.size() * 99 / 100]);
+    };
+    auto [p50_before, p99_before] = percentiles(0, kill_at);
+    auto [p50_after, p99_after] = percentiles(kill_at, runs);
+    std::uint64_t dead_failures = 0;
+    if (auto h = node.choice().health("servico_usuarios")) {
+        for (const auto& i : h->instances) {
+            if (i.instance_id == ids[1]) dead_failures = i.failures;
+        }
+    }
+    fmt::print("dead instance, breaker period {} ms, {} runs ({} in flight), killed at run {}:\n"
+               "  failed calls to the dead instance: {}; runs failed: {}\n"
+               "  trigger-to-finish before: p50 {:.2f} ms, p99 {:.2f} ms; after: p50 {:.2f} ms, "
+               "p99 {:.2f} ms\n"
+               "  answered by the 3 instances: {} / {} / {}\n",
+               breaker_open.count(), runs, in_flight, kill_at, dead_failures, failed, p50_before,
+               p99_before, p50_after, p99_after, served[0].load(), served[1].load(),
+               served[2].load());
+    pool.stop();
+    node.stop();
+    fs::remove_all(home);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     spdlog::set_level(spdlog::level::warn);
     int runs = 2000;
     std::string db_url;
+    bool dead_instance = false;
+    int in_flight = 8;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--db" && i + 1 < argc) {
             db_url = argv[++i];
+        } else if (arg == "--dead-instance") {
+            dead_instance = true;
+            runs = 1000;
+        } else if (arg == "--in-flight" && i + 1 < argc) {
+            in_flight = std::max(1, std::atoi(argv[++i]));
         } else {
             runs = std::atoi(argv[i]);
         }
@@ -392,6 +527,11 @@ int main(int argc, char** argv) {
     if (!db_url.empty() && !store::is_postgres_url(db_url)) {
         fmt::print(stderr, "--db takes a postgresql:// URL\n");
         return 2;
+    }
+    if (dead_instance) {
+        bench_dead_instance(runs, in_flight, std::chrono::milliseconds(5'000));
+        bench_dead_instance(runs, in_flight, std::chrono::milliseconds(1));
+        return 0;
     }
     fmt::print("store: {}\n", db_url.empty() ? "SQLite (WAL)" : store::mask_password(db_url));
     try {

@@ -178,6 +178,7 @@ enum class Endpoint {
     kUiGrid,
     kUiServices,
     kUiInstanceStatus,
+    kServiceBreakers,
 };
 
 struct Route {
@@ -196,6 +197,9 @@ std::optional<Route> match(const std::vector<std::string>& s) {
         return std::nullopt;
     }
     if (n == 2 && s[0] == "dagSources") return Route{Endpoint::kDagSource, {V::get}};
+    if (n == 3 && s[0] == "services" && s[2] == "breakers") {
+        return Route{Endpoint::kServiceBreakers, {V::get}};
+    }
     if (n >= 2 && s[0] == "ui") {
         if (n == 2 && s[1] == "session") {
             return Route{Endpoint::kUiSession, {V::get, V::post, V::delete_}};
@@ -295,11 +299,15 @@ http::Handler ApiServer::handler() {
 }
 
 bool ApiServer::owns(std::string_view path) {
-    return path == kBasePath || (path.substr(0, kBasePath.size()) == kBasePath &&
+    return path == kBasePath || path == kMetricsPath || (path.substr(0, kBasePath.size()) == kBasePath &&
                                  path.size() > kBasePath.size() && path[kBasePath.size()] == '/');
 }
 
 asio::awaitable<void> ApiServer::handle(http::Request& req, http::Response& res) {
+    if (req.path() == kMetricsPath) {
+        co_await metrics(req, res);
+        co_return;
+    }
     Call call{req, res, {}, std::string(req.path()), {}, false, {}};
     auto segments = owns(req.path()) ? split_path(req.path(), kBasePath) : std::nullopt;
     if (!segments) {
@@ -481,6 +489,9 @@ asio::awaitable<void> ApiServer::route(Call& call) {
             break;
         case Endpoint::kUiInstanceStatus:
             ui_instance_status(call, s[2], s[4]);
+            break;
+        case Endpoint::kServiceBreakers:
+            service_breakers(call, s[1]);
             break;
     }
 }

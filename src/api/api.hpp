@@ -50,6 +50,7 @@
 #include "api/sessions.hpp"
 #include "api/shapes.hpp"
 #include "core/clock.hpp"
+#include "discovery/instance_choice.hpp"
 #include "http/message.hpp"
 #include "http/server.hpp"
 #include "scheduler/engine.hpp"
@@ -87,6 +88,10 @@ struct ApiOptions {
     bool secure_cookies = false;
     // The registry the console's services pages show; nullptr: those endpoints answer 503.
     ServiceCatalog* catalog = nullptr;
+    // How this process's http tasks choose instances: their breakers are shown at
+    // /api/v1/services/{name}/breakers, in the console's services page and in /metrics.
+    // nullptr (a process that runs no tasks): the breakers endpoint answers 503.
+    const discovery::InstanceChoice* choice = nullptr;
     // Read-only connections to the same database: reads that need only the store run on them,
     // on threads of their own, so that polling clients never queue behind the scheduler's work
     // on its loop. Empty: every read runs on the engine loop with the engine's store.
@@ -96,6 +101,7 @@ struct ApiOptions {
 class ApiServer {
   public:
     static constexpr std::string_view kBasePath = "/api/v1";
+    static constexpr std::string_view kMetricsPath = "/metrics";
 
     ApiServer(scheduler::Engine& engine, store::Store& store, boost::asio::io_context& engine_loop,
               ApiOptions options = {});
@@ -103,11 +109,15 @@ class ApiServer {
     ApiServer(const ApiServer&) = delete;
     ApiServer& operator=(const ApiServer&) = delete;
 
-    // Answers any request; paths outside /api/v1 get a 404 problem.
+    // Answers any request; paths outside /api/v1 and /metrics get a 404 problem.
     boost::asio::awaitable<void> handle(http::Request& req, http::Response& res);
     // handle() as an HttpServer handler.
     http::Handler handler();
-    // True for /api/v1 and below: lets a composite server route to this API.
+    // GET /metrics: the workflow side's metrics in Prometheus text (the engine's and the
+    // instance choice's), for any authenticated user (Viewer and up), as the API's reads.
+    boost::asio::awaitable<void> metrics(http::Request& req, http::Response& res);
+    std::string render_metrics() const;
+    // True for /api/v1 and below and for /metrics: lets a composite server route to this API.
     static bool owns(std::string_view path);
 
     // Drops cached credentials and console sessions of a user (after deleting it or changing
@@ -188,6 +198,8 @@ class ApiServer {
     boost::asio::awaitable<void> ui_grid(Call& call, const std::string& dag_id);
     boost::asio::awaitable<void> ui_services(Call& call);
     void ui_instance_status(Call& call, const std::string& app, const std::string& instance_id);
+    // GET /api/v1/services/{name}/breakers ("~": every service called so far).
+    void service_breakers(Call& call, const std::string& service);
 
     // Loop thread: the view of one DAG (nullopt when neither the store nor the engine knows it).
     std::optional<DagView> dag_view_on_loop(const std::string& dag_id,

@@ -439,8 +439,20 @@ asio::awaitable<void> ApiServer::ui_services(Call& call) {
     for (const auto& app : apps.applications) {
         listed.insert(app.name);
         json::array instances;
+        // This process's breakers for the app's instances (none: never called, or closed).
+        const auto health = options_.choice != nullptr ? options_.choice->health(app.name)
+                                                       : std::nullopt;
         for (const auto& i : app.instances) {
             json::object o;
+            json::object breaker{{"state", "closed"}, {"consecutive_failures", 0}};
+            for (const auto& h : health ? health->instances : std::vector<discovery::InstanceHealth>{}) {
+                if (h.instance_id != i.id()) continue;
+                breaker = json::object{{"state", discovery::to_string(h.state)},
+                                       {"consecutive_failures", h.consecutive_failures},
+                                       {"open_until", datetime_json(h.open_until)},
+                                       {"last_error", h.last_error}};
+            }
+            o["breaker"] = std::move(breaker);
             o["instance_id"] = i.id();
             o["app"] = i.app;
             o["host_name"] = i.host_name;

@@ -110,6 +110,12 @@ private:
     std::thread thread_;
 };
 
+discovery::ChoiceOptions choice_options(const CommonFlags& flags) {
+    discovery::ChoiceOptions options;
+    options.zone = flags.zone;
+    return options;
+}
+
 }  // namespace
 
 int cmd_db(const CommonFlags& flags, const std::string& action) {
@@ -247,7 +253,8 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
     opts.only_dag = dag_id;
     // Its heartbeat goes with each look (every second): a scheduler on the same database would
     // take a run whose owner has not beaten for 30 s.
-    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), opts);
+    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), opts,
+                      choice_options(flags));
     if (auto r = node.start(); !r) return fail(r.error().message);
     std::promise<store::DagRun> finished;
     auto future = finished.get_future();
@@ -320,7 +327,8 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
     http::IoPool pool(1);
     pool.start();
     boost::asio::io_context wait_io;
-    executor::HttpTaskRunner http_runner(pool, *directory);
+    discovery::InstanceChoice choice(choice_options(flags));
+    executor::HttpTaskRunner http_runner(pool, *directory, choice);
     executor::CommandTaskRunner command_runner(1);
     executor::ServiceWaitRunner wait_runner(wait_io, *directory);
     executor::RunnerSet runners(http_runner, command_runner, wait_runner);
@@ -354,7 +362,8 @@ int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options) {
     http::IoPool pool(thread_count(0));
     scheduler::EngineOptions engine_options;
     engine_options.scheduler_timeout = std::chrono::seconds(options.timeout_s);
-    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), engine_options);
+    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), engine_options,
+                      choice_options(flags));
     Application app;
     add_event_loops(app, pool);
     app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
@@ -370,9 +379,9 @@ int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options) {
 namespace {
 
 // An engine that runs nothing looks no service up.
-class NoServices final : public executor::ServiceDirectory {
+class NoServices final : public discovery::ServiceDirectory {
 public:
-    std::vector<executor::ServiceInstance> up_instances(const std::string&) override { return {}; }
+    std::vector<discovery::ServiceInstance> up_instances(const std::string&) override { return {}; }
     void subscribe(std::function<void(const std::string&)>) override {}
 };
 

@@ -16,6 +16,7 @@ struct CommonFlags {
     std::string db;  // --db or $ORQUESTRA_DB: a postgresql:// URL or an SQLite file
     std::string registry_url = "http://127.0.0.1:8761/eureka";
     std::string registry_auth;  // user:password for the registry ($ORQUESTRA_REGISTRY_AUTH)
+    std::string zone;           // --zone or $ORQUESTRA_ZONE: http tasks prefer its instances
 };
 
 int cmd_db(const CommonFlags& flags, const std::string& action);

@@ -239,7 +239,9 @@ int run_standalone(const StandaloneOptions& options) {
     registry_options.replication.auth = registry_options.api.auth;
     RegistryNode registry(pool.first(), SystemClock::instance(), registry_options, &pool);
     RegistryDirectory directory(registry.registry());
-    WorkflowNode node(paths, directory, pool, SystemClock::instance(), {});
+    discovery::ChoiceOptions choice;
+    choice.zone = options.zone;
+    WorkflowNode node(paths, directory, pool, SystemClock::instance(), {}, choice);
     RegistryCatalog catalog(registry.registry());
     std::optional<api::ApiServer> api;
     http::ServerOptions web_options;

@@ -27,6 +27,7 @@ struct StandaloneOptions {
     std::vector<std::string> registry_peers;  // other registry nodes' base URLs (a cluster)
     bool insecure_registry = false;  // allow a non-loopback host without registry credentials
     bool secure_cookies = false;     // the console is reached over TLS (a proxy in front)
+    std::string zone;                // --zone or $ORQUESTRA_ZONE: http tasks prefer it
     std::string version;
 };
 

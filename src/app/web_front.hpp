@@ -1,6 +1,6 @@
 #pragma once
-// WebFront: the REST API and the console on one port, as `standalone` and `webserver` serve
-// them. The port listens first (a port in use stops a process before anything ran) and answers
+// WebFront: the REST API, the workflow side's Prometheus metrics (/metrics) and the console on
+// one port, as `standalone` and `webserver` serve them. The port listens first (a port in use stops a process before anything ran) and answers
 // the API's paths with 503 until serve() hands it the API; the rest is the console's.
 
 #include "api/api.hpp"

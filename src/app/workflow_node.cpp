@@ -47,15 +47,19 @@ Result<std::unique_ptr<store::Store>> open_store(const HomePaths& paths, bool mi
     return std::move(*s);
 }
 
-WorkflowNode::WorkflowNode(HomePaths paths, executor::ServiceDirectory& directory,
+WorkflowNode::WorkflowNode(HomePaths paths, discovery::ServiceDirectory& directory,
                            http::IoPool& pool, const Clock& clock,
-                           scheduler::EngineOptions options)
+                           scheduler::EngineOptions options, discovery::ChoiceOptions choice)
     : paths_(std::move(paths)),
       clock_(clock),
       options_(std::move(options)),
       guard_(boost::asio::make_work_guard(loop_)),
       folder_(paths_.dags, clock),
-      http_runner_(pool, directory),
+      choice_([&] {
+          if (choice.clock == nullptr) choice.clock = &clock;
+          return std::move(choice);
+      }()),
+      http_runner_(pool, directory, choice_),
       command_runner_(4),
       wait_runner_(loop_, directory),
       runners_(http_runner_, command_runner_, wait_runner_) {

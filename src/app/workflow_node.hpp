@@ -5,6 +5,8 @@
 
 #include "core/clock.hpp"
 #include "dag/dag_folder.hpp"
+#include "discovery/instance_choice.hpp"
+#include "discovery/service_directory.hpp"
 #include "executor/http_runner.hpp"
 #include "executor/runners.hpp"
 #include "http/io_pool.hpp"
@@ -45,8 +47,11 @@ Result<std::unique_ptr<store::Store>> open_store(const HomePaths& paths, bool mi
 
 class WorkflowNode {
 public:
-    WorkflowNode(HomePaths paths, executor::ServiceDirectory& directory, http::IoPool& pool,
-                 const Clock& clock, scheduler::EngineOptions options);
+    // `choice`: how http tasks choose instances (the zone, breakers, retry budget); one
+    // InstanceChoice per node, shared by all its runs.
+    WorkflowNode(HomePaths paths, discovery::ServiceDirectory& directory, http::IoPool& pool,
+                 const Clock& clock, scheduler::EngineOptions options,
+                 discovery::ChoiceOptions choice = {});
     ~WorkflowNode();
 
     // Opens and migrates the store, then starts the engine on the loop thread.
@@ -68,6 +73,7 @@ public:
 
     scheduler::Engine& engine() { return *engine_; }
     store::Store& store() { return *store_; }
+    discovery::InstanceChoice& choice() { return choice_; }
     boost::asio::io_context& loop() { return loop_; }
     const HomePaths& paths() const { return paths_; }
 
@@ -80,6 +86,7 @@ private:
     std::unique_ptr<store::Store> store_;
     std::vector<std::unique_ptr<store::Store>> readers_;
     dag::DagFolder folder_;
+    discovery::InstanceChoice choice_;
     executor::HttpTaskRunner http_runner_;
     executor::CommandTaskRunner command_runner_;
     executor::ServiceWaitRunner wait_runner_;

@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
                            "Other registry nodes' base URLs, comma separated; the registry "
                            "replicates to them")
         ->delimiter(',');
+    standalone->add_option("--zone", alone.zone,
+                           "This scheduler's zone: http tasks prefer service instances whose "
+                           "metadata.zone is the same (default $ORQUESTRA_ZONE)")
+        ->envname("ORQUESTRA_ZONE");
     standalone->add_flag("--insecure-registry", alone.insecure_registry,
                          "Allow a non-loopback --host with a registry that asks no credentials");
 
@@ -98,6 +102,10 @@ int main(int argc, char** argv) {
                             "Registry base URL the tasks find services in; several, comma "
                             "separated, for fail-over")
                 ->capture_default_str();
+            cmd->add_option("--zone", common.zone,
+                            "This scheduler's zone: http tasks prefer service instances whose "
+                            "metadata.zone is the same (default $ORQUESTRA_ZONE)")
+                ->envname("ORQUESTRA_ZONE");
         }
     };
 

@@ -1,6 +1,7 @@
 #include "discovery/eureka_client.hpp"
 
 #include "core/strings.hpp"
+#include "discovery/service_call.hpp"
 #include "http/client_pool.hpp"
 #include "registry/codec.hpp"
 
@@ -24,7 +25,6 @@
 namespace orquestra::discovery {
 
 namespace asio = boost::asio;
-using executor::ServiceInstance;
 using registry::InstanceInfo;
 using std::chrono::milliseconds;
 
@@ -85,6 +85,18 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
           strand(asio::make_strand(ex)),
           heartbeat_timer(strand),
           refresh_timer(strand) {
+        if (options.choice == nullptr) {
+            ChoiceOptions c;
+            c.zone = options.zone;
+            c.breaker_failures = options.breaker_failures;
+            c.breaker_open = options.breaker_open_duration;
+            c.breaker_max_open = options.breaker_max_open_duration;
+            c.clock = &clock;
+            own_choice = std::make_unique<InstanceChoice>(std::move(c));
+            choice = own_choice.get();
+        } else {
+            choice = options.choice;
+        }
         for (auto& url : options.registry_urls) {
             while (!url.empty() && url.back() == '/') url.pop_back();
             registry_authorization.push_back(authorization_for(url, options.registry_auth));
@@ -340,80 +352,10 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
         }
     }
 
-    // --- choice and circuit breakers ---------------------------------------------------------
-
-    struct Breaker {
-        int failures = 0;
-        BreakerState state = BreakerState::kClosed;
-        Millis opened_at = 0;
-        Millis probe_at = 0;  // when the half-open probe was let through
-    };
-
-    // UP instances in the order to try them: same zone first, each group rotated round robin.
-    std::vector<ServiceInstance> candidates(const std::string& service) {
+    std::vector<ServiceInstance> up(const std::string& service) const {
         std::lock_guard lock(mu);
         auto it = up_view.find(service);
-        if (it == up_view.end()) return {};
-        std::vector<ServiceInstance> near, far;
-        for (const auto& s : it->second) {
-            (!options.zone.empty() && s.zone == options.zone ? near : far).push_back(s);
-        }
-        std::size_t turn = round_robin[service]++;
-        auto rotate = [turn](std::vector<ServiceInstance>& v) {
-            if (v.empty()) return;
-            std::rotate(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(turn % v.size()),
-                        v.end());
-        };
-        rotate(near);
-        rotate(far);
-        near.insert(near.end(), far.begin(), far.end());
-        return near;
-    }
-
-    static std::string breaker_key(const std::string& service, const std::string& id) {
-        return service + "/" + id;
-    }
-
-    // May a request go to this instance now? With `take`, an elapsed open circuit becomes
-    // half-open and this caller is its one probe.
-    bool breaker_allows(const std::string& key, bool take) {
-        std::lock_guard lock(mu);
-        auto it = breakers.find(key);
-        if (it == breakers.end()) return true;
-        auto& b = it->second;
-        Millis now = clock.now_ms();
-        Millis open_ms = options.breaker_open_duration.count();
-        switch (b.state) {
-            case BreakerState::kClosed:
-                return true;
-            case BreakerState::kOpen:
-                if (now - b.opened_at < open_ms) return false;
-                if (take) {
-                    b.state = BreakerState::kHalfOpen;
-                    b.probe_at = now;
-                }
-                return true;
-            case BreakerState::kHalfOpen:
-                // A probe that never reported (its caller went away) does not block forever.
-                if (now - b.probe_at < open_ms) return false;
-                if (take) b.probe_at = now;
-                return true;
-        }
-        return true;
-    }
-
-    void breaker_record(const std::string& key, bool success) {
-        std::lock_guard lock(mu);
-        auto& b = breakers[key];
-        if (success) {
-            b = Breaker{};
-            return;
-        }
-        ++b.failures;
-        if (b.state == BreakerState::kHalfOpen || b.failures >= options.breaker_failures) {
-            b.state = BreakerState::kOpen;
-            b.opened_at = clock.now_ms();
-        }
+        return it == up_view.end() ? std::vector<ServiceInstance>{} : it->second;
     }
 
     EurekaClientOptions options;
@@ -422,6 +364,8 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
     asio::steady_timer heartbeat_timer;
     asio::steady_timer refresh_timer;
     http::ClientPool pool;
+    std::unique_ptr<InstanceChoice> own_choice;
+    InstanceChoice* choice = nullptr;
     std::string registered_id;
     std::vector<std::string> registry_authorization;  // per URL; empty: no credentials
     std::atomic<std::size_t> url_index{0};
@@ -445,8 +389,6 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
     std::condition_variable fetched_cv;
     bool fetched = false;
     std::map<std::string, std::vector<ServiceInstance>> up_view;
-    std::map<std::string, std::size_t> round_robin;
-    std::map<std::string, Breaker> breakers;
     std::vector<std::function<void(const std::string&)>> listeners;
 };
 
@@ -496,10 +438,10 @@ bool EurekaClient::wait_until_fetched(milliseconds timeout) {
 
 std::optional<ServiceInstance> EurekaClient::choose(const std::string& service) {
     auto name = to_upper(service);
-    for (auto& s : core_->candidates(name)) {
-        if (core_->breaker_allows(Core::breaker_key(name, s.id), false)) return std::move(s);
-    }
-    return std::nullopt;
+    // A request is about to go to what it returns: the round robin moves on.
+    auto plan = core_->choice->plan(name, core_->up(name));
+    if (plan.order.empty()) return std::nullopt;
+    return std::move(plan.order.front());
 }
 
 asio::awaitable<Result<http::ClientResponse>> EurekaClient::call(std::string service,
@@ -507,31 +449,30 @@ asio::awaitable<Result<http::ClientResponse>> EurekaClient::call(std::string ser
                                                                  milliseconds timeout) {
     auto self = core_;  // the client may go away while this runs
     auto name = to_upper(service);
-    auto list = self->candidates(name);
-    if (list.empty()) {
+    auto up = self->up(name);
+    if (up.empty()) {
         co_return Error{ErrorCode::kNotFound, fmt::format("no UP instance of {}", name)};
     }
-    std::optional<Result<http::ClientResponse>> last;
-    for (const auto& s : list) {
-        auto key = Core::breaker_key(name, s.id);
-        if (!self->breaker_allows(key, true)) continue;
-        http::ClientRequest req = request;
-        req.keep_alive = true;
-        // A named endpoint: g++ 12 mis-destroys a braced temporary passed to a coroutine.
-        http::Endpoint endpoint{s.host, s.port};
-        auto res = co_await self->pool.fetch(endpoint, std::move(req), timeout);
-        bool failed = !res || res->status >= 500;
-        self->breaker_record(key, !failed);
-        if (!failed) co_return res;
-        last = std::move(res);
-    }
-    if (!last) {
+    auto plan = self->choice->plan(name, std::move(up));
+    if (plan.order.empty()) {
         co_return Error{ErrorCode::kUnavailable,
                         fmt::format("every instance of {} has an open circuit", name)};
     }
-    if (*last) co_return std::move(*last);  // the last 5xx, as the service said it
+    CallLimits limits;
+    limits.each = timeout;
+    limits.total = timeout * static_cast<std::int64_t>(plan.order.size());
+    FailureStatus is_failure = [](int status) { return status >= 500; };
+    auto outcome = co_await call_service(self->pool, self->choice, name, std::move(plan),
+                                         std::move(request), limits, is_failure, nullptr);
+    if (outcome.response) co_return std::move(*outcome.response);  // maybe the last 5xx
+    if (outcome.tried == 0) {
+        co_return Error{ErrorCode::kUnavailable,
+                        fmt::format("every instance of {} has an open circuit", name)};
+    }
+    std::string what = outcome.failures.empty() ? std::string("no answer")
+                                                : outcome.failures.back();
     co_return Error{ErrorCode::kUnavailable,
-                    fmt::format("no instance of {} answered: {}", name, last->error().message)};
+                    fmt::format("no instance of {} answered: {}", name, what)};
 }
 
 Result<http::ClientResponse> EurekaClient::call_blocking(const std::string& service,
@@ -579,10 +520,10 @@ EurekaClientStats EurekaClient::stats() const {
 
 BreakerState EurekaClient::breaker_state(const std::string& service,
                                          const std::string& instance_id) const {
-    std::lock_guard lock(core_->mu);
-    auto it = core_->breakers.find(Core::breaker_key(to_upper(service), instance_id));
-    return it == core_->breakers.end() ? BreakerState::kClosed : it->second.state;
+    return core_->choice->state(service, instance_id);
 }
+
+InstanceChoice& EurekaClient::choice() { return *core_->choice; }
 
 const std::string& EurekaClient::instance_id() const { return core_->registered_id; }
 

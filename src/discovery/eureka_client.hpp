@@ -2,9 +2,10 @@
 // EurekaClient: the discovery client library. It owns this process's registration in a Eureka
 // registry (register, heartbeat, re-register when the registry forgot it, deregister on stop),
 // a cached view of the registry kept current with deltas (full fetch first and whenever the
-// delta's reconcile hashcode disagrees with the local view or the delta cannot be read), the
-// choice of an instance (UP only, same zone first, round robin) and call(), which sends a
-// request to a service with fail-over and a circuit breaker per instance.
+// delta's reconcile hashcode disagrees with the local view or the delta cannot be read), and
+// call(), which sends a request to a service with failover, choosing instances through an
+// InstanceChoice (UP only, same zone first, round robin, a circuit breaker per instance and a
+// retry budget per service: instance_choice.hpp), its own or one shared with other callers.
 // See shared/design/EUREKA.md §2, §4 and §6.
 //
 // Threads: the background work (registration, heartbeats, refreshes) runs on a strand of the
@@ -40,7 +41,8 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
-#include "executor/task_runner.hpp"
+#include "discovery/instance_choice.hpp"
+#include "discovery/service_directory.hpp"
 #include "http/client.hpp"
 #include "registry/model.hpp"
 
@@ -80,10 +82,15 @@ struct EurekaClientOptions {
     std::chrono::milliseconds retry_backoff{100};     // doubled after each failed attempt
     std::chrono::milliseconds stop_timeout{2'000};    // bound on stop()'s wait
     // Circuit breaker per instance: open after `breaker_failures` consecutive failures, skip
-    // the instance for `breaker_open_duration`, then let one probe through (half-open).
+    // the instance for `breaker_open_duration`, then let one probe through (half-open); a
+    // failed probe doubles the period, up to `breaker_max_open_duration`.
     int breaker_failures = 3;
     std::chrono::milliseconds breaker_open_duration{5'000};
+    std::chrono::milliseconds breaker_max_open_duration{60'000};
     const Clock* clock = nullptr;  // for the breaker; null: SystemClock
+    // An InstanceChoice shared with other callers in the process (it must outlive the client);
+    // null: the client's own, made from the fields above and `zone`.
+    InstanceChoice* choice = nullptr;
 };
 
 // Counters, for metrics and tests.
@@ -99,9 +106,7 @@ struct EurekaClientStats {
     std::uint64_t fetch_failures = 0;
 };
 
-enum class BreakerState { kClosed, kOpen, kHalfOpen };
-
-class EurekaClient final : public executor::ServiceDirectory {
+class EurekaClient final : public ServiceDirectory {
 public:
     EurekaClient(boost::asio::any_io_executor executor, EurekaClientOptions options);
     // Stops (bounded) if still running.
@@ -120,7 +125,7 @@ public:
 
     // An UP instance of `service`, round robin, same zone first; instances whose circuit is
     // open are skipped. nullopt when there is none.
-    std::optional<executor::ServiceInstance> choose(const std::string& service);
+    std::optional<ServiceInstance> choose(const std::string& service);
 
     // Sends `request` (target = path and query) to an instance of `service`. On a transport
     // failure, timeout or 5xx it tries the next instance, each at most once; 4xx is returned
@@ -133,14 +138,16 @@ public:
                                                http::ClientRequest request,
                                                std::chrono::milliseconds timeout);
 
-    // executor::ServiceDirectory, from the cached view (service names are case-insensitive).
-    std::vector<executor::ServiceInstance> up_instances(const std::string& service) override;
+    // ServiceDirectory, from the cached view (service names are case-insensitive).
+    std::vector<ServiceInstance> up_instances(const std::string& service) override;
     // `on_change(SERVICE)` (upper-case) runs on the client's strand after a refresh changed
     // that service's UP instances.
     void subscribe(std::function<void(const std::string& service)> on_change) override;
 
     EurekaClientStats stats() const;
     BreakerState breaker_state(const std::string& service, const std::string& instance_id) const;
+    // The instance choice its calls go through.
+    InstanceChoice& choice();
     // The registered instance's id ("" when discovery only).
     const std::string& instance_id() const;
 

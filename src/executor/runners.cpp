@@ -128,7 +128,8 @@ void CommandTaskRunner::work() {
     }
 }
 
-ServiceWaitRunner::ServiceWaitRunner(boost::asio::io_context& io, ServiceDirectory& directory)
+ServiceWaitRunner::ServiceWaitRunner(boost::asio::io_context& io,
+                                     discovery::ServiceDirectory& directory)
     : io_(io), directory_(directory) {
     directory_.subscribe([this, lifeline = lifeline_](const std::string& service) {
         std::lock_guard lock(lifeline->mu);

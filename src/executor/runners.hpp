@@ -6,6 +6,7 @@
 // wait_for_service try when the registry reports enough UP instances: it is woken by the
 // directory's change notifications, not by polling. RunnerSet routes a try by its kind.
 
+#include "discovery/service_directory.hpp"
 #include "executor/task_runner.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -40,7 +41,7 @@ private:
 
 class ServiceWaitRunner final : public TaskRunner {
 public:
-    ServiceWaitRunner(boost::asio::io_context& io, ServiceDirectory& directory);
+    ServiceWaitRunner(boost::asio::io_context& io, discovery::ServiceDirectory& directory);
     ~ServiceWaitRunner() override;
     ServiceWaitRunner(const ServiceWaitRunner&) = delete;
     ServiceWaitRunner& operator=(const ServiceWaitRunner&) = delete;
@@ -57,7 +58,7 @@ private:
     void finish(std::list<Waiter>::iterator it, bool success, std::size_t have);
 
     boost::asio::io_context& io_;
-    ServiceDirectory& directory_;
+    discovery::ServiceDirectory& directory_;
     std::list<Waiter> waiters_;  // touched only on io_
     // Directories keep their subscribers for good, so a notification may arrive after this
     // runner is gone: it goes through the lifeline, which the destructor cuts.

@@ -87,22 +87,4 @@ public:
     virtual void run(Attempt attempt, std::function<void(AttemptResult)> done) = 0;
 };
 
-// A service instance as task runners see it: the registry's UP instances.
-struct ServiceInstance {
-    std::string id;
-    std::string host;
-    std::uint16_t port = 0;
-    std::string zone;
-};
-
-// Where runners find services by name. Implemented over the in-process registry and over
-// the discovery client.
-class ServiceDirectory {
-public:
-    virtual ~ServiceDirectory() = default;
-    virtual std::vector<ServiceInstance> up_instances(const std::string& service) = 0;
-    // Calls `on_change(service)` after any change to a service's instances (any thread).
-    virtual void subscribe(std::function<void(const std::string& service)> on_change) = 0;
-};
-
 }  // namespace orquestra::executor

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <random>
 
@@ -93,6 +94,29 @@ std::string log_segment(std::string_view s) {
 }
 
 bool is_busy(TaskState s) { return s == TaskState::kRunning || s == TaskState::kQueued; }
+
+std::string kind_labels(std::string_view kind) { return label_pairs({{"kind", kind}}); }
+
+std::string_view attempt_kind(const executor::Attempt& a) {
+    if (std::holds_alternative<executor::RenderedHttp>(a.work)) return "http";
+    if (std::holds_alternative<executor::RenderedCommand>(a.work)) return "command";
+    return "wait_for_service";
+}
+
+std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// When a try was decided and when it started running (steady clock), shared by its runner's
+// callbacks, which may come from any thread.
+struct TryTiming {
+    std::chrono::steady_clock::time_point decided;
+    std::atomic<std::int64_t> started_ns{0};  // since the steady clock's epoch; 0: not yet
+};
 
 
 }  // namespace
@@ -586,6 +610,7 @@ void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, 
         ar.run.end_date = now;
         ar.run.note = reason;
         changes.runs.push_back(ar.run);
+        metrics_->runs_finished.add(label_pairs({{"dag_id", key.first}, {"state", "failed"}}));
         spdlog::warn("run {} / {} failed: {}", key.first, key.second, reason);
         return;
     }
@@ -738,6 +763,7 @@ void Engine::mark(const RunKey& key) {
 void Engine::request_flush() {
     if (flush_posted_ || stopped_) return;
     flush_posted_ = true;
+    flush_asked_at_ = std::chrono::steady_clock::now();
     boost::asio::post(loop_, [this, alive = alive_] {
         if (*alive) flush();
     });
@@ -805,6 +831,7 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     d.key = {ar.run.dag_id, ar.run.run_id};
     d.task_id = ti.task_id;
     d.attempt = std::move(*attempt);
+    d.decided = std::chrono::steady_clock::now();
     d.log.push_back(fmt::format("try {} of {} started on {} ({} task, timeout {} ms)",
                                 ti.try_number, ti.max_tries, hostname_, task.kind_name(),
                                 d.attempt.timeout.count()));
@@ -827,6 +854,7 @@ void Engine::fail_try(ActiveRun&, const dag::Task& task, store::TaskInstance& ti
     tr.end_date = now;
     tr.error = error;
     changes.tries.push_back(tr);
+    metrics_->tries.add(label_pairs({{"kind", ti.operator_name}, {"state", "failed"}}));
 }
 
 void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
@@ -852,6 +880,7 @@ void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
         ar.run.start_date = now;
         ar.run.last_scheduling_decision = now;
         changes.runs.push_back(ar.run);
+        metrics_->runs_started.add(label_pairs({{"dag_id", dag.dag_id}}));
     }
     if (ar.run.state != RunState::kRunning) return;
     if (!ar.params_ready) {
@@ -950,6 +979,7 @@ void Engine::on_started(const RunKey& key, const std::string& task_id, int try_n
 }
 
 void Engine::flush() {
+    if (flush_posted_) metrics_->loop_lag.observe(seconds_since(flush_asked_at_));
     flush_posted_ = false;
     if (stopped_) return;
     Millis now = clock_.now_ms();
@@ -987,6 +1017,8 @@ void Engine::flush() {
             tr.end_date = now;
             tr.output_json = p.result.output_json;
             changes.tries.push_back(std::move(tr));
+            metrics_->tries.add(
+                label_pairs({{"kind", ti.operator_name}, {"state", "success"}}));
             lines.push_back(fmt::format("outcome: success{}",
                                         p.result.output_json ? ", output: " + *p.result.output_json
                                                              : ""));
@@ -1038,7 +1070,13 @@ void Engine::flush() {
     dirty_.clear();
 
     if (!changes.empty()) {
-        if (auto r = store_.commit(changes); !r) {
+        metrics_->flush_size.observe(
+            static_cast<double>(changes.runs.size() + changes.tasks.size() + changes.tries.size()));
+        const auto commit_started = std::chrono::steady_clock::now();
+        auto committed = store_.commit(changes);
+        metrics_->commit_duration.observe(seconds_since(commit_started));
+        if (!committed) metrics_->commit_failures.fetch_add(1, std::memory_order_relaxed);
+        if (auto& r = committed; !r) {
             // Nothing that depends on these changes may start: keep the tries undispatched
             // and fail them so their retry policy decides.
             spdlog::error("cannot commit scheduler changes: {}", r.error().message);
@@ -1064,6 +1102,8 @@ void Engine::flush() {
         runs_.erase(run);
         spdlog::info("run {} / {} finished: {}", done.dag_id, done.run_id,
                      store::to_string(done.state));
+        metrics_->runs_finished.add(label_pairs(
+            {{"dag_id", done.dag_id}, {"state", store::to_string(done.state)}}));
         for (auto& [k, ar] : runs_) {
             if (k.first == key.first && ar.run.state == RunState::kQueued) dirty_.insert(k);
         }
@@ -1075,15 +1115,26 @@ void Engine::flush() {
         // this one is about to run out of its own.
         if (more_to_claim_ && queued_runs() < std::max(1, options_.claim_batch / 2)) claim_now();
     }
+    metrics_->active_runs.store(static_cast<std::int64_t>(runs_.size()), std::memory_order_relaxed);
     if (!dirty_.empty()) request_flush();
     for (auto& d : dispatches) {
         write_log(d.key, d.task_id, d.attempt.try_number, d.log);
         auto key = d.key;
         auto task_id = d.task_id;
         int try_number = d.attempt.try_number;
+        // Timings go to the metrics from the runner's threads: they outlive the engine.
+        auto timing = std::make_shared<TryTiming>();
+        timing->decided = d.decided;
+        auto metrics = metrics_;
+        const std::string kind = kind_labels(attempt_kind(d.attempt));
         if (std::holds_alternative<executor::RenderedCommand>(d.attempt.work)) {
             d.attempt.on_started = [this, &loop = loop_, alive = alive_, key, task_id,
-                                    try_number](const executor::StartedProcess& process) {
+                                    try_number, timing, metrics,
+                                    kind](const executor::StartedProcess& process) {
+                const auto running = std::chrono::steady_clock::now();
+                timing->started_ns.store(steady_ns(running));
+                metrics->queue_wait.observe(
+                    kind, std::chrono::duration<double>(running - timing->decided).count());
                 boost::asio::post(loop, [this, alive, key, task_id, try_number, process] {
                     if (*alive) on_started(key, task_id, try_number, process);
                 });
@@ -1100,8 +1151,21 @@ void Engine::flush() {
         }
         // The runner may call back after the engine is gone (a command ending while the node
         // shuts down): only the loop, which outlives the engine, is touched before `alive`.
+        if (!std::holds_alternative<executor::RenderedCommand>(d.attempt.work)) {
+            const auto running = std::chrono::steady_clock::now();
+            timing->started_ns.store(steady_ns(running));
+            metrics->queue_wait.observe(
+                kind, std::chrono::duration<double>(running - d.decided).count());
+        }
         runner_.run(std::move(d.attempt), [this, &loop = loop_, alive = alive_, key, task_id,
-                                           try_number](executor::AttemptResult result) {
+                                           try_number, timing, metrics,
+                                           kind](executor::AttemptResult result) {
+            const std::int64_t started = timing->started_ns.load();
+            if (started != 0) {
+                const auto since = steady_ns(std::chrono::steady_clock::now());
+                metrics->task_duration.observe(kind,
+                                               static_cast<double>(since - started) / 1e9);
+            }
             boost::asio::post(loop, [this, alive, key, task_id, try_number,
                                      result = std::move(result)]() mutable {
                 if (*alive) on_result(key, task_id, try_number, std::move(result));

@@ -21,6 +21,7 @@
 #include "core/clock.hpp"
 #include "dag/dag_folder.hpp"
 #include "executor/task_runner.hpp"
+#include "scheduler/engine_metrics.hpp"
 #include "scheduler/log_writer.hpp"
 #include "scheduler/operations.hpp"
 #include "store/store.hpp"
@@ -29,6 +30,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <future>
@@ -167,6 +169,8 @@ public:
     std::shared_ptr<const dag::Dag> find_dag(const std::string& dag_id) const;
     // Waits until every log line written so far is in its file.
     void flush_logs();
+    // What the engine counts (any thread; it outlives the engine while a try runs).
+    const EngineMetrics& metrics() const { return *metrics_; }
 
 private:
     struct ActiveRun {
@@ -184,6 +188,7 @@ private:
         std::string task_id;
         executor::Attempt attempt;
         std::vector<std::string> log;
+        std::chrono::steady_clock::time_point decided;
     };
 
     void rearm_housekeeping();
@@ -265,6 +270,8 @@ private:
     };
     std::vector<Pending> results_;
     bool flush_posted_ = false;
+    std::chrono::steady_clock::time_point flush_asked_at_;  // when flush_posted_ was set
+    std::shared_ptr<EngineMetrics> metrics_ = std::make_shared<EngineMetrics>();
     bool folder_scanned_ = false;  // the DAG folder has been read once: a missing DAG is gone
     boost::asio::steady_timer housekeeping_timer_;
     boost::asio::steady_timer wake_timer_;  // the earliest retry or schedule

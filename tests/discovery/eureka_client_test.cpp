@@ -25,7 +25,6 @@ namespace orquestra::discovery {
 namespace {
 
 using namespace std::chrono_literals;
-using executor::ServiceInstance;
 
 // Polls `pred` until it holds or `timeout` passes.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 3s) {
@@ -495,8 +494,12 @@ TEST_F(EurekaClientTest, CircuitBreakerOpensSkipsHalfOpensAndCloses) {
     EXPECT_EQ(bad.count(), 4);
     EXPECT_EQ(c.breaker_state("svc", "bad"), BreakerState::kOpen);
 
-    // The next probe succeeds and closes it; round robin resumes.
+    // The next probe comes after twice the back-off, succeeds and closes it; round robin
+    // resumes.
     clock.advance(5'001);
+    for (int i = 0; i < 2; ++i) call_ok();
+    EXPECT_EQ(bad.count(), 4);  // still open: the failed probe doubled its back-off
+    clock.advance(5'000);
     bad.answer(200);
     for (int i = 0; i < 2; ++i) call_ok();
     EXPECT_EQ(bad.count(), 5);

@@ -22,8 +22,10 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
+using discovery::ServiceInstance;
+
 // The instances of every service, in a fixed order.
-class FixedDirectory final : public ServiceDirectory {
+class FixedDirectory final : public discovery::ServiceDirectory {
 public:
     explicit FixedDirectory(std::vector<ServiceInstance> instances)
         : instances_(std::move(instances)) {}
@@ -124,6 +126,12 @@ protected:
     void SetUp() override { pool_.start(); }
     void TearDown() override { pool_.stop(); }
     http::IoPool pool_{1};
+    FakeClock clock_;
+    discovery::InstanceChoice choice_{[this] {
+        discovery::ChoiceOptions o;
+        o.clock = &clock_;
+        return o;
+    }()};
 };
 
 // A hung instance used to take the whole try's timeout, so the healthy one was never tried.
@@ -132,7 +140,7 @@ TEST_F(HttpRunnerTest, AHungInstanceGetsItsShareAndTheHealthyOneAnswers) {
     HealthyService healthy;
     FixedDirectory directory({{"hung", "127.0.0.1", hung.port(), ""},
                               {"healthy", "127.0.0.1", healthy.port(), ""}});
-    HttpTaskRunner runner(pool_, directory);
+    HttpTaskRunner runner(pool_, directory, choice_);
     auto started = std::chrono::steady_clock::now();
     AttemptResult r = run(runner, http_attempt(3'000ms));
     auto took = std::chrono::steady_clock::now() - started;
@@ -156,7 +164,7 @@ TEST_F(HttpRunnerTest, AttemptTimeoutSetsEachCallsLimit) {
     HealthyService healthy;
     FixedDirectory directory({{"hung", "127.0.0.1", hung.port(), ""},
                               {"healthy", "127.0.0.1", healthy.port(), ""}});
-    HttpTaskRunner runner(pool_, directory);
+    HttpTaskRunner runner(pool_, directory, choice_);
     auto started = std::chrono::steady_clock::now();
     AttemptResult r = run(runner, http_attempt(20'000ms, 200ms));
     auto took = std::chrono::steady_clock::now() - started;
@@ -176,7 +184,7 @@ TEST_F(HttpRunnerTest, TheErrorSaysWhatHappenedAtEachInstance) {
     }
     FixedDirectory directory({{"hung", "127.0.0.1", hung.port(), ""},
                               {"gone", "127.0.0.1", closed_port, ""}});
-    HttpTaskRunner runner(pool_, directory);
+    HttpTaskRunner runner(pool_, directory, choice_);
     AttemptResult r = run(runner, http_attempt(10'000ms, 300ms));
     ASSERT_FALSE(r.success);
     EXPECT_NE(r.error.find("all 2 instances failed: instance hung: timed out after 300 ms without "
@@ -193,7 +201,7 @@ TEST_F(HttpRunnerTest, TheErrorSaysWhatHappenedAtEachInstance) {
 TEST_F(HttpRunnerTest, ATargetWithControlCharactersIsNotSent) {
     HealthyService healthy;
     FixedDirectory directory({{"healthy", "127.0.0.1", healthy.port(), ""}});
-    HttpTaskRunner runner(pool_, directory);
+    HttpTaskRunner runner(pool_, directory, choice_);
     Attempt a = http_attempt(5'000ms);
     std::get<RenderedHttp>(a.work).path = "/x HTTP/1.1\r\nHost: y\r\n\r\nGET /admin";
     AttemptResult r = run(runner, std::move(a));

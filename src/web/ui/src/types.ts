@@ -224,6 +224,8 @@ export interface Instance {
   home_page_url: string;
   status_page_url: string;
   health_check_url: string;
+  // This process's circuit breaker for the instance (http tasks skip it while open).
+  breaker?: { state: 'closed' | 'open' | 'half_open'; consecutive_failures: number; open_until?: string | null; last_error?: string };
 }
 
 export interface UsedBy {

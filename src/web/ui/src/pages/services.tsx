@@ -123,6 +123,11 @@ function InstancesTable(props: { app: App; session: Session; query: string; take
               <td>
                 <StatusMark status={i.status} />
                 {isOverridden(i) && <div class="small muted">override: {statusLook(i.overridden_status).label}</div>}
+                {i.breaker && i.breaker.state !== 'closed' && (
+                  <div class="small muted breaker" data-breaker={i.breaker.state} title={i.breaker.last_error ?? ''}>
+                    circuit {i.breaker.state === 'open' ? 'open' : 'half-open'}: tasks skip it{i.breaker.last_error ? ` (${i.breaker.last_error})` : ''}
+                  </div>
+                )}
               </td>
               <td>{i.zone ?? <span class="muted">—</span>}</td>
               <td><code>{i.host_name}:{i.port}</code>{i.ip_addr && i.ip_addr !== i.host_name && <div class="small muted">{i.ip_addr}</div>}</td>
