@@ -2,6 +2,7 @@
 
 #include "wait.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <csignal>
