@@ -153,7 +153,7 @@ TEST_F(SupervisorTest, StopTerminatesEveryChildInReverseOrder) {
     // trap runs promptly.
     const std::string script =
         "trap 'echo $ORQUESTRA_INSTANCE_ID >> \"$STOP_LOG\"; exit 0' TERM; "
-        "while :; do sleep 0.02; done";
+        "touch \"$STOP_LOG.$ORQUESTRA_INSTANCE_ID\"; while :; do sleep 0.02; done";
     auto a = service("a", script, 2);
     auto b = service("b", script, 1);
     a.environment.emplace_back("STOP_LOG", log);
@@ -163,6 +163,10 @@ TEST_F(SupervisorTest, StopTerminatesEveryChildInReverseOrder) {
     std::vector<pid_t> pids;
     for (const auto& i : supervisor.instances()) pids.push_back(i.pid);
     ASSERT_EQ(pids.size(), 3u);
+    // Each has set its trap before it is asked to stop.
+    for (const auto& i : supervisor.instances()) {
+        ASSERT_TRUE(eventually([&] { return fs::exists(log + "." + i.instance_id); }));
+    }
     supervisor.stop();
     for (pid_t pid : pids) EXPECT_FALSE(alive(pid)) << pid;
     EXPECT_EQ(testing::read_file(log), "127.0.0.1:b:1\n127.0.0.1:a:2\n127.0.0.1:a:1\n");
@@ -172,13 +176,16 @@ TEST_F(SupervisorTest, StopTerminatesEveryChildInReverseOrder) {
 
 TEST_F(SupervisorTest, AChildThatIgnoresSigtermIsKilledAfterTheGrace) {
     auto d = parse_service_file(
-        "name: stubborn\ncommand: \"trap '' TERM; while :; do sleep 0.02; done\"\n"
-        "port: none\nstop_grace: 200ms\n",
+        "name: stubborn\ncommand: \"trap '' TERM; touch \\\"$READY\\\"; while :; do sleep 0.02; "
+        "done\"\nport: none\nstop_grace: 200ms\n",
         "stubborn.yaml");
     ASSERT_TRUE(d) << d.error().message;
+    const std::string ready = (dir_ / "stubborn.ready").string();
+    d->environment.emplace_back("READY", ready);
     Supervisor supervisor({*d}, {}, clock_, recorder());
     ASSERT_TRUE(supervisor.start());
     const pid_t pid = supervisor.instances()[0].pid;
+    ASSERT_TRUE(eventually([&] { return fs::exists(ready); }));
     const auto started = std::chrono::steady_clock::now();
     supervisor.stop();
     EXPECT_GE(std::chrono::steady_clock::now() - started, milliseconds(200));
