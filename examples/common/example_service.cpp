@@ -135,6 +135,13 @@ int run_service(int argc, char** argv, const ServiceSpec& spec, http::SyncHandle
                    "Seconds without a heartbeat after which the registry drops this instance")
         ->check(CLI::Range(1, 86400))
         ->capture_default_str();
+    // A supervisor (orquestra services, standalone) hands these over in the environment.
+    if (const char* id = std::getenv("ORQUESTRA_INSTANCE_ID"); id != nullptr) {
+        flags.instance_id = id;
+    }
+    if (const char* port = std::getenv("PORT"); port != nullptr) {
+        if (auto p = parse_int(port); p && *p >= 0 && *p <= 65535) flags.port = static_cast<int>(*p);
+    }
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -5,15 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstring>
 #include <thread>
 
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace orquestra::app {
 
@@ -25,54 +20,25 @@ std::string describe(int status) {
     return "ended";
 }
 
+// SIGCONT too: a stopped process would not act on SIGTERM.
+void signal_group(pid_t pid, int sig) {
+    if (::kill(-pid, sig) != 0) ::kill(pid, sig);
+    if (sig == SIGTERM) ::kill(-pid, SIGCONT);
+}
+
 }  // namespace
 
 ChildProcesses::~ChildProcesses() { stop_all(std::chrono::milliseconds(2000)); }
 
-Result<pid_t> ChildProcesses::start(std::string name, const std::string& program,
-                                    const std::vector<std::string>& args,
-                                    const std::vector<std::string>& env) {
-    if (::access(program.c_str(), X_OK) != 0) {
-        return Error{ErrorCode::kNotFound,
-                     fmt::format("cannot run {} ({}): {}", name, program, std::strerror(errno))};
+Result<pid_t> ChildProcesses::start(std::string name, executor::SpawnRequest request) {
+    request.own_process_group = true;
+    request.stop_with_parent = true;
+    auto pid = executor::spawn_process(request);
+    if (!pid) {
+        return Error{pid.error().code, fmt::format("cannot start {}: {}", name, pid.error().message)};
     }
-    // Everything the child needs is built before fork: after it, only async-signal-safe calls.
-    std::vector<std::string> owned;
-    owned.reserve(args.size() + 1);
-    owned.push_back(program);
-    owned.insert(owned.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : owned) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_text;
-    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-        const std::string_view entry(*e);
-        const auto name_end = entry.find('=');
-        const bool replaced = std::any_of(env.begin(), env.end(), [&](const std::string& x) {
-            return x.compare(0, x.find('='), entry.substr(0, name_end)) == 0;
-        });
-        if (!replaced) env_text.emplace_back(entry);
-    }
-    env_text.insert(env_text.end(), env.begin(), env.end());
-    std::vector<char*> envp;
-    for (auto& e : env_text) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const pid_t parent = ::getpid();
-
-    const pid_t pid = ::fork();
-    if (pid < 0) {
-        return Error{ErrorCode::kInternal,
-                     fmt::format("cannot start {}: fork: {}", name, std::strerror(errno))};
-    }
-    if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
-        ::syscall(SYS_close_range, 3U, ~0U, 0U);
-        ::execve(argv[0], argv.data(), envp.data());
-        ::_exit(127);
-    }
-    children_.push_back({std::move(name), pid});
-    return pid;
+    children_.push_back({std::move(name), static_cast<pid_t>(*pid)});
+    return static_cast<pid_t>(*pid);
 }
 
 std::vector<ChildExit> ChildProcesses::reap() {
@@ -82,6 +48,8 @@ std::vector<ChildExit> ChildProcesses::reap() {
         const pid_t r = ::waitpid(it->pid, &status, WNOHANG);
         if (r == it->pid || (r < 0 && errno == ECHILD)) {
             ended.push_back({it->name, it->pid, r == it->pid ? describe(status) : "ended"});
+            // What it left in its group goes with it.
+            ::kill(-it->pid, SIGKILL);
             it = children_.erase(it);
         } else {
             ++it;
@@ -90,23 +58,35 @@ std::vector<ChildExit> ChildProcesses::reap() {
     return ended;
 }
 
+std::optional<ChildExit> ChildProcesses::stop(pid_t pid, std::chrono::milliseconds grace) {
+    auto it = std::find_if(children_.begin(), children_.end(),
+                           [pid](const Child& c) { return c.pid == pid; });
+    if (it == children_.end()) return std::nullopt;
+    Child child = *it;
+    children_.erase(it);
+    signal_group(child.pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    int status = 0;
+    for (;;) {
+        const pid_t r = ::waitpid(child.pid, &status, WNOHANG);
+        if (r == child.pid || (r < 0 && errno != EINTR)) {
+            ::kill(-child.pid, SIGKILL);  // stragglers in its group
+            return ChildExit{child.name, child.pid, r == child.pid ? describe(status) : "ended"};
+        }
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    signal_group(child.pid, SIGKILL);
+    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return ChildExit{child.name, child.pid, describe(status) + " after SIGTERM was ignored"};
+}
+
 std::vector<ChildExit> ChildProcesses::stop_all(std::chrono::milliseconds grace) {
     std::vector<ChildExit> ended;
-    if (children_.empty()) return ended;
-    for (const auto& c : children_) ::kill(c.pid, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + grace;
-    while (!children_.empty() && std::chrono::steady_clock::now() < deadline) {
-        for (auto& e : reap()) ended.push_back(std::move(e));
-        if (!children_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (!children_.empty()) {
+        if (auto e = stop(children_.back().pid, grace)) ended.push_back(std::move(*e));
     }
-    for (const auto& c : children_) ::kill(c.pid, SIGKILL);
-    for (const auto& c : children_) {
-        int status = 0;
-        while (::waitpid(c.pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        ended.push_back({c.name, c.pid, describe(status) + " after SIGTERM was ignored"});
-    }
-    children_.clear();
     return ended;
 }
 

@@ -1,18 +1,23 @@
 #pragma once
-// ChildProcesses: long-lived helper programs a node starts and owns (standalone's example
-// services). Each child shares the parent's stdout and stderr, inherits no other descriptor,
-// and gets SIGTERM from the kernel if the thread that started it dies (so a parent killed
-// with SIGKILL leaves no orphans behind). stop_all() asks each child to stop with SIGTERM and
-// kills what is still running after the grace period.
+// ChildProcesses: long-lived programs a node starts and owns (supervised services, among them
+// standalone's example services). Each child is started by executor::spawn_process() — the one
+// spawner, shared with command tasks — as the leader of a process group of its own, with stdin
+// on /dev/null, the parent's stdout and stderr unless told otherwise, no other descriptor, and
+// SIGTERM from the kernel if the thread that started it ends (so a parent killed with SIGKILL
+// leaves no orphans behind). stop() and stop_all() ask a child's whole group to stop with
+// SIGTERM and kill what still runs after the grace period; stop_all() goes through the
+// children one at a time, the last started first.
 //
-// Threads: start(), reap() and stop_all() from one thread (the one that owns the object; it
-// must live as long as the children: the kernel's parent-death signal follows that thread).
+// Threads: everything from one thread (the one that owns the object; it must live as long as
+// the children: the kernel's parent-death signal follows that thread).
 
 #include "core/error.hpp"
+#include "executor/process_group.hpp"
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,16 +36,15 @@ public:
     ChildProcesses(const ChildProcesses&) = delete;
     ChildProcesses& operator=(const ChildProcesses&) = delete;
 
-    // Starts `program` with `args` (argv[1..]) and this process's environment plus `env`
-    // ("NAME=value", replacing variables of the same name: the way to hand a child a secret,
-    // which argv would show to every local user); `name` is for messages.
-    Result<pid_t> start(std::string name, const std::string& program,
-                        const std::vector<std::string>& args,
-                        const std::vector<std::string>& env = {});
+    // Starts `request` (own process group and stop-with-parent are forced on); `name` is for
+    // messages. Errors as spawn_process()'s.
+    Result<pid_t> start(std::string name, executor::SpawnRequest request);
     // The children that ended since the last call (never blocks).
     std::vector<ChildExit> reap();
-    // SIGTERM to every running child, then SIGKILL to those still running after `grace`.
-    // Returns how each one ended.
+    // SIGTERM to the child's group, then SIGKILL to it when the child still runs after `grace`;
+    // nullopt when `pid` is not a running child of ours.
+    std::optional<ChildExit> stop(pid_t pid, std::chrono::milliseconds grace);
+    // stop() for every running child, the last started first. Returns how each one ended.
     std::vector<ChildExit> stop_all(std::chrono::milliseconds grace);
     std::size_t running() const { return children_.size(); }
 
@@ -49,7 +53,7 @@ private:
         std::string name;
         pid_t pid;
     };
-    std::vector<Child> children_;
+    std::vector<Child> children_;  // in the order they were started
 };
 
 }  // namespace orquestra::app

@@ -26,6 +26,9 @@ RegistryNode::RegistryNode(boost::asio::io_context& io, const Clock& clock,
         replicator_ = std::make_unique<registry::PeerReplicator>(registry_, options_.replication);
         api_.set_replication(replicator_.get());
     }
+    if (options_.health) {
+        health_ = std::make_unique<registry::HealthChecker>(io_, registry_, *options_.health);
+    }
 }
 
 RegistryNode::~RegistryNode() { stop(); }
@@ -38,6 +41,7 @@ Result<std::uint16_t> RegistryNode::start() {
         replicator_->start();
     }
     schedule_eviction();
+    if (health_) health_->start();
     if (options_.trim_quiet_interval.count() > 0) {
         trimmer_ = std::jthread([this](std::stop_token stop) { trim_when_quiet(stop); });
     }
@@ -53,6 +57,7 @@ void RegistryNode::stop() {
         trimmer_.join();
     }
     if (replicator_) replicator_->stop();
+    if (health_) health_->stop();
     eviction_->stopped = true;
     boost::asio::post(io_, [eviction = eviction_] { eviction->timer.cancel(); });
 }

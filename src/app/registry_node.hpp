@@ -2,8 +2,8 @@
 // RegistryNode: the registry as a running service — InstanceRegistry, its Eureka REST API on an
 // HttpServer, the eviction timer and, with peers, the PeerReplicator — on an io_context owned
 // by the caller. start() binds the port, then starts replication and the startup sync from the
-// peers (registry reads answer 503 until it ends); stop() closes the port, cancels the timer
-// and stops replication. Used by `orquestra registry`, by standalone,
+// peers (registry reads answer 503 until it ends) and, when asked, the health checks on the
+// same loop; stop() closes the port, cancels the timer and stops replication and the checks. Used by `orquestra registry`, by standalone,
 // and booted in-process by the integration tests.
 //
 // A thread of its own gives freed memory back to the system once the API has been quiet for
@@ -15,6 +15,7 @@
 #include "http/io_pool.hpp"
 #include "http/server.hpp"
 #include "registry/eureka_api.hpp"
+#include "registry/health_checker.hpp"
 #include "registry/instance_registry.hpp"
 #include "registry/peer_replicator.hpp"
 
@@ -24,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <thread>
 
@@ -37,6 +39,8 @@ struct RegistryNodeOptions {
     // Zero: never trim.
     std::chrono::milliseconds trim_quiet_interval{5000};
     registry::PeerReplicatorOptions replication;  // no peers: a node on its own
+    // Set: the node probes its instances' healthCheckUrl (README "Health checks").
+    std::optional<registry::HealthCheckOptions> health;
 };
 
 class RegistryNode {
@@ -54,6 +58,8 @@ public:
     std::uint16_t port() const { return server_.port(); }
     // Null without peers.
     registry::PeerReplicator* replicator() { return replicator_.get(); }
+    // Null without health checks.
+    registry::HealthChecker* health_checker() { return health_.get(); }
 
 private:
     void schedule_eviction();
@@ -65,6 +71,7 @@ private:
     registry::EurekaApi api_;
     http::HttpServer server_;
     std::unique_ptr<registry::PeerReplicator> replicator_;
+    std::unique_ptr<registry::HealthChecker> health_;
     // Shared with the handlers posted to the loop, which may run after the node is gone.
     struct Eviction {
         explicit Eviction(boost::asio::io_context& io) : timer(io) {}

@@ -2,10 +2,13 @@
 
 #include "app/application.hpp"
 #include "app/home_access.hpp"
+#include "app/service_file.hpp"
+#include "app/supervisor.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -32,6 +35,35 @@ void add_event_loops(Application& app, http::IoPool& pool) {
             return {};
         },
         [&pool] { pool.stop(); });
+}
+
+int run_services(const ServicesCommandOptions& options) {
+    auto services = load_service_files(options.dir);
+    if (!services) {
+        std::fprintf(stderr, "orquestra services: %s\n", services.error().message.c_str());
+        return 1;
+    }
+    if (services->empty()) {
+        std::fprintf(stderr, "orquestra services: no *.yaml service files in %s\n",
+                     options.dir.c_str());
+        return 1;
+    }
+    SupervisorOptions supervisor_options;
+    supervisor_options.registry_url = options.registry_url;
+    supervisor_options.registry_auth = options.registry_auth;
+    supervisor_options.host = options.host;
+    Supervisor supervisor(std::move(*services), supervisor_options, SystemClock::instance(),
+                          registry_hooks::cancel_over_http(options.registry_url,
+                                                           options.registry_auth, options.host));
+    if (auto started = supervisor.start(); !started) {
+        std::fprintf(stderr, "orquestra services: %s\n", started.error().message.c_str());
+        return 1;
+    }
+    spdlog::info("supervising {} instance(s); stop with Ctrl-C or SIGTERM",
+                 supervisor.instances().size());
+    wait_for_signal();
+    supervisor.stop();
+    return 0;
 }
 
 int thread_count(int requested) {

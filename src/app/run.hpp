@@ -4,6 +4,9 @@
 #include "app/application.hpp"
 #include "app/registry_node.hpp"
 
+#include <optional>
+#include <string>
+
 namespace orquestra::app {
 
 struct RegistryCommandOptions {
@@ -12,6 +15,18 @@ struct RegistryCommandOptions {
 };
 
 int run_registry(RegistryCommandOptions options);
+
+struct ServicesCommandOptions {
+    std::string dir;  // services/*.yaml
+    std::string registry_url = "http://127.0.0.1:8761/eureka";
+    std::optional<std::string> registry_auth;  // $ORQUESTRA_REGISTRY_AUTH
+    std::string host = "127.0.0.1";            // where the services listen
+};
+
+// `orquestra services DIR`: supervises the declared services (README "Supervised services")
+// until SIGINT or SIGTERM, cancelling the instances of ended children through the registry's
+// REST API.
+int run_services(const ServicesCommandOptions& options);
 
 // Blocks the calling thread until SIGINT or SIGTERM.
 void wait_for_signal();

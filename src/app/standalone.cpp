@@ -3,12 +3,13 @@
 #include "api/api.hpp"
 #include "api/users.hpp"
 #include "app/application.hpp"
-#include "app/child_processes.hpp"
 #include "app/home_access.hpp"
 #include "app/registry_catalog.hpp"
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
 #include "app/run.hpp"
+#include "app/service_file.hpp"
+#include "app/supervisor.hpp"
 #include "app/web_front.hpp"
 #include "app/workflow_node.hpp"
 #include "core/strings.hpp"
@@ -142,54 +143,52 @@ Result<AdminLogin> ensure_admin(WorkflowNode& node, const fs::path& home,
     return login;
 }
 
-// Starts the example services against the registry and waits (bounded) until they show UP.
-Result<void> start_examples(ChildProcesses& children, const fs::path& dir,
-                            registry::InstanceRegistry& registry, std::uint16_t registry_port,
-                            const std::optional<std::string>& registry_auth,
-                            const std::vector<std::string>& registry_peers) {
-    // This node first, then its peers: the services fail over to them.
-    std::string registry_url = fmt::format("http://127.0.0.1:{}/eureka", registry_port);
-    for (const auto& peer : registry_peers) registry_url += "," + peer;
-    struct Spec {
-        const char* program;
-        const char* app;
-        int instances;
-    };
-    const Spec specs[] = {{"servico_usuarios", "SERVICO_USUARIOS", 2},
-                          {"servico_mensagens", "SERVICO_MENSAGENS", 1}};
-    for (const auto& s : specs) {
-        for (int i = 1; i <= s.instances; ++i) {
-            const std::vector<std::string> args = {
-                "--port", "0", "--registry", registry_url, "--lease-renewal-seconds", "5",
-                "--lease-duration-seconds", "15"};
-            const std::string name = fmt::format("{} #{}", s.program, i);
-            std::vector<std::string> env;
-            if (registry_auth) env.push_back(std::string(kRegistryAuthEnv) + "=" + *registry_auth);
-            auto pid = children.start(name, (dir / s.program).string(), args, env);
-            if (!pid) return pid.error();
-            say("  started {} (pid {})", name, *pid);
+// The services standalone supervises: the examples' declarations (with --examples), then
+// those of --services.
+Result<std::vector<ServiceDecl>> declared_services(const StandaloneOptions& options,
+                                                   const fs::path& examples) {
+    std::vector<ServiceDecl> all;
+    if (options.examples) {
+        auto decls = load_service_files(examples / "services");
+        if (!decls) return decls.error();
+        all = std::move(*decls);
+    }
+    if (!options.services_dir.empty()) {
+        auto decls = load_service_files(options.services_dir);
+        if (!decls) return decls.error();
+        for (auto& d : *decls) {
+            for (const auto& other : all) {
+                if (other.name == d.name) {
+                    return Error{ErrorCode::kInvalidArgument,
+                                 fmt::format("{}:1: service '{}' is also declared in {}", d.file,
+                                             d.name, other.file)};
+                }
+            }
+            all.push_back(std::move(d));
         }
     }
+    return all;
+}
+
+// Waits (bounded) until the example services show UP in the registry, so that the DAG's first
+// runs find them, and lists them.
+Result<void> wait_for_examples(const Supervisor& supervisor, registry::InstanceRegistry& registry,
+                               bool examples_only) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    for (;;) {
-        bool all = true;
-        for (const auto& s : specs) {
-            all = all && registry.up_instances(s.app).size() >= static_cast<std::size_t>(s.instances);
+    for (const auto& s : supervisor.services()) {
+        const bool example = s.name == "servico_usuarios" || s.name == "servico_mensagens";
+        if (examples_only && !example) continue;
+        while (registry.up_instances(s.name).size() < static_cast<std::size_t>(s.instances)) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                return Error{ErrorCode::kTimeout,
+                             fmt::format("{} did not register within 15 s", s.name)};
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
-        if (all) break;
-        for (const auto& e : children.reap()) {
-            return Error{ErrorCode::kUnavailable,
-                         fmt::format("{} (pid {}) {} at start", e.name, e.pid, e.how)};
-        }
-        if (std::chrono::steady_clock::now() > deadline) {
-            return Error{ErrorCode::kTimeout,
-                         "the example services did not register within 15 s"};
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    for (const auto& s : specs) {
-        for (const auto& info : registry.up_instances(s.app)) {
-            say("  {:<18} {}:{}  (instance {})", s.program,
+    for (const auto& s : supervisor.services()) {
+        for (const auto& info : registry.up_instances(s.name)) {
+            say("  {:<18} {}:{}  (instance {})", s.name,
                 info.ip_addr.empty() ? info.host_name : info.ip_addr, info.port.port,
                 info.instance_id);
         }
@@ -237,6 +236,7 @@ int run_standalone(const StandaloneOptions& options) {
     if (*registry_auth) registry_options.api.auth = **registry_auth;
     registry_options.replication.peers = options.registry_peers;
     registry_options.replication.auth = registry_options.api.auth;
+    registry_options.health = options.health;
     RegistryNode registry(pool.first(), SystemClock::instance(), registry_options, &pool);
     RegistryDirectory directory(registry.registry());
     discovery::ChoiceOptions choice;
@@ -249,7 +249,7 @@ int run_standalone(const StandaloneOptions& options) {
     web_options.port = options.port;
     std::uint16_t registry_port = 0;
     WebFront web(pool, web_options);
-    ChildProcesses children;
+    std::optional<Supervisor> supervisor;
     std::optional<AdminLogin> admin;
 
     // Both ports first (a port in use stops everything before anything ran), then the example
@@ -268,18 +268,28 @@ int run_standalone(const StandaloneOptions& options) {
         [&] { registry.stop(); });
     web.add_listener(app);
     add_event_loops(app, pool);
-    if (options.examples) {
+    auto services = declared_services(options, examples);
+    if (!services) return fail(services.error().message);
+    if (!services->empty()) {
         app.add(
-            "example services",
+            "services",
             [&]() -> Result<void> {
-                say("Example services:");
-                return start_examples(children, examples, registry.registry(), registry_port,
-                                      *registry_auth, options.registry_peers);
+                say("Services:");
+                // This node first, then its peers: the services fail over to them.
+                std::string registry_url = fmt::format("http://127.0.0.1:{}/eureka", registry_port);
+                for (const auto& peer : options.registry_peers) registry_url += "," + peer;
+                SupervisorOptions supervisor_options;
+                supervisor_options.registry_url = registry_url;
+                supervisor_options.registry_auth = *registry_auth;
+                supervisor.emplace(std::move(*services), supervisor_options,
+                                   SystemClock::instance(),
+                                   registry_hooks::cancel_in(registry.registry(),
+                                                             supervisor_options.host));
+                if (auto r = supervisor->start(); !r) return r.error();
+                return wait_for_examples(*supervisor, registry.registry(), true);
             },
             [&] {
-                for (const auto& e : children.stop_all(std::chrono::milliseconds(3000))) {
-                    spdlog::info("{} (pid {}) {}", e.name, e.pid, e.how);
-                }
+                if (supervisor) supervisor->stop();
             });
     }
     app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
@@ -332,18 +342,10 @@ int run_standalone(const StandaloneOptions& options) {
     if (ok) {
         say("Ready. Stop with Ctrl-C or SIGTERM.");
         boost::asio::io_context io(1);
-        boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGCHLD);
+        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
         std::function<void(const boost::system::error_code&, int)> on_signal =
             [&](const boost::system::error_code& error, int sig) {
-                if (error) return;
-                if (sig == SIGCHLD) {
-                    for (const auto& e : children.reap()) {
-                        spdlog::warn("{} (pid {}) {}", e.name, e.pid, e.how);
-                    }
-                    signals.async_wait(on_signal);
-                    return;
-                }
-                spdlog::info("signal {}: stopping", sig);
+                if (!error) spdlog::info("signal {}: stopping", sig);
             };
         signals.async_wait(on_signal);
         io.run();

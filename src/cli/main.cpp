@@ -10,6 +10,52 @@
 #include <cstdio>
 #include <exception>
 
+namespace {
+
+// The health-check flags `registry` and `standalone` share.
+struct HealthFlags {
+    bool on = false;
+    double interval_s = 10;
+    double timeout_s = 2;
+    int failures = 3;
+    int successes = 2;
+    std::size_t max_in_flight = 64;
+
+    void add_to(CLI::App* cmd) {
+        cmd->add_flag("--health-checks", on,
+                      "Probe each instance's healthCheckUrl; failing instances are marked DOWN");
+        cmd->add_option("--health-interval", interval_s, "Seconds between two probes of an instance")
+            ->check(CLI::Range(0.05, 86400.0))
+            ->capture_default_str();
+        cmd->add_option("--health-timeout", timeout_s, "Seconds a probe may take")
+            ->check(CLI::Range(0.01, 600.0))
+            ->capture_default_str();
+        cmd->add_option("--health-failures", failures,
+                        "Failed probes in a row that mark an UP instance DOWN")
+            ->check(CLI::Range(1, 1000))
+            ->capture_default_str();
+        cmd->add_option("--health-successes", successes,
+                        "Good probes in a row that bring it back UP")
+            ->check(CLI::Range(1, 1000))
+            ->capture_default_str();
+        cmd->add_option("--health-max-in-flight", max_in_flight, "Probes open at once, at most")
+            ->check(CLI::Range(std::size_t{1}, std::size_t{4096}))
+            ->capture_default_str();
+    }
+    std::optional<orquestra::registry::HealthCheckOptions> options() const {
+        if (!on) return std::nullopt;
+        orquestra::registry::HealthCheckOptions o;
+        o.interval = std::chrono::milliseconds(static_cast<std::int64_t>(interval_s * 1000));
+        o.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
+        o.failure_threshold = failures;
+        o.success_threshold = successes;
+        o.max_in_flight = max_in_flight;
+        return o;
+    }
+};
+
+}  // namespace
+
 int main(int argc, char** argv) {
     using namespace orquestra;
     CLI::App cli{"Orquestra: a Eureka-compatible service registry and a workflow orchestrator"};
@@ -49,6 +95,8 @@ int main(int argc, char** argv) {
                          "Other registry nodes' base URLs, comma separated "
                          "(http://host:8761/eureka); changes are replicated to them")
         ->delimiter(',');
+    HealthFlags registry_health;
+    registry_health.add_to(registry);
 
     // --- standalone: everything in one process
     app::StandaloneOptions alone;
@@ -87,6 +135,23 @@ int main(int argc, char** argv) {
         ->envname("ORQUESTRA_ZONE");
     standalone->add_flag("--insecure-registry", alone.insecure_registry,
                          "Allow a non-loopback --host with a registry that asks no credentials");
+    HealthFlags standalone_health;
+    standalone_health.add_to(standalone);
+    standalone->add_option("--services", alone.services_dir,
+                           "Supervise the services declared in DIR/*.yaml (started before the "
+                           "scheduler, restarted when they die)");
+
+    // --- services: a supervisor of service processes on its own
+    app::ServicesCommandOptions services_options;
+    auto* services_cmd = cli.add_subcommand(
+        "services", "Run the services declared in DIR/*.yaml, restarting them when they die");
+    services_cmd->add_option("dir", services_options.dir, "Folder of service files")->required();
+    services_cmd->add_option("--registry", services_options.registry_url,
+                             "Registry base URL handed to the services (comma separated for "
+                             "fail-over); ended instances are cancelled in the first")
+        ->capture_default_str();
+    services_cmd->add_option("--host", services_options.host, "Address the services listen on")
+        ->capture_default_str();
 
     // --- workflow commands share where things are
     app::CommonFlags common;
@@ -212,12 +277,18 @@ int main(int argc, char** argv) {
             }
             reg.node.api.auth = auth->value_or("");
             reg.node.replication.auth = reg.node.api.auth;
+            reg.node.health = registry_health.options();
             return app::run_registry(reg);
         }
         if (standalone->parsed()) {
             alone.version = ORQUESTRA_VERSION;
             alone.registry_auth_env = env_registry_auth;
+            alone.health = standalone_health.options();
             return app::run_standalone(alone);
+        }
+        if (services_cmd->parsed()) {
+            services_options.registry_auth = env_registry_auth;
+            return app::run_services(services_options);
         }
         if (db_init->parsed()) return app::cmd_db(common, "init");
         if (db_migrate->parsed()) return app::cmd_db(common, "migrate");

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +22,7 @@
 #include <unordered_map>
 
 #include "core/strings.hpp"
+#include "executor/process_group.hpp"
 
 namespace orquestra::executor {
 namespace {
@@ -31,7 +31,6 @@ using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kShell = "/bin/sh";
-constexpr std::string_view kDefaultPath = "/bin:/usr/bin";  // what execvp uses without PATH
 constexpr std::size_t kReadChunkBytes = 64u << 10;
 // After the program exits, at most this much more is read from each pipe: a background process
 // that keeps writing must not keep us here.
@@ -49,11 +48,6 @@ std::string errno_text(int err) {
 
 Error internal_error(std::string_view what, int err) {
     return Error{ErrorCode::kInternal, fmt::format("{} failed: {}", what, errno_text(err))};
-}
-
-Error cannot_run(std::string_view program, int err) {
-    return Error{ErrorCode::kInvalidArgument,
-                 fmt::format("cannot run '{}': {}", program, errno_text(err))};
 }
 
 class UniqueFd {
@@ -106,75 +100,6 @@ Result<OutputPipe> make_output_pipe() {
     return pipe;
 }
 
-class SpawnFileActions {
-public:
-    SpawnFileActions() { init_error_ = ::posix_spawn_file_actions_init(&actions_); }
-    SpawnFileActions(const SpawnFileActions&) = delete;
-    SpawnFileActions& operator=(const SpawnFileActions&) = delete;
-    ~SpawnFileActions() {
-        if (init_error_ == 0) ::posix_spawn_file_actions_destroy(&actions_);
-    }
-    int init_error() const { return init_error_; }
-    posix_spawn_file_actions_t* get() { return &actions_; }
-
-private:
-    posix_spawn_file_actions_t actions_{};
-    int init_error_ = 0;
-};
-
-class SpawnAttributes {
-public:
-    SpawnAttributes() { init_error_ = ::posix_spawnattr_init(&attributes_); }
-    SpawnAttributes(const SpawnAttributes&) = delete;
-    SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-    ~SpawnAttributes() {
-        if (init_error_ == 0) ::posix_spawnattr_destroy(&attributes_);
-    }
-    int init_error() const { return init_error_; }
-    posix_spawnattr_t* get() { return &attributes_; }
-
-private:
-    posix_spawnattr_t attributes_{};
-    int init_error_ = 0;
-};
-
-// The child: stdin /dev/null, stdout and stderr onto the pipes, no other descriptor of ours
-// (closefrom also covers descriptors other threads opened without O_CLOEXEC), in `cwd`.
-Result<void> set_file_actions(SpawnFileActions& actions, int stdout_fd, int stderr_fd,
-                              const std::optional<std::string>& cwd) {
-    if (actions.init_error() != 0) {
-        return internal_error("posix_spawn_file_actions_init", actions.init_error());
-    }
-    posix_spawn_file_actions_t* a = actions.get();
-    int rc = ::posix_spawn_file_actions_addopen(a, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(a, stdout_fd, STDOUT_FILENO);
-    if (rc == 0) rc = ::posix_spawn_file_actions_adddup2(a, stderr_fd, STDERR_FILENO);
-    if (rc == 0) rc = ::posix_spawn_file_actions_addclosefrom_np(a, STDERR_FILENO + 1);
-    if (rc == 0 && cwd) rc = ::posix_spawn_file_actions_addchdir_np(a, cwd->c_str());
-    if (rc != 0) return internal_error("posix_spawn_file_actions", rc);
-    return {};
-}
-
-// A process group of its own (so a timeout reaches everything it started), every signal at its
-// default disposition and none blocked, whatever the calling thread ignores or blocks.
-Result<void> set_attributes(SpawnAttributes& attributes) {
-    if (attributes.init_error() != 0) {
-        return internal_error("posix_spawnattr_init", attributes.init_error());
-    }
-    sigset_t all;
-    sigset_t none;
-    ::sigfillset(&all);
-    ::sigemptyset(&none);
-    posix_spawnattr_t* a = attributes.get();
-    int rc = ::posix_spawnattr_setflags(
-        a, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    if (rc == 0) rc = ::posix_spawnattr_setpgroup(a, 0);
-    if (rc == 0) rc = ::posix_spawnattr_setsigdefault(a, &all);
-    if (rc == 0) rc = ::posix_spawnattr_setsigmask(a, &none);
-    if (rc != 0) return internal_error("posix_spawnattr", rc);
-    return {};
-}
-
 bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
 
 Result<void> validate(const CommandRequest& request) {
@@ -211,102 +136,6 @@ Result<void> validate(const CommandRequest& request) {
         return invalid("a command's kill grace must not be negative");
     }
     return {};
-}
-
-// An absolute path to an existing directory the child may enter, or why not.
-Result<std::string> check_working_directory(std::string_view program, const std::string& cwd) {
-    std::error_code ec;
-    const std::filesystem::path absolute = std::filesystem::absolute(cwd, ec);
-    if (ec) {
-        return Error{
-            ErrorCode::kInvalidArgument,
-            fmt::format("cannot run '{}': working directory '{}': {}", program, cwd, ec.message())};
-    }
-    struct stat st {};
-    int err = 0;
-    if (::stat(absolute.c_str(), &st) != 0) {
-        err = errno;
-    } else if (!S_ISDIR(st.st_mode)) {
-        err = ENOTDIR;
-    } else if (::access(absolute.c_str(), X_OK) != 0) {
-        err = errno;
-    }
-    if (err != 0) {
-        return Error{ErrorCode::kInvalidArgument,
-                     fmt::format("cannot run '{}': working directory '{}': {}", program, cwd,
-                                 errno_text(err))};
-    }
-    return absolute.string();
-}
-
-std::string_view variable_name(std::string_view entry) { return entry.substr(0, entry.find('=')); }
-
-// Our environment with the request's variables added over it, as NAME=value strings.
-std::vector<std::string> build_environment(
-    const std::vector<std::pair<std::string, std::string>>& overrides) {
-    std::unordered_map<std::string_view, std::size_t> last_of;  // name -> index in overrides
-    for (std::size_t i = 0; i < overrides.size(); ++i) last_of[overrides[i].first] = i;
-
-    std::vector<std::string> env;
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-        if (!last_of.contains(variable_name(*entry))) env.emplace_back(*entry);
-    }
-    for (std::size_t i = 0; i < overrides.size(); ++i) {
-        if (last_of[overrides[i].first] != i) continue;
-        env.push_back(overrides[i].first + "=" + overrides[i].second);
-    }
-    return env;
-}
-
-std::optional<std::string_view> find_variable(const std::vector<std::string>& env,
-                                              std::string_view name) {
-    for (const std::string& entry : env) {
-        if (variable_name(entry) == name) return std::string_view(entry).substr(name.size() + 1);
-    }
-    return std::nullopt;
-}
-
-// execvp's search, done here so that it uses the child's PATH and a missing program is reported
-// clearly. A name with a '/' is left to execve, relative to the child's working directory.
-Result<std::string> find_program(const std::string& name, std::string_view path_list,
-                                 const std::optional<std::string>& cwd) {
-    if (name.find('/') != std::string::npos) return name;
-    bool denied = false;
-    for (std::string_view dir : split(path_list, ':')) {
-        if (dir.empty()) dir = ".";
-        std::string candidate;
-        if (dir.front() != '/' && cwd) candidate.append(*cwd).append("/");
-        candidate.append(dir).append("/").append(name);
-        struct stat st {};
-        if (::stat(candidate.c_str(), &st) != 0) continue;
-        if (S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-        denied = true;  // like execvp: EACCES if something was found but none could run
-    }
-    return cannot_run(name, denied ? EACCES : ENOENT);
-}
-
-bool is_cannot_run_error(int err) {
-    switch (err) {
-        case ENOENT:
-        case EACCES:
-        case ENOEXEC:
-        case ENOTDIR:
-        case ELOOP:
-        case ENAMETOOLONG:
-        case EISDIR:
-        case E2BIG:
-            return true;
-        default:
-            return false;
-    }
-}
-
-std::vector<char*> c_pointers(std::vector<std::string>& strings) {
-    std::vector<char*> pointers;
-    pointers.reserve(strings.size() + 1);
-    for (std::string& s : strings) pointers.push_back(s.data());
-    pointers.push_back(nullptr);
-    return pointers;
 }
 
 // Reads /proc/<pid>/stat: the process state letter and its process group.
@@ -619,46 +448,27 @@ Result<CommandResult> run_command(const CommandRequest& request, const LineCallb
     if (auto valid = validate(request); !valid) return valid.error();
     const std::string display = request.script ? std::string(kShell) : request.argv.front();
 
-    std::optional<std::string> cwd;
-    if (request.cwd) {
-        auto dir = check_working_directory(display, *request.cwd);
-        if (!dir) return dir.error();
-        cwd = std::move(*dir);
-    }
-    std::vector<std::string> env = build_environment(request.env);
-    std::vector<std::string> argv =
-        request.script ? std::vector<std::string>{"sh", "-c", *request.script} : request.argv;
-    std::string program = kShell;
-    if (!request.script) {
-        auto found =
-            find_program(argv.front(), find_variable(env, "PATH").value_or(kDefaultPath), cwd);
-        if (!found) return found.error();
-        program = std::move(*found);
-    }
-
     auto out = make_output_pipe();
     if (!out) return out.error();
     auto err = make_output_pipe();
     if (!err) return err.error();
-    SpawnFileActions actions;
-    if (auto set = set_file_actions(actions, out->write_end.get(), err->write_end.get(), cwd);
-        !set) {
-        return set.error();
+    SpawnRequest spawn;
+    if (request.script) {
+        spawn.argv = {"sh", "-c", *request.script};
+        spawn.program = kShell;
+    } else {
+        spawn.argv = request.argv;
     }
-    SpawnAttributes attributes;
-    if (auto set = set_attributes(attributes); !set) return set.error();
-    std::vector<char*> argv_pointers = c_pointers(argv);
-    std::vector<char*> env_pointers = c_pointers(env);
+    spawn.env = request.env;
+    spawn.cwd = request.cwd;
+    spawn.stdout_fd = out->write_end.get();
+    spawn.stderr_fd = err->write_end.get();
+    spawn.own_process_group = true;
 
     const auto started = SteadyClock::now();
-    pid_t pid = -1;
-    // glibc's posix_spawn reports the child's exec and file action failures as its result.
-    const int spawn_error = ::posix_spawn(&pid, program.c_str(), actions.get(), attributes.get(),
-                                          argv_pointers.data(), env_pointers.data());
-    if (spawn_error != 0) {
-        if (is_cannot_run_error(spawn_error)) return cannot_run(display, spawn_error);
-        return internal_error(fmt::format("posix_spawn of '{}'", display), spawn_error);
-    }
+    auto spawned = spawn_process(spawn);
+    if (!spawned) return spawned.error();
+    const pid_t pid = *spawned;
     ChildProcess child(pid);
     out->write_end.reset();  // else we would never see EOF
     err->write_end.reset();

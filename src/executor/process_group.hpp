@@ -11,9 +11,16 @@
 // run, task and try) in its environment, which its children inherit: processes that left the
 // group (setsid, daemons), or that started just before the scheduler recorded the group, are
 // found by it. Linux only (/proc); elsewhere nothing is found.
+//
+// spawn_process() is the one way Orquestra starts a program: command tries (run_command),
+// supervised services and standalone's children (app::ChildProcesses) all go through it.
 
+#include "core/error.hpp"
+
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace orquestra::executor {
@@ -38,5 +45,35 @@ struct TryProcesses {
 // marker, then waits up to `wait_ms` for them to be gone. Returns how many processes were
 // signalled. Never signals this process or its own group.
 int stop_try_processes(const TryProcesses& target, int wait_ms = 3000);
+
+struct SpawnRequest {
+    // argv[0] names the program: with a '/' it is used as is (relative to `cwd` when given),
+    // otherwise it is looked up in the PATH the program will see (`env`'s when it sets one,
+    // else ours, else "/bin:/usr/bin"). Must not be empty; no NUL bytes anywhere.
+    std::vector<std::string> argv;
+    // The file to run when it is not argv[0] (`/bin/sh` for argv {"sh", "-c", script}); a path,
+    // used as is. Messages name it.
+    std::optional<std::string> program;
+    // Added to our environment, replacing variables of the same name (the last of duplicate
+    // names wins). Names non-empty, without '='. The way to hand a child a secret or a value
+    // for a shell: argv is visible to every local user, and is never shell text.
+    std::vector<std::pair<std::string, std::string>> env;
+    std::optional<std::string> cwd;  // an existing directory
+    // The child's stdout and stderr: these descriptors, or ours when -1. Its stdin is
+    // /dev/null; no other descriptor of ours reaches it.
+    int stdout_fd = -1;
+    int stderr_fd = -1;
+    // The leader of a new process group (its pid), so that a stop reaches all it starts.
+    bool own_process_group = true;
+    // Linux: the kernel sends the child SIGTERM when the thread that spawned it ends (so a
+    // parent killed with SIGKILL leaves no orphans behind). The thread must outlive the child.
+    bool stop_with_parent = false;
+};
+
+// Starts the program with every signal at its default disposition and none blocked; returns its
+// pid without waiting for it. A program that cannot be started (not found, not executable, a
+// bad working directory) is kInvalidArgument "cannot run 'prog': reason"; a bad request is
+// kInvalidArgument too; failing system calls are kInternal. The caller reaps the child.
+Result<int> spawn_process(const SpawnRequest& request);
 
 }  // namespace orquestra::executor

@@ -752,6 +752,15 @@ std::string EurekaApi::render_metrics() const {
             c.evictions.load());
     counter("orquestra_registry_status_updates_total", "Status overrides set or removed.",
             c.status_updates.load());
+    counter("orquestra_registry_health_probes_total", "Health-check probes made.",
+            c.health_probes.load());
+    counter("orquestra_registry_health_probe_failures_total",
+            "Health-check probes that failed (no 2xx answer in time).",
+            c.health_probe_failures.load());
+    counter("orquestra_registry_health_marked_down_total",
+            "Instances marked DOWN by failing health checks.", c.health_marked_down.load());
+    counter("orquestra_registry_health_marked_up_total",
+            "Instances brought back UP by passing health checks.", c.health_marked_up.load());
     auto s = registry_.summary();
     metric_header(out, "orquestra_registry_instances", "gauge", "Registered instances by status.");
     for (std::string_view status : {"UP", "DOWN", "STARTING", "OUT_OF_SERVICE", "UNKNOWN"}) {

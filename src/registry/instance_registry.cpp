@@ -147,6 +147,9 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
                 info = existing.info->expand();
             }
             lease.service_up = existing.service_up;
+            lease.health_failures = existing.health_failures;
+            lease.health_successes = existing.health_successes;
+            lease.health_held_down = existing.health_held_down;
             --status_counts_[status_index(existing.info->status)];
         }
         if (info.last_dirty_timestamp == 0) info.last_dirty_timestamp = now;
@@ -159,6 +162,15 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
             if (auto o = overrides_.find(id); o != overrides_.end()) {
                 info.status = o->second;
                 info.overridden_status = o->second;
+            }
+        }
+        // Failing health checks hold an instance DOWN whatever the client says of itself; a
+        // client that reports something other than UP is taken at its word.
+        if (lease.health_held_down) {
+            if (info.status == InstanceStatus::kUp) {
+                info.status = InstanceStatus::kDown;
+            } else {
+                lease.health_held_down = false;
             }
         }
         if (info.status == InstanceStatus::kUp && lease.service_up == 0) lease.service_up = now;
@@ -301,9 +313,11 @@ Result<void> InstanceRegistry::remove_status_override(std::string_view app_in,
         Lease* lease = find(app, id);
         if (lease == nullptr) return not_found(app, id);
         overrides_.erase(std::string(id));
+        InstanceStatus next = fallback.value_or(InstanceStatus::kUnknown);
+        if (lease->health_held_down && next == InstanceStatus::kUp) next = InstanceStatus::kDown;
         modify(*lease, [&](InstanceInfo& i) {
             i.overridden_status = InstanceStatus::kUnknown;
-            i.status = fallback.value_or(InstanceStatus::kUnknown);
+            i.status = next;
             if (last_dirty_timestamp) i.last_dirty_timestamp = *last_dirty_timestamp;
             i.last_updated_timestamp = now;
         });
@@ -334,6 +348,80 @@ Result<void> InstanceRegistry::update_metadata(
     }
     notify(app);
     return {};
+}
+
+std::vector<HealthTarget> InstanceRegistry::health_targets() const {
+    // The shared data is collected under the lock (a pointer each), expanded outside it.
+    std::vector<std::shared_ptr<const StoredInstance>> infos;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [name, entry] : apps_) {
+            for (const auto& [id, lease] : entry.leases) infos.push_back(lease.info);
+        }
+    }
+    std::vector<HealthTarget> out;
+    for (const auto& stored : infos) {
+        InstanceInfo info = stored->expand();
+        if (info.health_check_url.empty()) continue;
+        out.push_back({std::move(info.app), std::move(info.instance_id), std::move(info.host_name),
+                       std::move(info.ip_addr), std::move(info.health_check_url)});
+    }
+    return out;
+}
+
+Result<HealthChange> InstanceRegistry::record_health(std::string_view app_in, std::string_view id,
+                                                     bool healthy, int failure_threshold,
+                                                     int success_threshold) {
+    std::string app = to_upper(app_in);
+    Millis now = clock_.now_ms();
+    HealthChange change = HealthChange::kNone;
+    counters_.health_probes.fetch_add(1, std::memory_order_relaxed);
+    if (!healthy) counters_.health_probe_failures.fetch_add(1, std::memory_order_relaxed);
+    {
+        std::lock_guard lock(mu_);
+        auto a = apps_.find(app);
+        Lease* lease = find(app, id);
+        if (lease == nullptr) return not_found(app, id);
+        constexpr std::uint16_t kSaturated = 60000;
+        if (healthy) {
+            lease->health_failures = 0;
+            if (lease->health_successes < kSaturated) ++lease->health_successes;
+            if (lease->health_held_down && lease->health_successes >= success_threshold) {
+                lease->health_held_down = false;
+                if (lease->info->status == InstanceStatus::kDown) {
+                    modify(*lease, [now](InstanceInfo& i) {
+                        i.status = InstanceStatus::kUp;
+                        i.last_updated_timestamp = now;
+                    });
+                    if (lease->service_up == 0) lease->service_up = now;
+                    record_change(a->second, *lease, ActionType::kModified, now);
+                    change = HealthChange::kMarkedUp;
+                }
+            }
+        } else {
+            lease->health_successes = 0;
+            if (lease->health_failures < kSaturated) ++lease->health_failures;
+            if (!lease->health_held_down && lease->health_failures >= failure_threshold &&
+                lease->info->status == InstanceStatus::kUp) {
+                lease->health_held_down = true;
+                // lastDirtyTimestamp stays the client's: its data did not change, and its
+                // heartbeats must keep renewing the lease.
+                modify(*lease, [now](InstanceInfo& i) {
+                    i.status = InstanceStatus::kDown;
+                    i.last_updated_timestamp = now;
+                });
+                record_change(a->second, *lease, ActionType::kModified, now);
+                change = HealthChange::kMarkedDown;
+            }
+        }
+    }
+    if (change == HealthChange::kMarkedDown) {
+        counters_.health_marked_down.fetch_add(1, std::memory_order_relaxed);
+    } else if (change == HealthChange::kMarkedUp) {
+        counters_.health_marked_up.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (change != HealthChange::kNone) notify(app);
+    return change;
 }
 
 std::size_t InstanceRegistry::evict_expired() {

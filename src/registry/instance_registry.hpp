@@ -60,7 +60,25 @@ struct RegistryCounters {
     std::atomic<std::uint64_t> cancels{0};
     std::atomic<std::uint64_t> evictions{0};
     std::atomic<std::uint64_t> status_updates{0};
+    // Active health checks (HealthChecker): probes made, probes that failed, and the status
+    // changes they caused.
+    std::atomic<std::uint64_t> health_probes{0};
+    std::atomic<std::uint64_t> health_probe_failures{0};
+    std::atomic<std::uint64_t> health_marked_down{0};
+    std::atomic<std::uint64_t> health_marked_up{0};
 };
+
+// An instance that asked to be probed: it registered a healthCheckUrl.
+struct HealthTarget {
+    std::string app;
+    std::string instance_id;
+    std::string host_name;
+    std::string ip_addr;
+    std::string health_check_url;
+};
+
+// What one probe result changed.
+enum class HealthChange { kNone, kMarkedDown, kMarkedUp };
 
 struct RegistrySummary {
     std::size_t instances = 0;
@@ -90,6 +108,17 @@ public:
                                         std::optional<Millis> last_dirty_timestamp);
     Result<void> update_metadata(std::string_view app, std::string_view id,
                                  const std::vector<std::pair<std::string, std::string>>& kv);
+
+    // Active health checks. The instances with a healthCheckUrl, in no particular order.
+    std::vector<HealthTarget> health_targets() const;
+    // Records one probe's outcome for an instance. `failure_threshold` failures in a row turn an
+    // UP instance DOWN — a server-made change, recorded in the delta like any other — and the
+    // registry then holds it DOWN: a client that reports UP again (registering, or a status in a
+    // heartbeat) stays DOWN while it is held. `success_threshold` successes in a row release it
+    // and bring it back UP. An instance that is not UP is never changed by a failure (a client's
+    // own DOWN, STARTING or OUT_OF_SERVICE stands). kNotFound when the instance is gone.
+    Result<HealthChange> record_health(std::string_view app, std::string_view id, bool healthy,
+                                       int failure_threshold, int success_threshold);
 
     // Evicts expired leases (subject to self-preservation) and drops delta entries past their
     // retention. Call on a timer; returns the number of evicted leases.
@@ -152,6 +181,11 @@ private:
         Millis last_renewal = 0;
         Millis service_up = 0;
         Millis duration_ms = 0;
+        // Active health checks: consecutive probe results, and whether the registry holds the
+        // instance DOWN because of them.
+        std::uint16_t health_failures = 0;
+        std::uint16_t health_successes = 0;
+        bool health_held_down = false;
         Millis expires_at() const { return last_renewal + duration_ms; }
     };
     struct AppEntry {

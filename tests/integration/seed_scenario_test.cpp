@@ -311,31 +311,32 @@ TEST_F(SeedScenarioTest, RunsTheSeedLessonOverRest) {
     EXPECT_EQ(messages("admin").size(), before + 2);
 }
 
-TEST_F(SeedScenarioTest, RunsStillSucceedWhenAnInstanceDies) {
+TEST_F(SeedScenarioTest, ADeadInstanceIsCancelledAtOnceAndRestarted) {
     ASSERT_NO_FATAL_FAILURE(start());
     wait_until_runs_settle();
     ASSERT_EQ(kill(usuarios_pids_[0], SIGKILL), 0);
-    // The dead instance stays registered until its lease runs out; every run must still
-    // succeed, the tasks moving on to the live instance when the connection is refused.
-    int moved_on = 0;
+    // Standalone's supervisor notices its child ended, cancels its instance in the registry at
+    // once (not when its lease runs out) and starts it again after its backoff (1 s).
+    const std::string ended =
+        "servico_usuarios #1 (pid " + std::to_string(usuarios_pids_[0]) + ") killed by signal 9";
+    EXPECT_TRUE(eventually([&] { return read_file(out_).find(ended) != std::string::npos; }));
+    EXPECT_TRUE(eventually(
+        [&] { return read_file(out_).find("restarted servico_usuarios #1") != std::string::npos; }));
+    // Every run succeeds meanwhile: no call goes to the dead instance.
     for (int i = 0; i < 6; ++i) {
         const std::string run_id = "depois_" + std::to_string(i);
         ASSERT_EQ(trigger(run_id, R"({"usuario_id": 2})").status, 200);
         EXPECT_EQ(wait_run(run_id), "success") << run_id;
         EXPECT_EQ(task_states(run_id)["enviar_mensagem"], "success") << run_id;
-        auto log = testing::request(api_port_, "GET",
-                                    "/api/v1/dags/" + kDag + "/dagRuns/" + run_id +
-                                        "/taskInstances/obter_usuario/logs/1?full_content=true",
-                                    "", {auth("admin", kPassword)[0], {"Accept", "text/plain"}});
-        EXPECT_EQ(log.status, 200);
-        if (log.body.find("trying another instance") != std::string::npos) ++moved_on;
     }
-    // Round robin sent some of those calls to the dead instance first.
-    EXPECT_GT(moved_on, 0);
-    // Standalone noticed its child ended and kept going.
+    // Both instances are UP again, the restarted one under the id it had.
     EXPECT_TRUE(eventually([&] {
-        return read_file(out_).find("servico_usuarios #1 (pid " + std::to_string(usuarios_pids_[0]) +
-                                    ") killed by signal 9") != std::string::npos;
+        auto apps = testing::request(registry_port_, "GET", "/eureka/apps/SERVICO_USUARIOS", "",
+                                     {{"Accept", "application/json"}});
+        std::size_t up = 0;
+        for (std::size_t p = 0; (p = apps.body.find("\"status\":\"UP\"", p)) != std::string::npos; ++p) ++up;
+        return apps.status == 200 && up == 2 &&
+               apps.body.find("127.0.0.1:servico_usuarios:1") != std::string::npos;
     }));
 }
 
