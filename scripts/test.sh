@@ -10,7 +10,7 @@ echo "== tests (build/)"
 ctest --test-dir build --output-on-failure -j "$jobs" --timeout 300
 if [ "${ORQUESTRA_NO_SANITIZE:-0}" != "1" ]; then
   echo "== tests under ASan+UBSan (build-asan/)"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DORQUESTRA_SANITIZE=ON \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1" -DORQUESTRA_SANITIZE=ON \
     -DORQUESTRA_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -272,6 +272,11 @@ private:
     // Runs this engine owns but could not take in yet (their DAG file is broken or unread).
     std::set<RunKey> unadopted_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    // Wake-ups from the store when another process leaves runs to claim (PostgreSQL's
+    // LISTEN/NOTIFY); without them, the next housekeeping finds such runs.
+    std::unique_ptr<store::Store::RunWatch> run_watch_;
+    bool claim_posted_ = false;
+    void claim_now();
     LogWriter logs_;
 };
 
