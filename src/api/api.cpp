@@ -20,6 +20,7 @@
 
 #include "api/api_detail.hpp"
 #include "api/request.hpp"
+#include "api/routes.hpp"
 #include "api/users.hpp"
 #include "core/strings.hpp"
 #include "dag/time_text.hpp"
@@ -149,98 +150,21 @@ bool is_json_media_type(std::string_view type) {
             type.size() > std::string_view("application/+json").size());
 }
 
-enum class Endpoint {
-    kHealth,
-    kVersion,
-    kDags,
-    kDag,
-    kDagDetails,
-    kTasks,
-    kTask,
-    kDagRuns,
-    kDagRun,
-    kClearRun,
-    kTaskInstances,
-    kTaskInstance,
-    kLog,
-    kXcoms,
-    kXcom,
-    kClearTaskInstances,
-    kUpdateTaskInstancesState,
-    kImportErrors,
-    kImportError,
-    kTries,
-    kDagSource,
-    kListRuns,
-    kListTaskInstances,
-    kUiSession,
-    kUiDags,
-    kUiGrid,
-    kUiServices,
-    kUiInstanceStatus,
-    kServiceBreakers,
-};
-
-struct Route {
-    Endpoint endpoint;
-    std::vector<beast_verb> methods;
-};
-
-std::optional<Route> match(const std::vector<std::string>& s) {
-    using V = beast_verb;
-    const std::size_t n = s.size();
-    if (n == 1 && s[0] == "health") return Route{Endpoint::kHealth, {V::get}};
-    if (n == 1 && s[0] == "version") return Route{Endpoint::kVersion, {V::get}};
-    if (n >= 1 && s[0] == "importErrors") {
-        if (n == 1) return Route{Endpoint::kImportErrors, {V::get}};
-        if (n == 2) return Route{Endpoint::kImportError, {V::get}};
-        return std::nullopt;
+Permission needed_permission(Access access, beast_verb method) {
+    const bool reads = method == beast_verb::get || method == beast_verb::head;
+    switch (access) {
+        case Access::kPublic:
+        case Access::kRead:
+        case Access::kSession:
+            return Permission::kRead;
+        case Access::kReadEdit:
+            return reads ? Permission::kRead : Permission::kEdit;
+        case Access::kOperate:
+            return reads ? Permission::kRead : Permission::kOperate;
+        case Access::kAdmin:
+            return Permission::kAdmin;
     }
-    if (n == 2 && s[0] == "dagSources") return Route{Endpoint::kDagSource, {V::get}};
-    if (n == 3 && s[0] == "services" && s[2] == "breakers") {
-        return Route{Endpoint::kServiceBreakers, {V::get}};
-    }
-    if (n >= 2 && s[0] == "ui") {
-        if (n == 2 && s[1] == "session") {
-            return Route{Endpoint::kUiSession, {V::get, V::post, V::delete_}};
-        }
-        if (n == 2 && s[1] == "dags") return Route{Endpoint::kUiDags, {V::get}};
-        if (n == 4 && s[1] == "dags" && s[3] == "grid") return Route{Endpoint::kUiGrid, {V::get}};
-        if (n == 2 && s[1] == "services") return Route{Endpoint::kUiServices, {V::get}};
-        if (n == 6 && s[1] == "services" && s[3] == "instances" && s[5] == "status") {
-            return Route{Endpoint::kUiInstanceStatus, {V::put, V::delete_}};
-        }
-        return std::nullopt;
-    }
-    if (n == 0 || s[0] != "dags") return std::nullopt;
-    if (n == 1) return Route{Endpoint::kDags, {V::get}};
-    if (n == 2) return Route{Endpoint::kDag, {V::get, V::patch}};
-    if (n == 3 && s[2] == "details") return Route{Endpoint::kDagDetails, {V::get}};
-    if (n == 3 && s[2] == "tasks") return Route{Endpoint::kTasks, {V::get}};
-    if (n == 4 && s[2] == "tasks") return Route{Endpoint::kTask, {V::get}};
-    if (n == 3 && s[2] == "clearTaskInstances") {
-        return Route{Endpoint::kClearTaskInstances, {V::post}};
-    }
-    if (n == 3 && s[2] == "updateTaskInstancesState") {
-        return Route{Endpoint::kUpdateTaskInstancesState, {V::post}};
-    }
-    if (n < 3 || s[2] != "dagRuns") return std::nullopt;
-    // Airflow's batch lists: POST with the filters in the body, for every DAG ("~").
-    if (n == 4 && s[1] == "~" && s[3] == "list") return Route{Endpoint::kListRuns, {V::post}};
-    if (n == 6 && s[1] == "~" && s[3] == "~" && s[4] == "taskInstances" && s[5] == "list") {
-        return Route{Endpoint::kListTaskInstances, {V::post}};
-    }
-    if (n == 3) return Route{Endpoint::kDagRuns, {V::get, V::post}};
-    if (n == 4) return Route{Endpoint::kDagRun, {V::get, V::patch, V::delete_}};
-    if (n == 5 && s[4] == "clear") return Route{Endpoint::kClearRun, {V::post}};
-    if (s[4] != "taskInstances") return std::nullopt;
-    if (n == 5) return Route{Endpoint::kTaskInstances, {V::get}};
-    if (n == 6) return Route{Endpoint::kTaskInstance, {V::get}};
-    if (n == 7 && s[6] == "tries") return Route{Endpoint::kTries, {V::get}};
-    if (n == 8 && s[6] == "logs") return Route{Endpoint::kLog, {V::get}};
-    if (n == 7 && s[6] == "xcomEntries") return Route{Endpoint::kXcoms, {V::get}};
-    if (n == 8 && s[6] == "xcomEntries") return Route{Endpoint::kXcom, {V::get}};
-    return std::nullopt;
+    return Permission::kAdmin;
 }
 
 void beat(const std::shared_ptr<detail::ApiHeartbeat>& hb, store::Store& store, const Clock& clock,
@@ -311,7 +235,7 @@ asio::awaitable<void> ApiServer::handle(http::Request& req, http::Response& res)
     Call call{req, res, {}, std::string(req.path()), {}, false, {}};
     auto segments = owns(req.path()) ? split_path(req.path(), kBasePath) : std::nullopt;
     if (!segments) {
-        send_problem(res, 404, fmt::format("no such endpoint: {}", req.path()), call.instance);
+        send_not_served(call);
         co_return;
     }
     call.segments = std::move(*segments);
@@ -323,13 +247,18 @@ asio::awaitable<void> ApiServer::handle(http::Request& req, http::Response& res)
     }
 }
 
+void ApiServer::send_not_served(Call& call) {
+    send_problem(call.res, 404,
+                 fmt::format("Orquestra does not serve {} {}: it serves a subset of Airflow's "
+                             "REST API, listed in {}/openapi.json",
+                             call.req.method_string(), call.instance, kBasePath),
+                 call.instance);
+}
+
 asio::awaitable<void> ApiServer::route(Call& call) {
-    auto matched = match(call.segments);
-    if (!matched) {
-        send_problem(
-            call.res, 404,
-            fmt::format("no such endpoint: {} {}", call.req.method_string(), call.instance),
-            call.instance);
+    const RouteSpec* matched = match_route(call.segments);
+    if (matched == nullptr) {
+        send_not_served(call);
         co_return;
     }
     const beast_verb method = call.req.method();
@@ -366,6 +295,10 @@ asio::awaitable<void> ApiServer::route(Call& call) {
         version(call);
         co_return;
     }
+    if (matched->endpoint == Endpoint::kOpenApi) {
+        get_openapi(call);
+        co_return;
+    }
 
     if (matched->endpoint == Endpoint::kUiSession && method == beast_verb::post) {
         co_await ui_login(call);
@@ -374,13 +307,15 @@ asio::awaitable<void> ApiServer::route(Call& call) {
 
     auto role = co_await authenticate(call);
     if (!role) co_return;  // answered
-    const bool reads = method == beast_verb::get || matched->endpoint == Endpoint::kListRuns ||
-                       matched->endpoint == Endpoint::kListTaskInstances;
-    const Permission needed = reads                        ? Permission::kRead
-                              : matched->endpoint == Endpoint::kUiInstanceStatus ? Permission::kOperate
-                              : matched->endpoint == Endpoint::kUiSession        ? Permission::kRead
-                                                                          : Permission::kEdit;
+    const Permission needed = needed_permission(matched->access, method);
     if (!*role || !allows(**role, needed)) {
+        if (*role && needed == Permission::kAdmin) {
+            send_problem(call.res, 403,
+                         fmt::format("only the Admin role may {} {} (this user is {})",
+                                     call.req.method_string(), call.instance, to_string(**role)),
+                         call.instance);
+            co_return;
+        }
         send_problem(call.res, 403,
                      *role ? fmt::format("the {} role may not {} {}", to_string(**role),
                                          call.req.method_string(), call.instance)
@@ -393,6 +328,41 @@ asio::awaitable<void> ApiServer::route(Call& call) {
     switch (matched->endpoint) {
         case Endpoint::kHealth:
         case Endpoint::kVersion:
+        case Endpoint::kOpenApi:
+            break;
+        case Endpoint::kUsers:
+            if (method == beast_verb::post) {
+                co_await create_user_endpoint(call);
+            } else {
+                co_await list_users(call);
+            }
+            break;
+        case Endpoint::kUser:
+            if (method == beast_verb::patch) {
+                co_await patch_user(call, s[1]);
+            } else if (method == beast_verb::delete_) {
+                co_await delete_user(call, s[1]);
+            } else {
+                co_await get_user(call, s[1]);
+            }
+            break;
+        case Endpoint::kRoles:
+            list_roles(call, nullptr);
+            break;
+        case Endpoint::kRole:
+            list_roles(call, &s[1]);
+            break;
+        case Endpoint::kConfig:
+            get_config(call, nullptr, nullptr);
+            break;
+        case Endpoint::kConfigOption:
+            get_config(call, &s[2], &s[4]);
+            break;
+        case Endpoint::kEventLogs:
+            co_await list_event_logs(call, nullptr);
+            break;
+        case Endpoint::kEventLog:
+            co_await list_event_logs(call, &s[1]);
             break;
         case Endpoint::kDags:
             co_await list_dags(call);
@@ -608,6 +578,11 @@ asio::awaitable<std::optional<std::optional<Role>>> ApiServer::check_password(
     });
     if (!verified) {
         login_throttle_.failed(username, address);
+        call.username = username;
+        auto audit = audit_entry(call, "login_failed", {}, {}, {},
+                              json::serialize(json::object{{"address", address},
+                                                           {"path", call.instance}}));
+        co_await record_event(audit);
         send_problem(call.res, 401, "invalid username or password", call.instance);
         co_return std::nullopt;
     }
@@ -856,6 +831,8 @@ asio::awaitable<void> ApiServer::patch_dag(Call& call, const std::string& dag_id
                    call.instance);
         co_return;
     }
+    auto audit = audit_entry(call, value ? "pause" : "unpause", dag_id);
+    co_await record_event(audit);
     DagView v = std::move(**view);
     v.next = next_interval(v);
     send_json(call.res, dag_json(v));
@@ -978,6 +955,10 @@ asio::awaitable<void> ApiServer::trigger(Call& call, const std::string& dag_id) 
         send_error(call.res, created.error(), call.instance);
         co_return;
     }
+    auto audit = audit_entry(
+        call, "trigger", dag_id, created->run_id, {},
+        json::serialize(json::object{{"logical_date", datetime_json(created->logical_date)}}));
+    co_await record_event(audit);
     send_json(call.res, run_json(*created));
 }
 
@@ -1095,6 +1076,9 @@ asio::awaitable<void> ApiServer::patch_run(Call& call, const std::string& dag_id
         send_error(call.res, patched.error(), call.instance);
         co_return;
     }
+    auto audit = audit_entry(call, "mark", dag_id, run_id, {},
+                          json::serialize(json::object{{"state", store::to_string(state)}}));
+    co_await record_event(audit);
     send_json(call.res, run_json(*patched));
 }
 
@@ -1106,6 +1090,8 @@ asio::awaitable<void> ApiServer::delete_run(Call& call, const std::string& dag_i
         send_error(call.res, deleted.error(), call.instance);
         co_return;
     }
+    auto audit = audit_entry(call, "delete", dag_id, run_id);
+    co_await record_event(audit);
     call.res.status = 204;
 }
 
@@ -1131,6 +1117,8 @@ asio::awaitable<void> ApiServer::clear_run(Call& call, const std::string& dag_id
         co_return;
     }
     if (!dry_run) {
+        auto audit = audit_entry(call, "clear", dag_id, run_id);
+        co_await record_event(audit);
         send_json(call.res, run_json(cleared->run));
         co_return;
     }
@@ -1549,9 +1537,12 @@ asio::awaitable<void> ApiServer::get_log(Call& call, const std::string& dag_id,
 asio::awaitable<void> ApiServer::get_xcom(Call& call, const std::string& dag_id,
                                           const std::string& run_id, const std::string& task_id,
                                           const std::string* key) {
+    // Airflow 2.8 answers `value` as a string (strict clients check it); stringify=false gives
+    // the JSON value itself. `deserialize` changes nothing here: outputs are JSON already.
     auto stringify = query_bool(call.req, "stringify");
-    if (!stringify) {
-        send_error(call.res, stringify.error(), call.instance);
+    auto deserialize = query_bool(call.req, "deserialize");
+    if (!stringify || !deserialize) {
+        send_error(call.res, !stringify ? stringify.error() : deserialize.error(), call.instance);
         co_return;
     }
     auto found = co_await on_reader([&dag_id, &run_id, &task_id](store::Store& store) {
@@ -1580,7 +1571,7 @@ asio::awaitable<void> ApiServer::get_xcom(Call& call, const std::string& dag_id,
         co_return;
     }
     send_json(call.res,
-              xcom_json(found->ti, found->run.logical_date, true, stringify->value_or(false)));
+              xcom_json(found->ti, found->run.logical_date, true, stringify->value_or(true)));
 }
 
 namespace {
@@ -1653,6 +1644,14 @@ asio::awaitable<void> ApiServer::clear_task_instances(Call& call, const std::str
         send_error(call.res, affected.error(), call.instance);
         co_return;
     }
+    if (!r.dry_run) {
+        json::array tasks;
+        for (const auto& t : *affected) tasks.push_back(json::string(t.ti.task_id));
+        auto audit = audit_entry(call, "clear", dag_id, r.runs.run_id.value_or(""), {},
+                              json::serialize(json::object{{"task_instances", std::move(tasks)},
+                                                           {"only_failed", r.only_failed}}));
+        co_await record_event(audit);
+    }
     send_json(call.res, references(*affected));
 }
 
@@ -1718,6 +1717,13 @@ asio::awaitable<void> ApiServer::update_task_instances_state(Call& call,
     if (!affected) {
         send_error(call.res, affected.error(), call.instance);
         co_return;
+    }
+    if (!r.dry_run) {
+        auto audit = audit_entry(
+            call, "mark", dag_id, r.run.run_id.value_or(""), r.task_id,
+            json::serialize(json::object{{"new_state", store::to_string(r.new_state)},
+                                         {"task_instances", affected->size()}}));
+        co_await record_event(audit);
     }
     send_json(call.res, references(*affected));
 }

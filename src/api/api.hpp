@@ -42,6 +42,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/credential_cache.hpp"
@@ -61,6 +62,18 @@ namespace orquestra::api {
 namespace detail {
 struct ApiHeartbeat;
 }
+
+// One section of the configuration /config shows (Airflow's shape: sections of key/value
+// options). Secrets are hidden when shown, whatever the caller put here (see config.cpp).
+struct ConfigSection {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> options;
+};
+
+// How /config shows an option: "< hidden >" when its name looks like a credential (password,
+// secret, token, key, auth, ...), else the value with any URL's password and any secret-looking
+// key=value masked as ***.
+std::string shown_config_value(std::string_view key, std::string_view value);
 
 struct ApiOptions {
     std::string version = "0.1.0";
@@ -96,6 +109,8 @@ struct ApiOptions {
     // on threads of their own, so that polling clients never queue behind the scheduler's work
     // on its loop. Empty: every read runs on the engine loop with the engine's store.
     std::vector<store::Store*> readers;
+    // What GET /config shows (Admin only); empty: no section.
+    std::vector<ConfigSection> config;
 };
 
 class ApiServer {
@@ -154,6 +169,28 @@ class ApiServer {
 
     void health(Call& call);
     void version(Call& call);
+    // A 404 problem saying that Orquestra does not serve the request's path.
+    void send_not_served(Call& call);
+    // The OpenAPI document of the route table (openapi.cpp).
+    void get_openapi(Call& call);
+    // Users and roles (users_api.cpp), the configuration (config.cpp), the audit log
+    // (event_logs.cpp).
+    boost::asio::awaitable<void> list_users(Call& call);
+    boost::asio::awaitable<void> get_user(Call& call, const std::string& username);
+    boost::asio::awaitable<void> create_user_endpoint(Call& call);
+    boost::asio::awaitable<void> patch_user(Call& call, const std::string& username);
+    boost::asio::awaitable<void> delete_user(Call& call, const std::string& username);
+    void list_roles(Call& call, const std::string* name);
+    void get_config(Call& call, const std::string* section, const std::string* option);
+    boost::asio::awaitable<void> list_event_logs(Call& call, const std::string* id);
+    // An event of the audit log by the caller, now (texts from outside bounded).
+    store::EventLog audit_entry(const Call& call, std::string_view event, std::string_view dag_id,
+                                std::string_view run_id = {}, std::string_view task_id = {},
+                                std::string extra = {}) const;
+    // Records it (never fails the request: a store error is logged). Waits for the write, so
+    // that a read right after the answer finds it. Built before the co_await: g++ 12 cannot
+    // keep string literals given to a coroutine's call in its frame.
+    boost::asio::awaitable<void> record_event(const store::EventLog& entry);
     boost::asio::awaitable<void> list_dags(Call& call);
     boost::asio::awaitable<void> get_dag(Call& call, const std::string& dag_id, bool details);
     boost::asio::awaitable<void> patch_dag(Call& call, const std::string& dag_id);

@@ -363,6 +363,7 @@ json::object xcom_json(const store::TaskInstance& ti, Millis logical_date, bool 
     out["dag_run_id"] = ti.run_id;
     if (with_value) {
         const std::string text = ti.output_json.value_or("null");
+        // Airflow 2.8's XCom schema types `value` as a string: the JSON text of the output.
         out["value"] = stringify ? json::value(json::string(text)) : parse_or_text(text);
     }
     return out;

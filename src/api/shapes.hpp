@@ -55,7 +55,9 @@ boost::json::object task_try_json(const store::TaskTry& t, const store::TaskInst
 // {task_id, dag_id, execution_date, dag_run_id}
 boost::json::object task_instance_reference_json(const store::TaskInstance& ti,
                                                  Millis logical_date);
-// The task's output as XCom "return_value"; with_value adds "value" (the single-entry shape).
+// The task's output as XCom "return_value"; with_value adds "value" (the single-entry shape):
+// with stringify the JSON text of the output, as Airflow 2.8 types it (a string), else the
+// JSON value itself.
 boost::json::object xcom_json(const store::TaskInstance& ti, Millis logical_date, bool with_value,
                               bool stringify);
 boost::json::object import_error_json(const store::ImportError& error);

@@ -51,6 +51,8 @@ bool allows(Role role, Permission permission) {
             return role != Role::kViewer;
         case Permission::kOperate:
             return role == Role::kOp || role == Role::kAdmin;
+        case Permission::kAdmin:
+            return role == Role::kAdmin;
     }
     return false;
 }

@@ -23,9 +23,10 @@ enum class Role { kViewer, kUser, kOp, kAdmin };
 std::optional<Role> parse_role(std::string_view text);
 std::string_view to_string(Role role);
 
-// What an endpoint needs: reading; changing runs, task states and pause switches; or
-// operating the platform (taking a service instance out of service).
-enum class Permission { kRead, kEdit, kOperate };
+// What an endpoint needs: reading; changing runs, task states and pause switches; operating
+// the platform (taking a service instance out of service); or administering it (users, roles,
+// the configuration).
+enum class Permission { kRead, kEdit, kOperate, kAdmin };
 bool allows(Role role, Permission permission);
 
 struct UserSpec {

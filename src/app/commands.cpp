@@ -29,6 +29,23 @@ int fail(std::string_view what) {
     return 1;
 }
 
+// The audit log's record of a change made from the command line (owner "cli"); a failure to
+// record is a warning, never the command's failure.
+void record_cli_event(store::Store& store, std::string event, const std::string& dag_id,
+                      const std::string& run_id, std::string extra) {
+    store::EventLog e;
+    e.when = SystemClock::instance().now_ms();
+    e.event = std::move(event);
+    e.owner = "cli";
+    e.dag_id = dag_id;
+    e.run_id = run_id;
+    e.extra = std::move(extra);
+    if (auto r = store.add_event_log(e); !r) {
+        std::fprintf(stderr, "orquestra: warning: not recorded in the audit log: %s\n",
+                     r.error().message.c_str());
+    }
+}
+
 Result<json::object> parse_conf(const std::string& text) {
     if (text.empty()) return json::object();
     boost::system::error_code ec;
@@ -145,9 +162,16 @@ int cmd_dags_list(const CommonFlags& flags) {
                     d->schedule.text().empty() ? "None" : d->schedule.text().c_str(),
                     d->fileloc.c_str());
     }
-    if (!f.folder.import_errors().empty()) {
-        std::printf("(%zu file(s) failed to load: orquestra dags list-import-errors)\n",
-                    f.folder.import_errors().size());
+    // Failed files are named here too: a file that declares a dag_id another file already
+    // has is one of them, its message naming the file that keeps the DAG.
+    const auto errors = f.folder.import_errors();
+    if (!errors.empty()) {
+        std::printf("%zu file(s) failed to load (orquestra dags list-import-errors):\n",
+                    errors.size());
+        for (const auto& e : errors) {
+            const auto newline = e.message.find('\n');
+            std::printf("  %s: %s\n", e.filename.c_str(), e.message.substr(0, newline).c_str());
+        }
     }
     return 0;
 }
@@ -191,6 +215,9 @@ int cmd_dags_trigger(const CommonFlags& flags, const std::string& dag_id,
     if (!run_id.empty()) req.run_id = run_id;
     auto run = engine.trigger(req);
     if (!run) return fail(run.error().message);
+    record_cli_event(**s, "trigger", dag_id, run->run_id,
+                     json::serialize(json::object{
+                         {"logical_date", dag::format_datetime(run->logical_date)}}));
     std::printf("Created run %s of %s (state %s, logical date %s)\n", run->run_id.c_str(),
                 dag_id.c_str(), std::string(store::to_string(run->state)).c_str(),
                 dag::format_datetime(run->logical_date).c_str());
@@ -214,6 +241,7 @@ int cmd_dags_pause(const CommonFlags& flags, const std::string& dag_id, bool pau
     scheduler::Engine engine(io, **s, folder, unused, SystemClock::instance(), opts);
     engine.load_dags();
     if (auto r = engine.set_paused(dag_id, paused); !r) return fail(r.error().message);
+    record_cli_event(**s, paused ? "pause" : "unpause", dag_id, {}, {});
     std::printf("Dag: %s, paused: %s\n", dag_id.c_str(), paused ? "True" : "False");
     return 0;
 }

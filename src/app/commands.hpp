@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace orquestra::app {
 
@@ -35,6 +36,33 @@ struct SchedulerOptions {
     int timeout_s = 30;
 };
 int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options);
+
+// `dags list-runs DAG [--state S]...`: the DAG's runs, newest first.
+int cmd_dags_list_runs(const CommonFlags& flags, const std::string& dag_id,
+                       const std::vector<std::string>& states);
+
+// `tasks clear DAG [-t REGEX] [-s START] [-e END] [--only-failed] [--yes]`: through the
+// engine's clear, on finished runs whose logical date is in [START, END]; lists what it would
+// clear and asks first unless --yes.
+struct TasksClearFlags {
+    std::string dag_id;
+    std::string task_regex;  // empty: every task
+    std::string start_date, end_date;
+    bool only_failed = false;
+    bool yes = false;
+};
+int cmd_tasks_clear(const CommonFlags& flags, const TasksClearFlags& clear);
+
+// `dags backfill DAG -s START -e END`: a queued run of type backfill for each schedule point
+// in [START, END] that has no run yet (at most 10,000); the schedulers start them, at most
+// max_active_runs of the DAG at once.
+int cmd_dags_backfill(const CommonFlags& flags, const std::string& dag_id,
+                      const std::string& start_date, const std::string& end_date);
+
+// `db clean --before DATE [--dry-run]`: deletes finished runs that ended (or, unstarted, were
+// queued) before DATE, their task instances and tries, and their log files. A dry run counts
+// them per DAG and deletes nothing.
+int cmd_db_clean(const CommonFlags& flags, const std::string& before, bool dry_run);
 
 // `webserver`: the REST API and the console, with no scheduler: the runs it creates or queues
 // again are claimed by the `scheduler` processes on the same database.

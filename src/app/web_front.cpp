@@ -30,6 +30,23 @@ void WebFront::add_listener(Application& app) {
         [this] { stop(); });
 }
 
+std::vector<api::ConfigSection> shown_config(const HomePaths& paths, std::uint16_t port) {
+    const std::string database =
+        paths.database.empty() ? "sqlite:///" + paths.db.string() : paths.database;
+    return {
+        {"core",
+         {{"orquestra_home", paths.home.string()},
+          {"dags_folder", paths.dags.string()},
+          {"base_log_folder", paths.logs.string()}}},
+        // The API hides the URL's password (api/config.cpp).
+        {"database", {{"sql_alchemy_conn", database}}},
+        {"webserver", {{"web_server_port", std::to_string(port)}}},
+        {"api",
+         {{"auth_backends", "basic_auth, session"},
+          {"maximum_page_limit", "100"}}},
+    };
+}
+
 void WebFront::add_api(Application& app, std::optional<api::ApiServer>& api, WorkflowNode& node,
                        api::ApiOptions options) {
     app.add(
@@ -39,6 +56,7 @@ void WebFront::add_api(Application& app, std::optional<api::ApiServer>& api, Wor
             if (!readers) return readers.error();
             options.readers = *readers;
             options.choice = &node.choice();
+            if (options.config.empty()) options.config = shown_config(node.paths(), port());
             serve(api.emplace(node.engine(), node.store(), node.loop(), options));
             return {};
         },

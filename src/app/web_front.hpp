@@ -13,8 +13,13 @@
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace orquestra::app {
+
+// What GET /api/v1/config shows of a process: its home, folders, database (the API masks the
+// URL's password) and port.
+std::vector<api::ConfigSection> shown_config(const HomePaths& paths, std::uint16_t port);
 
 class WebFront {
 public:

@@ -9,6 +9,45 @@
 
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+// "orquestra dags lsit": CLI11 says only that an argument was not expected; this names the
+// unknown command and lists the valid ones at that level. Stops at the first option (CLI11
+// reports those) and at a command without subcommands (its arguments follow).
+std::optional<std::string> unknown_subcommand(CLI::App& cli, int argc, char** argv) {
+    CLI::App* level = &cli;
+    std::string path = "orquestra";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg.empty() || arg.front() == '-') return std::nullopt;
+        auto subcommands = level->get_subcommands([](CLI::App*) { return true; });
+        if (subcommands.empty()) return std::nullopt;
+        CLI::App* found = nullptr;
+        std::string valid;
+        for (CLI::App* sub : subcommands) {
+            if (sub->get_name() == arg) found = sub;
+            valid += (valid.empty() ? "" : ", ") + sub->get_name();
+        }
+        if (found == nullptr) {
+            // Printable ASCII only: the argument comes from outside.
+            std::string shown = arg.substr(0, 64);
+            for (char& c : shown) {
+                if (c < 0x20 || c > 0x7e) c = '?';
+            }
+            return "orquestra: unknown command '" + path + " " + shown + "'; the commands of '" +
+                   path + "' are: " + valid + " (see " + path + " --help)";
+        }
+        level = found;
+        path += " " + arg;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
 
 namespace {
 
@@ -180,6 +219,14 @@ int main(int argc, char** argv) {
     auto* db_migrate = db->add_subcommand("migrate", "Upgrade the database schema");
     add_common(db_init, false);
     add_common(db_migrate, false);
+    std::string clean_before;
+    bool clean_dry_run = false;
+    auto* db_clean = db->add_subcommand(
+        "clean", "Delete finished runs that ended before a date, with their tries and logs");
+    add_common(db_clean, false);
+    db_clean->add_option("--before", clean_before, "Date or datetime (UTC unless an offset)")
+        ->required();
+    db_clean->add_flag("--dry-run", clean_dry_run, "Only count what would be deleted");
 
     auto* dags = cli.add_subcommand("dags", "DAG commands");
     dags->require_subcommand(1);
@@ -191,9 +238,20 @@ int main(int argc, char** argv) {
     auto* dags_unpause = dags->add_subcommand("unpause", "Unpause a DAG");
     auto* dags_test = dags->add_subcommand("test", "Run a DAG once, here, and print each task");
     auto* dags_show = dags->add_subcommand("show", "Print a DAG's graph");
-    for (auto* cmd : {dags_list, dags_errors, dags_pause, dags_unpause, dags_show}) {
+    auto* dags_list_runs = dags->add_subcommand("list-runs", "List a DAG's runs, newest first");
+    auto* dags_backfill = dags->add_subcommand(
+        "backfill", "Queue a run for each schedule point of a past range");
+    for (auto* cmd : {dags_list, dags_errors, dags_pause, dags_unpause, dags_show, dags_list_runs,
+                      dags_backfill}) {
         add_common(cmd, false);
     }
+    std::vector<std::string> run_states;
+    dags_list_runs->add_option("dag_id", dag_id, "The DAG")->required();
+    dags_list_runs->add_option("--state", run_states, "Only runs in this state (repeatable)");
+    std::string start_date, end_date;
+    dags_backfill->add_option("dag_id", dag_id, "The DAG")->required();
+    dags_backfill->add_option("-s,--start-date", start_date, "First logical date")->required();
+    dags_backfill->add_option("-e,--end-date", end_date, "Last logical date")->required();
     add_common(dags_trigger, false);
     add_common(dags_test, true);
     for (auto* cmd : {dags_trigger, dags_pause, dags_unpause, dags_test, dags_show}) {
@@ -211,6 +269,15 @@ int main(int argc, char** argv) {
     tasks_test->add_option("dag_id", dag_id, "The DAG")->required();
     tasks_test->add_option("task_id", task_id, "The task")->required();
     tasks_test->add_option("-c,--conf", conf, "JSON object of params");
+    app::TasksClearFlags clear;
+    auto* tasks_clear = tasks->add_subcommand("clear", "Clear task instances of finished runs");
+    add_common(tasks_clear, false);
+    tasks_clear->add_option("dag_id", clear.dag_id, "The DAG")->required();
+    tasks_clear->add_option("-t,--task-regex", clear.task_regex, "Only tasks whose id matches");
+    tasks_clear->add_option("-s,--start-date", clear.start_date, "Runs from this logical date");
+    tasks_clear->add_option("-e,--end-date", clear.end_date, "Runs up to this logical date");
+    tasks_clear->add_flag("-f,--only-failed", clear.only_failed, "Only failed task instances");
+    tasks_clear->add_flag("-y,--yes", clear.yes, "Do not ask for confirmation");
 
     auto* users = cli.add_subcommand("users", "User commands (REST API accounts)");
     users->require_subcommand(1);
@@ -252,6 +319,10 @@ int main(int argc, char** argv) {
     webserver->add_flag("--secure-cookies", webserver_options.secure_cookies,
                         "Mark the console's session cookie Secure (a TLS proxy is in front)");
 
+    if (auto unknown = unknown_subcommand(cli, argc, argv)) {
+        std::fprintf(stderr, "%s\n", unknown->c_str());
+        return 2;
+    }
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -292,6 +363,12 @@ int main(int argc, char** argv) {
         }
         if (db_init->parsed()) return app::cmd_db(common, "init");
         if (db_migrate->parsed()) return app::cmd_db(common, "migrate");
+        if (db_clean->parsed()) return app::cmd_db_clean(common, clean_before, clean_dry_run);
+        if (dags_list_runs->parsed()) return app::cmd_dags_list_runs(common, dag_id, run_states);
+        if (dags_backfill->parsed()) {
+            return app::cmd_dags_backfill(common, dag_id, start_date, end_date);
+        }
+        if (tasks_clear->parsed()) return app::cmd_tasks_clear(common, clear);
         if (dags_list->parsed()) return app::cmd_dags_list(common);
         if (dags_errors->parsed()) return app::cmd_dags_list_import_errors(common);
         if (dags_trigger->parsed()) return app::cmd_dags_trigger(common, dag_id, conf, run_id);

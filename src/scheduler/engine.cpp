@@ -698,7 +698,8 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     run.note = request.note;
     run.external_trigger = request.run_type == store::RunType::kManual;
     run.owner = options_.execute ? options_.owner : std::string();
-    if (request.run_type == store::RunType::kScheduled) {
+    if (request.run_type == store::RunType::kScheduled ||
+        request.run_type == store::RunType::kBackfill) {
         if (auto next = dag->schedule.next_after(logical)) run.data_interval_end = *next;
     }
     std::vector<store::TaskInstance> tis;

@@ -139,4 +139,17 @@ struct User {
     Millis created_at = 0;
 };
 
+// One entry of the audit log (Airflow's event log): who did what, when, to which DAG, run or
+// task. Written by the API and the CLI where a request is handled; never changed afterwards.
+struct EventLog {
+    std::int64_t id = 0;  // assigned by the store
+    Millis when = 0;
+    std::string event;  // "trigger", "clear", "mark", "pause", "unpause", "delete", "login_failed", ...
+    std::string owner;  // the user ("cli" for the command line)
+    std::string dag_id;  // "" when the event concerns no DAG
+    std::string run_id;
+    std::string task_id;
+    std::string extra;  // details, usually a JSON object as text
+};
+
 }  // namespace orquestra::store

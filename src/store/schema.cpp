@@ -58,4 +58,28 @@ Result<std::string> run_order_clause(std::string_view order_by, std::string_view
                              order_by, fmt::join(names, ", "))};
 }
 
+Result<std::string> event_log_order_clause(std::string_view order_by) {
+    static constexpr std::array<OrderName, 7> kNames = {{
+        {"id", "id"},
+        {"when", "event_time"},
+        {"event", "event"},
+        {"owner", "owner"},
+        {"dag_id", "dag_id"},
+        {"run_id", "run_id"},
+        {"task_id", "task_id"},
+    }};
+    const bool descending = order_by.starts_with('-');
+    const std::string_view name = descending ? order_by.substr(1) : order_by;
+    for (const OrderName& n : kNames) {
+        if (n.name == name) {
+            const std::string_view dir = descending ? "DESC" : "ASC";
+            return fmt::format(" ORDER BY {} {}, id {}", n.column, dir, dir);
+        }
+    }
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("event logs cannot be ordered by '{}': use id, when, event, owner, "
+                             "dag_id, run_id or task_id, optionally with a leading '-'",
+                             order_by)};
+}
+
 }  // namespace orquestra::store::schema

@@ -41,6 +41,10 @@ inline constexpr std::array<std::string_view, 18> kTaskColumns = {
 inline constexpr std::array<std::string_view, 7> kUserColumns = {
     "username", "password_hash", "role", "email", "first_name", "last_name", "created_at"};
 
+// Without "id", which the store assigns; SELECTs read "id" first.
+inline constexpr std::array<std::string_view, 7> kEventLogColumns = {
+    "event_time", "event", "owner", "dag_id", "run_id", "task_id", "extra"};
+
 inline constexpr std::array<std::string_view, 12> kTryColumns = {
     "dag_id",   "run_id",   "task_id",   "try_number", "state",  "start_date",
     "end_date", "hostname", "served_by", "error",      "output", "rendered"};
@@ -53,5 +57,9 @@ std::optional<Error> check_page(int limit, int offset);
 // directions are the dialect's (where an unset date sorts is said there: lowest in both).
 Result<std::string> run_order_clause(std::string_view order_by, std::string_view ascending,
                                      std::string_view descending);
+
+// " ORDER BY <column> <dir>, id <dir>" for an EventLogFilter::order_by name, or
+// kInvalidArgument naming the valid ones.
+Result<std::string> event_log_order_clause(std::string_view order_by);
 
 }  // namespace orquestra::store::schema

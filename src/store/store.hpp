@@ -69,6 +69,18 @@ struct ClaimRequest {
     int limit = 1000;
 };
 
+// What list_event_logs returns; every set field narrows the list.
+struct EventLogFilter {
+    std::optional<std::string> dag_id, run_id, task_id, event, owner;
+    std::vector<std::string> included_events, excluded_events;  // at most 1000 each
+    std::optional<Millis> after, before;                        // when >= after, when <= before
+    // "id", "when", "event", "owner", "dag_id", "run_id" or "task_id", with an optional
+    // leading '-' for descending; ties go by id.
+    std::string order_by = "id";
+    int limit = 100;
+    int offset = 0;
+};
+
 template <class T>
 struct Page {
     std::vector<T> items;
@@ -162,6 +174,15 @@ public:
     virtual Result<std::optional<User>> get_user(const std::string& username) = 0;
     virtual Result<std::vector<User>> list_users() = 0;
     virtual Result<void> delete_user(const std::string& username) = 0;
+    // Replaces the fields of the user named `user.username` (all but id and created_at):
+    // kNotFound when there is none.
+    virtual Result<void> update_user(const User& user) = 0;
+
+    // The audit log. add_event_log returns the entry with its id; list_event_logs answers
+    // kInvalidArgument for an unknown order or a bad page.
+    virtual Result<EventLog> add_event_log(const EventLog& entry) = 0;
+    virtual Result<std::optional<EventLog>> get_event_log(std::int64_t id) = 0;
+    virtual Result<Page<EventLog>> list_event_logs(const EventLogFilter& filter) = 0;
 };
 
 }  // namespace orquestra::store

@@ -172,6 +172,11 @@ class ApiTest : public ::testing::Test {
         ApiOptions options;
         options.version = "9.8.7";
         options.git_version = "abc123";
+        options.config = {
+            {"core", {{"dags_folder", dags.string()}, {"secret_key", "do-not-show-me"}}},
+            {"database",
+             {{"sql_alchemy_conn", "postgresql://orq:pg-pass-123@db.local:5432/orq"}}},
+        };
         env->api = std::make_unique<ApiServer>(env->node->engine(), env->node->store(),
                                                env->node->loop(), options);
         env->server = std::make_unique<http::HttpServer>(env->api_io.io(), http::ServerOptions{},
@@ -553,7 +558,22 @@ TEST_F(ApiTest, RunSucceedsAndServesTaskInstancesXcomAndLogs) {
     ASSERT_EQ(xcom.status, 200) << xcom.body;
     auto entry = parse(xcom);
     EXPECT_EQ(text(entry["key"]), "return_value");
-    EXPECT_EQ(entry["value"], json::parse(R"({"n": 2})"));
+    // Airflow 2.8 types the value as a string: the JSON text of the output.
+    ASSERT_TRUE(entry["value"].is_string()) << xcom.body;
+    EXPECT_EQ(json::parse(text(entry["value"])), json::parse(R"({"n": 2})"));
+    EXPECT_EQ(entry["map_index"], json::value(-1));
+    auto native = parse(call(
+        "GET",
+        "/dags/quick/dagRuns/served/taskInstances/first/xcomEntries/return_value?stringify=false"));
+    EXPECT_EQ(native["value"], json::parse(R"({"n": 2})"));
+    auto deserialized = parse(call(
+        "GET",
+        "/dags/quick/dagRuns/served/taskInstances/first/xcomEntries/return_value?deserialize=true"));
+    EXPECT_TRUE(deserialized["value"].is_string());
+    expect_problem(
+        call("GET",
+             "/dags/quick/dagRuns/served/taskInstances/first/xcomEntries/return_value?stringify=x"),
+        400, "Bad Request", {"stringify"});
     expect_problem(call("GET", "/dags/quick/dagRuns/served/taskInstances/first/xcomEntries/other"),
                    404, "Not Found");
 
@@ -1014,6 +1034,282 @@ TEST_F(ApiTest, ABurstOfNewCredentialsFromOneAddressWaitsForTheFirstCheck) {
             std::async(std::launch::async, [&] { return api.get("user", "user-secret"); }));
     }
     for (auto& f : burst) EXPECT_EQ(f.get().status, 200);
+}
+
+// --- what is not served, the OpenAPI document -------------------------------------------------
+
+TEST_F(ApiTest, PathsOrquestraDoesNotServeAre404ProblemsSayingSo) {
+    for (const char* path : {"/pools", "/variables/x", "/dags/quick/dagRuns/r/taskInstances/t/x",
+                             "/plugins", "/datasets", "/", "/dags/quick/dagRuns/r/foo/bar/baz"}) {
+        auto reply = call("GET", path);
+        expect_problem(reply, 404, "Not Found", {"does not serve", "openapi.json"});
+    }
+    // Even without credentials, and for any method.
+    expect_problem(call("DELETE", "/pools/default_pool", "", ""), 404, "Not Found",
+                   {"does not serve"});
+    // A served path with another method is 405 with Allow.
+    auto wrong = call("DELETE", "/dags/quick/details");
+    expect_problem(wrong, 405, "Method Not Allowed");
+    EXPECT_EQ(wrong.header("Allow"), "GET");
+    // The top of the API itself.
+    auto top = testing::request(env->port, "GET", "/api/v1", "", {auth("admin")});
+    EXPECT_EQ(top.status, 404);
+    EXPECT_EQ(top.header("Content-Type"), "application/problem+json");
+}
+
+TEST_F(ApiTest, OpenApiDocumentListsExactlyWhatIsServed) {
+    auto reply = call("GET", "/openapi.json", "", "");  // public, like /version
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    auto doc = parse(reply);
+    EXPECT_EQ(text(doc["openapi"]), "3.0.3");
+    EXPECT_EQ(text(doc["info"].as_object().at("version")), "9.8.7");
+    const auto& paths = doc["paths"].as_object();
+    EXPECT_TRUE(paths.contains("/dags/~/dagRuns/list"));
+    EXPECT_TRUE(paths.contains("/eventLogs"));
+    EXPECT_FALSE(paths.contains("/pools"));
+    // Every documented operation is served: with made-up parameters it may find nothing (a
+    // 404 about the thing) but is never "not served" nor a 405.
+    int operations = 0;
+    for (const auto& [path, item] : paths) {
+        std::string target;
+        for (auto segment : split(path, '/')) {
+            if (segment.empty()) continue;
+            target += "/";
+            target += segment.starts_with('{') ? std::string("zz_none") : std::string(segment);
+        }
+        for (const auto& [method, op] : item.as_object()) {
+            const std::string verb = to_upper(method);
+            if (verb == "DELETE" && target.starts_with("/ui/session")) continue;  // logs out
+            auto got = call(verb, target, verb == "GET" || verb == "DELETE" ? "" : "{\"zz\":1}");
+            EXPECT_NE(got.status, 405) << verb << " " << target << ": " << got.body;
+            EXPECT_EQ(got.body.find("does not serve"), std::string::npos)
+                << verb << " " << target << ": " << got.body;
+            EXPECT_TRUE(op.as_object().contains("operationId"));
+            ++operations;
+        }
+    }
+    EXPECT_GT(operations, 40);
+}
+
+// --- XCom values, batch lists ----------------------------------------------------------------
+
+TEST_F(ApiTest, BatchListsFilterByDatesAndOrder) {
+    ASSERT_EQ(trigger("quick", "batch_a").status, 200);
+    wait_for_run("quick", "batch_a", "success");
+    auto listed = parse(call("POST", "/dags/~/dagRuns/list",
+                             R"({"dag_ids":["quick"],"order_by":"-execution_date",
+                                 "start_date_gte":"2000-01-01T00:00:00+00:00",
+                                 "end_date_lte":"2999-01-01T00:00:00+00:00","page_limit":1})"));
+    ASSERT_EQ(listed["dag_runs"].as_array().size(), 1U);
+    EXPECT_GE(listed["total_entries"].as_int64(), 1);
+    auto future = parse(call("POST", "/dags/~/dagRuns/list",
+                             R"({"start_date_gte":"2999-01-01T00:00:00+00:00"})"));
+    EXPECT_EQ(future["total_entries"], json::value(0));
+    expect_problem(call("POST", "/dags/~/dagRuns/list", R"({"dag_ids":"quick"})"), 400,
+                   "Bad Request", {"dag_ids"});
+    expect_problem(call("POST", "/dags/~/dagRuns/list", R"({"start_date_gte":"yesterday"})"), 400,
+                   "Bad Request", {"start_date_gte"});
+    expect_problem(call("POST", "/dags/~/dagRuns/list", R"({"order_by":"colour"})"), 400,
+                   "Bad Request", {"order_by"});
+    auto tis = parse(call("POST", "/dags/~/dagRuns/~/taskInstances/list",
+                          R"({"dag_ids":["quick"],"dag_run_ids":["batch_a"],
+                              "task_ids":["second"],"state":["success"],"pool":["default_pool"]})"));
+    ASSERT_EQ(tis["total_entries"], json::value(1)) << json::serialize(tis);
+    EXPECT_EQ(text(tis["task_instances"].as_array()[0].as_object().at("task_id")), "second");
+    expect_problem(call("POST", "/dags/~/dagRuns/~/taskInstances/list", R"({"state":"success"})"),
+                   400, "Bad Request", {"state"});
+    expect_problem(call("POST", "/dags/~/dagRuns/~/taskInstances/list", R"({"page_offset":"1"})"),
+                   400, "Bad Request", {"page_offset"});
+}
+
+// --- users, roles, config --------------------------------------------------------------------
+
+TEST_F(ApiTest, UsersAndRolesAreAdminOnly) {
+    for (const char* user : {"viewer", "user"}) {
+        expect_problem(call("GET", "/users", "", user), 403, "Forbidden", {"Admin"});
+        expect_problem(call("GET", "/roles", "", user), 403, "Forbidden");
+        expect_problem(call("GET", "/config", "", user), 403, "Forbidden");
+    }
+    expect_problem(call("GET", "/users", "", ""), 401, "Unauthorized");
+}
+
+TEST_F(ApiTest, AdminCreatesReadsUpdatesAndDeletesAUser) {
+    auto created = call("POST", "/users",
+                        R"({"username":"rita","password":"rita-pass-1","email":"rita@example.com",
+                            "first_name":"Rita","last_name":"Lee","roles":[{"name":"Viewer"}]})");
+    ASSERT_EQ(created.status, 200) << created.body;
+    auto user = parse(created);
+    EXPECT_EQ(text(user["username"]), "rita");
+    EXPECT_FALSE(user.contains("password"));
+    EXPECT_EQ(created.body.find("argon2"), std::string::npos);
+    EXPECT_EQ(user["roles"], json::parse(R"([{"name":"Viewer"}])"));
+    EXPECT_TRUE(user["created_on"].is_string());
+    EXPECT_EQ(user["active"], json::value(true));
+    // The new user logs in.
+    auto as_rita = testing::request(
+        env->port, "GET", "/api/v1/dags", "",
+        {{"Authorization", "Basic " + base64_encode("rita:rita-pass-1")}});
+    EXPECT_EQ(as_rita.status, 200);
+
+    auto listed = parse(call("GET", "/users"));
+    EXPECT_GE(listed["total_entries"].as_int64(), 4);
+    EXPECT_EQ(listed.at("users").as_array().size(),
+              static_cast<std::size_t>(listed["total_entries"].as_int64()));
+    EXPECT_EQ(call("GET", "/users/rita").status, 200);
+    expect_problem(call("POST", "/users",
+                        R"({"username":"rita","password":"x","email":"r@e","first_name":"R",
+                            "last_name":"L"})"),
+                   409, "Conflict", {"rita"});
+
+    auto patched = call("PATCH", "/users/rita?update_mask=roles,last_name",
+                        R"({"roles":[{"name":"User"}],"last_name":"Jones","email":"ignored@x"})");
+    ASSERT_EQ(patched.status, 200) << patched.body;
+    auto changed = parse(patched);
+    EXPECT_EQ(changed["roles"], json::parse(R"([{"name":"User"}])"));
+    EXPECT_EQ(text(changed["last_name"]), "Jones");
+    EXPECT_EQ(text(changed["email"]), "rita@example.com");
+    // A new password takes effect at once (cached credentials are dropped).
+    ASSERT_EQ(call("PATCH", "/users/rita", R"({"password":"rita-pass-2"})").status, 200);
+    EXPECT_EQ(testing::request(env->port, "GET", "/api/v1/dags", "",
+                               {{"Authorization", "Basic " + base64_encode("rita:rita-pass-2")}})
+                  .status,
+              200);
+
+    auto removed = call("DELETE", "/users/rita");
+    EXPECT_EQ(removed.status, 204) << removed.body;
+    expect_problem(call("GET", "/users/rita"), 404, "Not Found", {"rita"});
+    expect_problem(call("DELETE", "/users/rita"), 404, "Not Found");
+}
+
+TEST_F(ApiTest, BadUserBodiesAre400AndTheLastAdminStays) {
+    expect_problem(call("POST", "/users", R"({"username":"x"})"), 400, "Bad Request",
+                   {"email"});
+    expect_problem(call("POST", "/users",
+                        R"({"username":"x y","password":"p","email":"e","first_name":"f",
+                            "last_name":"l"})"),
+                   400, "Bad Request", {"username"});
+    expect_problem(call("POST", "/users",
+                        R"({"username":"xy","password":"p","email":"e","first_name":"f",
+                            "last_name":"l","roles":[{"name":"Public"}]})"),
+                   400, "Bad Request", {"Public"});
+    expect_problem(call("POST", "/users",
+                        R"({"username":"xy","password":"p","email":"e","first_name":"f",
+                            "last_name":"l","colour":"red"})"),
+                   400, "Bad Request", {"colour"});
+    expect_problem(call("POST", "/users", R"({"username":5})"), 400, "Bad Request",
+                   {"username"});
+    expect_problem(call("PATCH", "/users/viewer", R"({"username":"other"})"), 400, "Bad Request",
+                   {"username"});
+    expect_problem(call("PATCH", "/users/viewer?update_mask=username", R"({})"), 400,
+                   "Bad Request", {"update_mask"});
+    expect_problem(call("PATCH", "/users/admin", R"({"roles":[{"name":"Viewer"}]})"), 409,
+                   "Conflict", {"last Admin"});
+    expect_problem(call("DELETE", "/users/admin"), 409, "Conflict", {"last Admin"});
+    EXPECT_EQ(call("GET", "/users/admin").status, 200);
+}
+
+TEST_F(ApiTest, RolesAreAirflowsFourWithTheirActions) {
+    auto roles = parse(call("GET", "/roles"));
+    EXPECT_EQ(roles["total_entries"], json::value(4));
+    std::vector<std::string> names;
+    for (const auto& r : roles["roles"].as_array()) names.push_back(text(r.as_object().at("name")));
+    EXPECT_EQ(names, (std::vector<std::string>{"Admin", "Op", "User", "Viewer"}));
+    auto viewer = parse(call("GET", "/roles/Viewer"));
+    const auto viewer_actions = json::serialize(viewer["actions"]);
+    EXPECT_NE(viewer_actions.find("can_read"), std::string::npos);
+    EXPECT_EQ(viewer_actions.find("can_edit"), std::string::npos);
+    auto admin = json::serialize(parse(call("GET", "/roles/Admin"))["actions"]);
+    EXPECT_NE(admin.find("Users"), std::string::npos);
+    expect_problem(call("GET", "/roles/Public"), 404, "Not Found", {"Public"});
+    EXPECT_EQ(call("POST", "/roles", R"({"name":"Extra"})").status, 405);
+}
+
+TEST_F(ApiTest, ConfigShowsSectionsButNeverASecret) {
+    auto reply = call("GET", "/config");
+    ASSERT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(reply.body.find("do-not-show-me"), std::string::npos) << reply.body;
+    EXPECT_EQ(reply.body.find("pg-pass-123"), std::string::npos) << reply.body;
+    auto config = parse(reply);
+    const auto& sections = config["sections"].as_array();
+    ASSERT_EQ(sections.size(), 2U);
+    EXPECT_EQ(text(sections[0].as_object().at("name")), "core");
+    const auto& db = sections[1].as_object().at("options").as_array()[0].as_object();
+    EXPECT_EQ(text(db.at("key")), "sql_alchemy_conn");
+    EXPECT_EQ(text(db.at("value")), "postgresql://orq:***@db.local:5432/orq");
+    auto secret = parse(call("GET", "/config/section/core/option/secret_key"));
+    EXPECT_EQ(text(secret["sections"].as_array()[0].as_object().at("options").as_array()[0]
+                       .as_object()
+                       .at("value")),
+              "< hidden >");
+    auto plain = call("GET", "/config?section=database", "", "admin", {{"Accept", "text/plain"}});
+    ASSERT_EQ(plain.status, 200);
+    EXPECT_NE(plain.body.find("[database]"), std::string::npos) << plain.body;
+    EXPECT_EQ(plain.body.find("[core]"), std::string::npos) << plain.body;
+    EXPECT_EQ(plain.body.find("pg-pass-123"), std::string::npos);
+    expect_problem(call("GET", "/config?section=nope"), 404, "Not Found", {"nope"});
+    expect_problem(call("GET", "/config/section/core/option/nope"), 404, "Not Found", {"nope"});
+}
+
+// --- the audit log ---------------------------------------------------------------------------
+
+TEST_F(ApiTest, EventLogsRecordChangesWithUserAndTime) {
+    const auto before = parse(call("GET", "/eventLogs?limit=0"))["total_entries"].as_int64();
+    ASSERT_EQ(trigger("quick", "audited", "{}", "user").status, 200);
+    wait_for_run("quick", "audited", "success");
+    ASSERT_EQ(call("POST", "/dags/quick/dagRuns/audited/clear", R"({"dry_run":false})").status,
+              200);
+    wait_for_run("quick", "audited", "success");
+    ASSERT_EQ(call("POST", "/dags/quick/updateTaskInstancesState",
+                   R"({"dry_run":false,"dag_run_id":"audited","task_id":"second",
+                       "new_state":"failed"})")
+                  .status,
+              200);
+    ASSERT_EQ(call("PATCH", "/dags/toggle?update_mask=is_paused", R"({"is_paused":true})").status,
+              200);
+    ASSERT_EQ(call("DELETE", "/dags/quick/dagRuns/audited").status, 204);
+    // A failed login is recorded under the name tried.
+    EXPECT_EQ(call("GET", "/dags", "", "", {{"Authorization", "Basic " + base64_encode("mallory:x")}})
+                  .status,
+              401);
+
+    auto logs = parse(call("GET", "/eventLogs?order_by=event_log_id&offset=" +
+                                  std::to_string(before)));
+    std::vector<std::string> seen;
+    for (const auto& item : logs["event_logs"].as_array()) {
+        const auto& e = item.as_object();
+        EXPECT_TRUE(e.at("when").is_string());
+        EXPECT_TRUE(e.at("event_log_id").is_int64());
+        seen.push_back(text(e.at("event")) + ":" + text(e.at("owner")) + ":" +
+                       text(e.at("dag_id")) + ":" + text(e.at("run_id")));
+    }
+    auto has = [&seen](const std::string& what) {
+        return std::find(seen.begin(), seen.end(), what) != seen.end();
+    };
+    EXPECT_TRUE(has("trigger:user:quick:audited")) << json::serialize(logs);
+    EXPECT_TRUE(has("clear:admin:quick:audited")) << json::serialize(logs);
+    EXPECT_TRUE(has("mark:admin:quick:audited")) << json::serialize(logs);
+    EXPECT_TRUE(has("pause:admin:toggle:null")) << json::serialize(logs);
+    EXPECT_TRUE(has("delete:admin:quick:audited")) << json::serialize(logs);
+    EXPECT_TRUE(has("login_failed:mallory:null:null")) << json::serialize(logs);
+
+    auto triggers = parse(call("GET", "/eventLogs?event=trigger&dag_id=quick&run_id=audited"));
+    ASSERT_EQ(triggers["total_entries"], json::value(1));
+    const auto& entry = triggers["event_logs"].as_array()[0].as_object();
+    auto one = parse(call("GET", "/eventLogs/" + text(entry.at("event_log_id"))));
+    EXPECT_EQ(one, entry);
+    EXPECT_NE(text(entry.at("extra")).find("logical_date"), std::string::npos);
+    auto marks = parse(call("GET", "/eventLogs?included_events=mark&run_id=audited&order_by=-when"));
+    EXPECT_EQ(marks["total_entries"], json::value(1));
+    EXPECT_EQ(text(marks["event_logs"].as_array()[0].as_object().at("task_id")), "second");
+    auto not_login = parse(call("GET", "/eventLogs?excluded_events=login_failed&owner=mallory"));
+    EXPECT_EQ(not_login["total_entries"], json::value(0));
+    // A Viewer reads the audit log too.
+    EXPECT_EQ(call("GET", "/eventLogs", "", "viewer").status, 200);
+
+    expect_problem(call("GET", "/eventLogs/abc"), 400, "Bad Request", {"event_log_id"});
+    expect_problem(call("GET", "/eventLogs/999999999"), 404, "Not Found");
+    expect_problem(call("GET", "/eventLogs?order_by=extra"), 400, "Bad Request", {"order_by"});
+    expect_problem(call("GET", "/eventLogs?after=soon"), 400, "Bad Request", {"after"});
 }
 
 }  // namespace

@@ -1216,3 +1216,139 @@ TEST_P(StoreTest, ATrysRenderedRequestSurvivesTheRecordOfItsEnd) {
 
 }  // namespace
 }  // namespace orquestra::store
+
+// --- users updated, the audit log ----------------------------------------------------------------
+
+namespace orquestra::store {
+namespace {
+
+TEST_P(StoreTest, UpdateUserReplacesItsFieldsAndMissingIsNotFound) {
+    User ana;
+    ana.username = "ana";
+    ana.password_hash = "old";
+    ana.role = "Viewer";
+    ana.created_at = kT0;
+    auto created = store_->create_user(ana);
+    ASSERT_TRUE(created) << created.error().message;
+    User changed = ana;
+    changed.password_hash = "new";
+    changed.role = "Op";
+    changed.email = "ana@example.com";
+    changed.first_name = "Ana";
+    changed.last_name = "Lima";
+    changed.created_at = kT0 + 99;  // kept as it was
+    ASSERT_TRUE(store_->update_user(changed));
+    auto got = store_->get_user("ana").value();
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->id, created->id);
+    EXPECT_EQ(got->password_hash, "new");
+    EXPECT_EQ(got->role, "Op");
+    EXPECT_EQ(got->email, "ana@example.com");
+    EXPECT_EQ(got->last_name, "Lima");
+    EXPECT_EQ(got->created_at, kT0);
+
+    changed.username = "ghost";
+    auto missing = store_->update_user(changed);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+EventLog make_event(Millis when, std::string event, std::string dag_id, std::string owner) {
+    EventLog e;
+    e.id = 999;  // ignored
+    e.when = when;
+    e.event = std::move(event);
+    e.dag_id = std::move(dag_id);
+    e.owner = std::move(owner);
+    e.run_id = e.dag_id.empty() ? "" : "r1";
+    e.task_id = "";
+    e.extra = R"({"why":"it's \"quoted\" — ünïcode"})";
+    return e;
+}
+
+TEST_P(StoreTest, EventLogsRoundTripEveryFieldWithIncreasingIds) {
+    auto first = store_->add_event_log(make_event(kT0, "trigger", "d", "ana"));
+    ASSERT_TRUE(first) << first.error().message;
+    auto second = store_->add_event_log(make_event(kT0 + 1, "clear", "d", "bia"));
+    ASSERT_TRUE(second) << second.error().message;
+    EXPECT_GT(first->id, 0);
+    EXPECT_NE(first->id, 999);
+    EXPECT_GT(second->id, first->id);
+
+    reopen();
+    auto got = store_->get_event_log(first->id);
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->when, kT0);
+    EXPECT_EQ((*got)->event, "trigger");
+    EXPECT_EQ((*got)->owner, "ana");
+    EXPECT_EQ((*got)->dag_id, "d");
+    EXPECT_EQ((*got)->run_id, "r1");
+    EXPECT_EQ((*got)->task_id, "");
+    EXPECT_EQ((*got)->extra, R"({"why":"it's \"quoted\" — ünïcode"})");
+    auto none = store_->get_event_log(second->id + 100);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(StoreTest, EventLogsFilterOrderAndPage) {
+    ASSERT_TRUE(store_->add_event_log(make_event(kT0, "trigger", "a", "ana")));
+    ASSERT_TRUE(store_->add_event_log(make_event(kT0 + 10, "pause", "a", "bia")));
+    ASSERT_TRUE(store_->add_event_log(make_event(kT0 + 20, "trigger", "b", "ana")));
+    ASSERT_TRUE(store_->add_event_log(make_event(kT0 + 30, "login_failed", "", "eve")));
+
+    auto events = [&](const EventLogFilter& f) {
+        std::vector<std::string> out;
+        auto page = store_->list_event_logs(f);
+        if (!page) {
+            ADD_FAILURE() << page.error().message;
+            return out;
+        }
+        for (const auto& e : page->items) out.push_back(e.event + ":" + e.dag_id);
+        return out;
+    };
+    EventLogFilter all;
+    EXPECT_EQ(events(all), (std::vector<std::string>{"trigger:a", "pause:a", "trigger:b",
+                                                     "login_failed:"}));
+    EventLogFilter by_dag;
+    by_dag.dag_id = "a";
+    EXPECT_EQ(events(by_dag), (std::vector<std::string>{"trigger:a", "pause:a"}));
+    EventLogFilter by_owner;
+    by_owner.owner = "ana";
+    by_owner.order_by = "-when";
+    EXPECT_EQ(events(by_owner), (std::vector<std::string>{"trigger:b", "trigger:a"}));
+    EventLogFilter window;
+    window.after = kT0 + 10;
+    window.before = kT0 + 20;
+    EXPECT_EQ(events(window), (std::vector<std::string>{"pause:a", "trigger:b"}));
+    EventLogFilter included;
+    included.included_events = {"pause", "login_failed"};
+    EXPECT_EQ(events(included), (std::vector<std::string>{"pause:a", "login_failed:"}));
+    EventLogFilter excluded;
+    excluded.excluded_events = {"trigger"};
+    excluded.event = "pause";
+    EXPECT_EQ(events(excluded), (std::vector<std::string>{"pause:a"}));
+
+    EventLogFilter paged;
+    paged.order_by = "-id";
+    paged.limit = 2;
+    paged.offset = 1;
+    auto page = store_->list_event_logs(paged);
+    ASSERT_TRUE(page) << page.error().message;
+    EXPECT_EQ(page->total, 4);
+    ASSERT_EQ(page->items.size(), 2U);
+    EXPECT_EQ(page->items[0].event, "trigger");
+    EXPECT_EQ(page->items[1].event, "pause");
+
+    EventLogFilter bad_order;
+    bad_order.order_by = "extra; DROP TABLE event_logs";
+    auto refused = store_->list_event_logs(bad_order);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+    EventLogFilter bad_page;
+    bad_page.limit = -1;
+    EXPECT_FALSE(store_->list_event_logs(bad_page));
+}
+
+}  // namespace
+}  // namespace orquestra::store

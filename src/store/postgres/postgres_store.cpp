@@ -438,6 +438,24 @@ User read_user(const pqxx::row& r) {
     return u;
 }
 
+void bind_event_log(Params& p, const EventLog& e) {
+    p.add(e.when).add(e.event).add(e.owner).add(e.dag_id).add(e.run_id).add(e.task_id);
+    p.add(e.extra);
+}
+
+EventLog read_event_log(const pqxx::row& r) {
+    EventLog e;
+    e.id = int64(r[0]);
+    e.when = int64(r[1]);
+    e.event = text(r[2]);
+    e.owner = text(r[3]);
+    e.dag_id = text(r[4]);
+    e.run_id = text(r[5]);
+    e.task_id = text(r[6]);
+    e.extra = text(r[7]);
+    return e;
+}
+
 // Converts every row with read (returning T or Result<T>).
 template <class T, class Read>
 Result<std::vector<T>> read_all(const pqxx::result& rows, Read read) {
@@ -492,6 +510,9 @@ enum class Ps : std::size_t {
     kGetUser,
     kListUsers,
     kDeleteUser,
+    kUpdateUser,
+    kInsertEventLog,
+    kGetEventLog,
     kInsertProcess,
     kBeatProcess,
     kDeleteDeadProcesses,
@@ -552,6 +573,14 @@ std::string statement_sql(Ps id) {
                                column_list(kUserColumns));
         case Ps::kDeleteUser:
             return "DELETE FROM users WHERE username = $1";
+        case Ps::kUpdateUser:
+            return "UPDATE users SET password_hash = $1, role = $2, email = $3, first_name = $4, "
+                   "last_name = $5 WHERE username = $6";
+        case Ps::kInsertEventLog:
+            return insert_sql("event_logs", kEventLogColumns) + " RETURNING id";
+        case Ps::kGetEventLog:
+            return fmt::format("SELECT id, {} FROM event_logs WHERE id = $1",
+                               column_list(kEventLogColumns));
         case Ps::kInsertProcess:
             return upsert_sql("scheduler_processes", kProcessColumns, 1);
         case Ps::kBeatProcess:
@@ -1472,6 +1501,92 @@ Result<void> PostgresStore::delete_user(const std::string& username) {
         }
         tx.commit();
         return {};
+    });
+}
+
+Result<void> PostgresStore::update_user(const User& user) {
+    return with_connection(*pool_, "update user", [&](Call& c) -> Result<void> {
+        Write tx(c.conn);
+        auto rows = exec(tx, Ps::kUpdateUser,
+                         Params()
+                             .add(user.password_hash)
+                             .add(user.role)
+                             .add(user.email)
+                             .add(user.first_name)
+                             .add(user.last_name)
+                             .add(user.username));
+        if (rows.affected_rows() == 0) {
+            return Error{ErrorCode::kNotFound, fmt::format("user '{}' not found", user.username)};
+        }
+        tx.commit();
+        return {};
+    });
+}
+
+Result<EventLog> PostgresStore::add_event_log(const EventLog& entry) {
+    return with_connection(*pool_, "insert event log", [&](Call& c) -> Result<EventLog> {
+        Write tx(c.conn);
+        Params p;
+        bind_event_log(p, entry);
+        auto rows = exec(tx, Ps::kInsertEventLog, p);
+        EventLog added = entry;
+        added.id = int64(rows[0][0]);
+        tx.commit();
+        return added;
+    });
+}
+
+Result<std::optional<EventLog>> PostgresStore::get_event_log(std::int64_t id) {
+    return with_connection(*pool_, "get event log",
+                           [&](Call& c) -> Result<std::optional<EventLog>> {
+                               Read tx(c.conn);
+                               return read_optional<EventLog>(
+                                   exec(tx, Ps::kGetEventLog, Params().add(id)), read_event_log);
+                           });
+}
+
+Result<Page<EventLog>> PostgresStore::list_event_logs(const EventLogFilter& filter) {
+    if (auto bad = check_page(filter.limit, filter.offset)) return *bad;
+    auto order = event_log_order_clause(filter.order_by);
+    if (!order) return order.error();
+    if (filter.included_events.size() > 1000 || filter.excluded_events.size() > 1000) {
+        return Error{ErrorCode::kInvalidArgument, "at most 1000 events in one filter"};
+    }
+    Where where;
+    where.add_if("dag_id =", filter.dag_id);
+    where.add_if("run_id =", filter.run_id);
+    where.add_if("task_id =", filter.task_id);
+    where.add_if("event =", filter.event);
+    where.add_if("owner =", filter.owner);
+    where.add_if("event_time >=", filter.after);
+    where.add_if("event_time <=", filter.before);
+    where.add_any("event", filter.included_events);
+    if (!filter.excluded_events.empty()) {
+        std::string clause = "event NOT IN (";
+        for (std::size_t i = 0; i < filter.excluded_events.size(); ++i) {
+            clause += (i == 0 ? "" : ", ") + where.params.next();
+            where.params.add(filter.excluded_events[i]);
+        }
+        where.add(clause + ")");
+    }
+    Params page_params = where.params;
+    const std::string limit = page_params.next();
+    page_params.add(filter.limit);
+    const std::string offset = page_params.next();
+    page_params.add(filter.offset);
+    const std::string count_sql = "SELECT COUNT(*) FROM event_logs" + where.sql;
+    const std::string list_sql =
+        fmt::format("SELECT id, {} FROM event_logs{}{} LIMIT {} OFFSET {}",
+                    column_list(kEventLogColumns), where.sql, *order, limit, offset);
+    return with_connection(*pool_, "list event logs", [&](Call& c) -> Result<Page<EventLog>> {
+        Snapshot tx(c.conn);
+        Page<EventLog> page;
+        page.total = int64(exec_sql(tx, count_sql, where.params)[0][0]);
+        auto items = read_all<EventLog>(exec_sql(tx, list_sql, page_params), read_event_log);
+        if (!items) return items.error();
+        page.items = std::move(*items);
+        tx.commit();
+        return page;
     });
 }
 

@@ -97,6 +97,11 @@ class PostgresStore final : public Store {
     Result<std::optional<User>> get_user(const std::string& username) override;
     Result<std::vector<User>> list_users() override;
     Result<void> delete_user(const std::string& username) override;
+    Result<void> update_user(const User& user) override;
+
+    Result<EventLog> add_event_log(const EventLog& entry) override;
+    Result<std::optional<EventLog>> get_event_log(std::int64_t id) override;
+    Result<Page<EventLog>> list_event_logs(const EventLogFilter& filter) override;
 
     // Heartbeats and run claims of several schedulers (store.hpp). A claim takes its runs with
     // SELECT ... FOR UPDATE SKIP LOCKED: claimers at once never share a run nor wait for

@@ -341,6 +341,24 @@ User read_user(const Query& q) {
     return u;
 }
 
+void bind_event_log(Query& q, const EventLog& e) {
+    q.bind(e.when).bind(e.event).bind(e.owner).bind(e.dag_id).bind(e.run_id).bind(e.task_id);
+    q.bind(e.extra);
+}
+
+EventLog read_event_log(const Query& q) {
+    EventLog e;
+    e.id = q.int64(0);
+    e.when = q.int64(1);
+    e.event = q.text(2);
+    e.owner = q.text(3);
+    e.dag_id = q.text(4);
+    e.run_id = q.text(5);
+    e.task_id = q.text(6);
+    e.extra = q.text(7);
+    return e;
+}
+
 // Steps through every row, converting each with read (returning T or Result<T>).
 template <class T, class Read>
 Result<std::vector<T>> read_all(Query& q, Read read) {
@@ -399,6 +417,9 @@ enum class Sql : std::size_t {
     kGetUser,
     kListUsers,
     kDeleteUser,
+    kUpdateUser,
+    kInsertEventLog,
+    kGetEventLog,
     kInsertProcess,
     kBeatProcess,
     kDeleteDeadProcesses,
@@ -504,6 +525,16 @@ StatementText statement_text(Sql id) {
             return {"list users", fmt::format("SELECT id, {} FROM users ORDER BY username",
                                               column_list(kUserColumns))};
         case Sql::kDeleteUser: return {"delete user", "DELETE FROM users WHERE username = ?"};
+        case Sql::kUpdateUser:
+            return {"update user",
+                    "UPDATE users SET password_hash = ?, role = ?, email = ?, first_name = ?, "
+                    "last_name = ? WHERE username = ?"};
+        case Sql::kInsertEventLog:
+            return {"insert event log", insert_sql("event_logs", kEventLogColumns) +
+                                            " RETURNING id"};
+        case Sql::kGetEventLog:
+            return {"get event log", fmt::format("SELECT id, {} FROM event_logs WHERE id = ?",
+                                                 column_list(kEventLogColumns))};
         case Sql::kCount: break;
     }
     return {"unknown statement", ""};
@@ -1203,6 +1234,90 @@ Result<void> SqliteStore::delete_user(const std::string& username) {
         return Error{ErrorCode::kNotFound, fmt::format("user '{}' not found", username)};
     }
     return {};
+}
+
+Result<void> SqliteStore::update_user(const User& user) {
+    std::lock_guard lock(mu_);
+    if (auto here = db_->check_in_place(); !here) return here.error();
+    auto q = db_->cached(Sql::kUpdateUser);
+    if (!q) return q.error();
+    q->bind(user.password_hash).bind(user.role).bind(user.email).bind(user.first_name);
+    q->bind(user.last_name).bind(user.username);
+    if (auto r = q->run(); !r) return r;
+    if (sqlite3_changes(db_->db()) == 0) {
+        return Error{ErrorCode::kNotFound, fmt::format("user '{}' not found", user.username)};
+    }
+    return {};
+}
+
+Result<EventLog> SqliteStore::add_event_log(const EventLog& entry) {
+    std::lock_guard lock(mu_);
+    if (auto here = db_->check_in_place(); !here) return here.error();
+    auto q = db_->cached(Sql::kInsertEventLog);
+    if (!q) return q.error();
+    bind_event_log(*q, entry);
+    auto row = q->step();
+    if (!row) return row.error();
+    EventLog added = entry;
+    added.id = *row ? q->int64(0) : 0;
+    return added;
+}
+
+Result<std::optional<EventLog>> SqliteStore::get_event_log(std::int64_t id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetEventLog);
+    if (!q) return q.error();
+    q->bind(id);
+    return read_optional<EventLog>(*q, read_event_log);
+}
+
+Result<Page<EventLog>> SqliteStore::list_event_logs(const EventLogFilter& filter) {
+    if (auto bad = check_page(filter.limit, filter.offset)) return *bad;
+    auto order = event_log_order_clause(filter.order_by);
+    if (!order) return order.error();
+    if (filter.included_events.size() > 1000 || filter.excluded_events.size() > 1000) {
+        return Error{ErrorCode::kInvalidArgument, "at most 1000 events in one filter"};
+    }
+    Where where;
+    where.add_if("dag_id = ?", filter.dag_id);
+    where.add_if("run_id = ?", filter.run_id);
+    where.add_if("task_id = ?", filter.task_id);
+    where.add_if("event = ?", filter.event);
+    where.add_if("owner = ?", filter.owner);
+    where.add_if("event_time >= ?", filter.after);
+    where.add_if("event_time <= ?", filter.before);
+    where.add_any("event", filter.included_events);
+    if (!filter.excluded_events.empty()) {
+        std::string clause = "event NOT IN (";
+        for (std::size_t i = 0; i < filter.excluded_events.size(); ++i) {
+            clause += i == 0 ? "?" : ", ?";
+            where.args.emplace_back(std::string_view(filter.excluded_events[i]));
+        }
+        where.add(clause + ")");
+    }
+    std::lock_guard lock(mu_);
+    SqliteConnection& c = *db_;
+    return c.transaction(Sql::kBeginDeferred, [&]() -> Result<Page<EventLog>> {
+        Page<EventLog> page;
+        {
+            auto q = c.once("count event logs", "SELECT COUNT(*) FROM event_logs" + where.sql);
+            if (!q) return q.error();
+            where.bind(*q);
+            auto row = q->step();
+            if (!row) return row.error();
+            page.total = q->int64(0);
+        }
+        auto q = c.once("list event logs",
+                        fmt::format("SELECT id, {} FROM event_logs{}{} LIMIT ? OFFSET ?",
+                                    column_list(kEventLogColumns), where.sql, *order));
+        if (!q) return q.error();
+        where.bind(*q);
+        q->bind(filter.limit).bind(filter.offset);
+        auto items = read_all<EventLog>(*q, read_event_log);
+        if (!items) return items.error();
+        page.items = std::move(*items);
+        return page;
+    });
 }
 
 Result<void> SqliteStore::heartbeat(const SchedulerProcess& process, bool first) {

@@ -97,6 +97,11 @@ public:
     Result<std::optional<User>> get_user(const std::string& username) override;
     Result<std::vector<User>> list_users() override;
     Result<void> delete_user(const std::string& username) override;
+    Result<void> update_user(const User& user) override;
+
+    Result<EventLog> add_event_log(const EventLog& entry) override;
+    Result<std::optional<EventLog>> get_event_log(std::int64_t id) override;
+    Result<Page<EventLog>> list_event_logs(const EventLogFilter& filter) override;
 
     Result<void> heartbeat(const SchedulerProcess& process, bool first) override;
     Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) override;

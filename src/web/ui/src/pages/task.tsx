@@ -38,7 +38,7 @@ export function TaskPage(props: { session: Session; dagId: string; runId: string
   const ti = live.data?.ti;
   const xcom = useLive(
     (signal) =>
-      get<{ value: unknown }>(base + '/xcomEntries/return_value', { signal })
+      get<{ value: unknown }>(base + '/xcomEntries/return_value?stringify=false', { signal })
         .then((x) => ({ found: true, value: x.value }))
         .catch((e) => {
           if (e instanceof ApiError && e.status === 404) return { found: false, value: null };
