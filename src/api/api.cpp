@@ -178,6 +178,10 @@ enum class Endpoint {
     kUiGrid,
     kUiServices,
     kUiInstanceStatus,
+    kVariables,
+    kVariable,
+    kConnections,
+    kConnection,
 };
 
 struct Route {
@@ -196,6 +200,14 @@ std::optional<Route> match(const std::vector<std::string>& s) {
         return std::nullopt;
     }
     if (n == 2 && s[0] == "dagSources") return Route{Endpoint::kDagSource, {V::get}};
+    if (n == 1 && s[0] == "variables") return Route{Endpoint::kVariables, {V::get, V::post}};
+    if (n == 2 && s[0] == "variables") {
+        return Route{Endpoint::kVariable, {V::get, V::patch, V::delete_}};
+    }
+    if (n == 1 && s[0] == "connections") return Route{Endpoint::kConnections, {V::get, V::post}};
+    if (n == 2 && s[0] == "connections") {
+        return Route{Endpoint::kConnection, {V::get, V::patch, V::delete_}};
+    }
     if (n >= 2 && s[0] == "ui") {
         if (n == 2 && s[1] == "session") {
             return Route{Endpoint::kUiSession, {V::get, V::post, V::delete_}};
@@ -368,7 +380,13 @@ asio::awaitable<void> ApiServer::route(Call& call) {
     if (!role) co_return;  // answered
     const bool reads = method == beast_verb::get || matched->endpoint == Endpoint::kListRuns ||
                        matched->endpoint == Endpoint::kListTaskInstances;
-    const Permission needed = reads                        ? Permission::kRead
+    // Variables and connections are Op's and Admin's only, reads included (Airflow's roles).
+    const bool secrets = matched->endpoint == Endpoint::kVariables ||
+                         matched->endpoint == Endpoint::kVariable ||
+                         matched->endpoint == Endpoint::kConnections ||
+                         matched->endpoint == Endpoint::kConnection;
+    const Permission needed = secrets                      ? Permission::kOperate
+                              : reads                      ? Permission::kRead
                               : matched->endpoint == Endpoint::kUiInstanceStatus ? Permission::kOperate
                               : matched->endpoint == Endpoint::kUiSession        ? Permission::kRead
                                                                           : Permission::kEdit;
@@ -447,6 +465,18 @@ asio::awaitable<void> ApiServer::route(Call& call) {
             break;
         case Endpoint::kImportErrors:
             co_await list_import_errors(call, nullptr);
+            break;
+        case Endpoint::kVariables:
+            co_await variables(call, nullptr);
+            break;
+        case Endpoint::kVariable:
+            co_await variables(call, &s[1]);
+            break;
+        case Endpoint::kConnections:
+            co_await connections(call, nullptr);
+            break;
+        case Endpoint::kConnection:
+            co_await connections(call, &s[1]);
             break;
         case Endpoint::kImportError:
             co_await list_import_errors(call, &s[1]);

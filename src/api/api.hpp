@@ -53,6 +53,7 @@
 #include "http/message.hpp"
 #include "http/server.hpp"
 #include "scheduler/engine.hpp"
+#include "store/secret_box.hpp"
 #include "store/store.hpp"
 
 namespace orquestra::api {
@@ -91,6 +92,9 @@ struct ApiOptions {
     // on threads of their own, so that polling clients never queue behind the scheduler's work
     // on its loop. Empty: every read runs on the engine loop with the engine's store.
     std::vector<store::Store*> readers;
+    // Where the key that seals variables and connections comes from; nullptr: /variables and
+    // /connections answer 503.
+    store::SecretKeySource* secret_keys = nullptr;
 };
 
 class ApiServer {
@@ -179,6 +183,10 @@ class ApiServer {
     boost::asio::awaitable<void> list_task_instances_batch(Call& call);
     boost::asio::awaitable<void> list_tries(Call& call, const std::string& dag_id,
                                             const std::string& run_id, const std::string& task_id);
+
+    // /variables[/{key}] (variables.cpp) and /connections[/{connection_id}] (connections.cpp).
+    boost::asio::awaitable<void> variables(Call& call, const std::string* key);
+    boost::asio::awaitable<void> connections(Call& call, const std::string* conn_id);
 
     // The console's endpoints (console.cpp), under /api/v1/ui.
     boost::asio::awaitable<void> ui_login(Call& call);

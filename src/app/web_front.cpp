@@ -38,6 +38,7 @@ void WebFront::add_api(Application& app, std::optional<api::ApiServer>& api, Wor
             auto readers = node.open_readers(2);
             if (!readers) return readers.error();
             options.readers = *readers;
+            options.secret_keys = &node.secret_keys();
             serve(api.emplace(node.engine(), node.store(), node.loop(), options));
             return {};
         },

@@ -124,12 +124,36 @@ CREATE TABLE scheduler_processes (
 );
 )sql";
 
-constexpr std::array<Migration, 5> kMigrations = {{
+// Variables and connections; secret values are sealed by the caller (store/secrets.hpp).
+constexpr std::string_view kVariablesConnections = R"sql(
+CREATE TABLE variables (
+    key          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    val          TEXT    NOT NULL,
+    description  TEXT,
+    is_encrypted BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE connections (
+    conn_id            TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    conn_type          TEXT    NOT NULL,
+    description        TEXT,
+    host               TEXT,
+    port               BIGINT,
+    login              TEXT,
+    password           TEXT,
+    schema             TEXT,
+    extra              TEXT,
+    is_encrypted       BOOLEAN NOT NULL DEFAULT FALSE,
+    is_extra_encrypted BOOLEAN NOT NULL DEFAULT FALSE
+);
+)sql";
+
+constexpr std::array<Migration, 6> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
     {4, "rendered tries", kRenderedTries},
     {5, "scheduler processes", kSchedulerProcesses},
+    {6, "variables and connections", kVariablesConnections},
 }};
 
 }  // namespace
