@@ -11,7 +11,7 @@
 #include "store/secrets.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/parser.hpp>
+#include <boost/json/stream_parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -85,13 +85,13 @@ Result<std::string> read_file(const std::string& file, std::size_t limit) {
 
 // JSON text or an error naming the file, the line and the reason.
 Result<json::value> parse_json_file(const std::string& file, const std::string& text) {
-    json::parser parser;
+    json::stream_parser parser;
     boost::system::error_code ec;
     const std::size_t used = parser.write_some(text.data(), text.size(), ec);
-    if (!ec && used < text.size()) {
+    if (!ec) parser.finish(ec);  // an incomplete text
+    if (!ec && text.find_first_not_of(" \t\r\n", used) != std::string::npos) {
         ec = json::make_error_code(json::error::extra_data);
     }
-    if (!ec && !parser.done()) ec = json::make_error_code(json::error::incomplete);
     if (ec) {
         const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(used), '\n');
         return Error{ErrorCode::kInvalidArgument,

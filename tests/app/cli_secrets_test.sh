@@ -45,7 +45,7 @@ set -e
 [ $rc -eq 1 ] || fail "a bad import file exits $rc"
 has "$out" "$home/bad.json:"
 has "$out" "not valid JSON"
-printf '{"x": "1", "y": {"n": 2}}' > "$home/good.json"
+printf '{"x": "1", "y": {"n": 2}}\n' > "$home/good.json"
 has "$("$orquestra" variables import "$home/good.json")" "2 of 2 variables successfully updated"
 [ "$("$orquestra" variables get y)" = '{"n":2}' ] || fail "a JSON value is stored as its text"
 "$orquestra" variables export "$home/out.json" >/dev/null
