@@ -47,65 +47,104 @@ tasks:
         REGION: "{{ var.value.deploy_region }}"
 )";
 
+// Everything the suite shares, built once (hashing the users' passwords is the slow part);
+// each test starts with no variable and no connection.
+struct SecretsEnv {
+    fs::path home;
+    testing::IoThreads registry_io{1};
+    testing::IoThreads api_io{1};
+    std::unique_ptr<app::RegistryNode> registry;
+    std::unique_ptr<app::RegistryDirectory> directory;
+    http::IoPool pool{1};
+    std::unique_ptr<app::WorkflowNode> node;
+    std::unique_ptr<ApiServer> api;
+    std::unique_ptr<http::HttpServer> server;
+    std::uint16_t port = 0;
+};
+
+SecretsEnv* senv = nullptr;
+
 class SecretsApiTest : public ::testing::Test {
   protected:
-    void SetUp() override {
+    static void SetUpTestSuite() {
+        senv = new SecretsEnv;
         std::random_device rd;
-        home_ = fs::temp_directory_path() /
-                ("orquestra-secrets-api-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-        fs::create_directories(home_ / "dags");
-        std::ofstream(home_ / "dags" / "echo.yaml") << kEchoDag;
-        registry_ = std::make_unique<app::RegistryNode>(registry_io_.io(), SystemClock::instance(),
-                                                        app::RegistryNodeOptions{});
-        ASSERT_TRUE(registry_->start());
-        directory_ = std::make_unique<app::RegistryDirectory>(registry_->registry());
-        pool_.start();
-        app::HomePaths paths{home_, home_ / "dags", home_ / "orquestra.db", home_ / "logs"};
-        node_ = std::make_unique<app::WorkflowNode>(paths, *directory_, pool_,
-                                                    SystemClock::instance(),
-                                                    scheduler::EngineOptions{});
-        auto started = node_->start();
+        senv->home = fs::temp_directory_path() /
+                     ("orquestra-secrets-api-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(rd()));
+        fs::create_directories(senv->home / "dags");
+        std::ofstream(senv->home / "dags" / "echo.yaml") << kEchoDag;
+        senv->registry = std::make_unique<app::RegistryNode>(
+            senv->registry_io.io(), SystemClock::instance(), app::RegistryNodeOptions{});
+        ASSERT_TRUE(senv->registry->start());
+        senv->directory = std::make_unique<app::RegistryDirectory>(senv->registry->registry());
+        senv->pool.start();
+        app::HomePaths paths{senv->home, senv->home / "dags", senv->home / "orquestra.db",
+                             senv->home / "logs"};
+        senv->node = std::make_unique<app::WorkflowNode>(paths, *senv->directory, senv->pool,
+                                                         SystemClock::instance(),
+                                                         scheduler::EngineOptions{});
+        auto started = senv->node->start();
         ASSERT_TRUE(started) << started.error().message;
         for (auto [name, role] : {std::pair{"admin", "Admin"}, std::pair{"op", "Op"},
                                   std::pair{"viewer", "Viewer"}, std::pair{"user", "User"}}) {
-            auto created = create_user(node_->store(), UserSpec{name, std::string(name) + "-pw",
-                                                                role, "", "", ""});
+            auto created = create_user(senv->node->store(),
+                                       UserSpec{name, std::string(name) + "-pw", role, "", "", ""});
             ASSERT_TRUE(created) << created.error().message;
         }
         ApiOptions options;
-        options.secret_keys = &node_->secret_keys();
-        api_ = std::make_unique<ApiServer>(node_->engine(), node_->store(), node_->loop(), options);
-        server_ = std::make_unique<http::HttpServer>(api_io_.io(), http::ServerOptions{},
-                                                     api_->handler());
-        auto port = server_->start();
+        options.secret_keys = &senv->node->secret_keys();
+        senv->api = std::make_unique<ApiServer>(senv->node->engine(), senv->node->store(),
+                                                senv->node->loop(), options);
+        senv->server = std::make_unique<http::HttpServer>(senv->api_io.io(), http::ServerOptions{},
+                                                          senv->api->handler());
+        auto port = senv->server->start();
         ASSERT_TRUE(port) << port.error().message;
-        port_ = *port;
+        senv->port = *port;
     }
 
-    void TearDown() override {
-        if (server_) {
-            server_->stop();
+    // The HTTP server stops before the API, the API before the engine loop.
+    static void TearDownTestSuite() {
+        if (senv == nullptr) return;
+        if (senv->server) {
+            senv->server->stop();
             std::promise<void> closed;
-            boost::asio::post(api_io_.io(), [&closed] { closed.set_value(); });
+            boost::asio::post(senv->api_io.io(), [&closed] { closed.set_value(); });
             closed.get_future().wait();
         }
-        api_io_.stop();
-        server_.reset();
-        api_.reset();
-        pool_.stop();
-        node_.reset();
-        if (registry_) registry_->stop();
-        registry_io_.stop();
+        senv->api_io.stop();
+        senv->server.reset();
+        senv->api.reset();
+        senv->pool.stop();
+        senv->node.reset();
+        if (senv->registry) senv->registry->stop();
+        senv->registry_io.stop();
         std::error_code ec;
-        fs::remove_all(home_, ec);
+        fs::remove_all(senv->home, ec);
+        delete senv;
+        senv = nullptr;
     }
+
+    void SetUp() override {
+        ASSERT_NE(senv, nullptr);
+        store::Store& store = senv->node->store();
+        for (const auto& v : store.list_variables(1000, 0).value().items) {
+            ASSERT_TRUE(store.delete_variable(v.key));
+        }
+        for (const auto& c : store.list_connections(1000, 0).value().items) {
+            ASSERT_TRUE(store.delete_connection(c.conn_id));
+        }
+    }
+
+    static store::Store& store_() { return senv->node->store(); }
+    static store::SecretKeySource& keys() { return senv->node->secret_keys(); }
 
     Reply call(const std::string& method, const std::string& target, const std::string& body = "",
                const std::string& user = "admin") {
         std::vector<std::pair<std::string, std::string>> headers;
         headers.emplace_back("Authorization", "Basic " + base64_encode(user + ":" + user + "-pw"));
         if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
-        return testing::request(port_, method, "/api/v1" + target, body, headers);
+        return testing::request(senv->port, method, "/api/v1" + target, body, headers);
     }
 
     static json::object parse(const Reply& reply) {
@@ -123,17 +162,6 @@ class SecretsApiTest : public ::testing::Test {
         EXPECT_EQ(reply.header("Content-Type"), "application/problem+json");
         EXPECT_NE(reply.body.find(words), std::string::npos) << reply.body;
     }
-
-    fs::path home_;
-    testing::IoThreads registry_io_{1};
-    testing::IoThreads api_io_{1};
-    std::unique_ptr<app::RegistryNode> registry_;
-    std::unique_ptr<app::RegistryDirectory> directory_;
-    http::IoPool pool_{1};
-    std::unique_ptr<app::WorkflowNode> node_;
-    std::unique_ptr<ApiServer> api_;
-    std::unique_ptr<http::HttpServer> server_;
-    std::uint16_t port_ = 0;
 };
 
 TEST_F(SecretsApiTest, VariablesFollowAirflowsShapesAndNeverShowASecret) {
@@ -164,12 +192,12 @@ TEST_F(SecretsApiTest, VariablesFollowAirflowsShapesAndNeverShowASecret) {
     auto kept = call("PATCH", "/variables/db_password",
                      R"({"key":"db_password","value":"***"})");
     ASSERT_EQ(kept.status, 200) << kept.body;
-    auto raw = node_->store().get_variable("db_password").value();
+    auto raw = store_().get_variable("db_password").value();
     ASSERT_TRUE(raw);
     EXPECT_TRUE(raw->is_encrypted);
     EXPECT_EQ(raw->value.find("hunter2"), std::string::npos);
     EXPECT_EQ(raw->description, "new");
-    store::Secrets clear(node_->store(), node_->secret_keys());
+    store::Secrets clear(store_(), keys());
     EXPECT_EQ(clear.get_variable("db_password").value()->value, "hunter2-pw");
 
     expect_problem(call("PATCH", "/variables/region", R"({"key":"other","value":"x"})"), 400,
@@ -227,12 +255,12 @@ TEST_F(SecretsApiTest, ConnectionsFollowAirflowsShapesAndNeverShowThePassword) {
                         R"({"connection_id":"my_api","conn_type":"http","host":"api2.test"})");
     ASSERT_EQ(patched.status, 200) << patched.body;
     EXPECT_EQ(parse(patched)["host"], json::value("api2.test"));
-    store::Secrets clear(node_->store(), node_->secret_keys());
+    store::Secrets clear(store_(), keys());
     auto stored = clear.get_connection("my_api").value();
     ASSERT_TRUE(stored);
     EXPECT_EQ(stored->password, "pw-123456");
     EXPECT_EQ(stored->schema, "v1");
-    EXPECT_TRUE(node_->store().get_connection("my_api").value()->password->starts_with("sbx1:"));
+    EXPECT_TRUE(store_().get_connection("my_api").value()->password->starts_with("sbx1:"));
 
     auto list = call("GET", "/connections?limit=10", "", "op");
     ASSERT_EQ(list.status, 200);
