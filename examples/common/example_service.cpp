@@ -6,6 +6,7 @@
 #include "http/io_pool.hpp"
 
 #include <CLI/CLI.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -16,6 +17,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <pthread.h>
 #include <signal.h>
 #include <vector>
@@ -45,6 +49,66 @@ std::string advertised_host(const std::string& host) {
 std::string url_host(const std::string& host) {
     return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
+
+// How many times each try of each run called this service, from the scheduler's X-Orquestra-*
+// headers: GET /_orquestra/calls answers them, so that a test or a benchmark can check that no
+// try called twice. At most kMaxKeys tries are kept; calls beyond them are only counted.
+class CallLedger {
+public:
+    static constexpr std::size_t kMaxKeys = 200'000;
+
+    // Wraps a service's handler; the ledger must outlive what it returns.
+    http::SyncHandler wrap(http::SyncHandler handler) {
+        return [this, handler = std::move(handler)](http::Request& req,
+                                                    http::Response& res) {
+            if (req.path() == "/_orquestra/calls") {
+                if (req.method() != http::beast_http::verb::get) {
+                    reply_wrong_method(req, res, "GET");
+                } else {
+                    reply_json(res, 200, to_json());
+                }
+                return;
+            }
+            record(req);
+            handler(req, res);
+        };
+    }
+
+private:
+    using Key = std::tuple<std::string, std::string, std::string>;  // run, task, try
+
+    void record(const http::Request& req) {
+        auto run_id = req.header("X-Orquestra-Run-Id");
+        if (run_id.empty()) return;
+        Key key{std::string(run_id), std::string(req.header("X-Orquestra-Task-Id")),
+                std::string(req.header("X-Orquestra-Try-Number"))};
+        std::lock_guard lock(mu_);
+        auto it = counts_.find(key);
+        if (it != counts_.end()) {
+            ++it->second;
+        } else if (counts_.size() < kMaxKeys) {
+            counts_.emplace(std::move(key), 1);
+        } else {
+            ++untracked_;
+        }
+    }
+
+    json::object to_json() {
+        json::array calls;
+        std::lock_guard lock(mu_);
+        for (const auto& [key, count] : counts_) {
+            calls.push_back(json::object{{"run_id", std::get<0>(key)},
+                                         {"task_id", std::get<1>(key)},
+                                         {"try_number", std::get<2>(key)},
+                                         {"count", count}});
+        }
+        return json::object{{"calls", std::move(calls)}, {"untracked", untracked_}};
+    }
+
+    std::mutex mu_;
+    std::map<Key, std::int64_t> counts_;
+    std::int64_t untracked_ = 0;
+};
 
 }  // namespace
 
@@ -111,7 +175,8 @@ int run_service(int argc, char** argv, const ServiceSpec& spec, http::SyncHandle
     server_options.host = flags.host;
     server_options.port = static_cast<std::uint16_t>(flags.port);
     server_options.server_name = spec.name;
-    http::HttpServer server(pool.first(), server_options, std::move(handler));
+    CallLedger ledger;
+    http::HttpServer server(pool.first(), server_options, ledger.wrap(std::move(handler)));
     auto port = server.start();
     if (!port) {
         spdlog::error("cannot listen on {}:{}: {}", flags.host, flags.port, port.error().message);

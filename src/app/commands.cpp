@@ -366,11 +366,13 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
     return 1;
 }
 
-int run_scheduler(const CommonFlags& flags) {
+int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options) {
     auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);
     RemoteDirectory directory(flags);
     http::IoPool pool(thread_count(0));
-    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), {});
+    scheduler::EngineOptions engine_options;
+    engine_options.scheduler_timeout = std::chrono::seconds(options.timeout_s);
+    WorkflowNode node(paths, *directory, pool, SystemClock::instance(), engine_options);
     Application app;
     add_event_loops(app, pool);
     app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });

@@ -28,7 +28,12 @@ int cmd_dags_show(const CommonFlags& flags, const std::string& dag_id);
 int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id, const std::string& conf);
 int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
                    const std::string& task_id, const std::string& conf);
-int run_scheduler(const CommonFlags& flags);
+struct SchedulerOptions {
+    // Seconds without a heartbeat after which a scheduler is presumed dead by the others (every
+    // scheduler on a database should use the same).
+    int timeout_s = 30;
+};
+int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options);
 
 // `webserver`: the REST API and the console, with no scheduler: the runs it creates or queues
 // again are claimed by the `scheduler` processes on the same database.

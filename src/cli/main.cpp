@@ -211,8 +211,14 @@ int main(int argc, char** argv) {
         add_common(cmd, false);
     }
 
+    app::SchedulerOptions scheduler_options;
     auto* sched = cli.add_subcommand("scheduler", "Run the scheduler and executor");
     add_common(sched, true);
+    sched->add_option("--scheduler-timeout", scheduler_options.timeout_s,
+                      "Seconds without a heartbeat after which another scheduler presumes this "
+                      "one dead and takes its runs over")
+        ->check(CLI::Range(2, 3600))
+        ->capture_default_str();
 
     app::WebserverOptions webserver_options;
     auto* webserver = cli.add_subcommand(
@@ -271,7 +277,7 @@ int main(int argc, char** argv) {
         if (dags_show->parsed()) return app::cmd_dags_show(common, dag_id);
         if (dags_test->parsed()) return app::cmd_dags_test(common, dag_id, conf);
         if (tasks_test->parsed()) return app::cmd_tasks_test(common, dag_id, task_id, conf);
-        if (sched->parsed()) return app::run_scheduler(common);
+        if (sched->parsed()) return app::run_scheduler(common, scheduler_options);
         if (webserver->parsed()) {
             webserver_options.version = ORQUESTRA_VERSION;
             return app::run_webserver(common, webserver_options);

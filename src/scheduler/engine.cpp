@@ -114,6 +114,7 @@ Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolde
 }
 
 Engine::~Engine() {
+    run_watch_.reset();
     *alive_ = false;
 }
 
@@ -131,7 +132,29 @@ Result<void> Engine::start() {
     housekeeping();
     flush();
     rearm_housekeeping();
+    if (options_.execute && options_.only_dag.empty()) {
+        // Any thread: only posts onto the loop.
+        run_watch_ = store_.watch_runs([this, alive = alive_] {
+            boost::asio::post(loop_, [this, alive] {
+                if (*alive) claim_now();
+            });
+        });
+    }
     return {};
+}
+
+// Another process left runs to claim: claim them now rather than at the next housekeeping. A
+// burst of wake-ups makes one claim.
+void Engine::claim_now() {
+    if (claim_posted_ || stopped_) return;
+    claim_posted_ = true;
+    boost::asio::post(loop_, [this, alive = alive_] {
+        if (!*alive) return;
+        claim_posted_ = false;
+        if (stopped_ || fenced_) return;
+        load_unfinished_runs();
+        if (!dirty_.empty()) request_flush();
+    });
 }
 
 bool Engine::beat(bool first) {
@@ -169,6 +192,7 @@ void Engine::rearm_housekeeping() {
 
 void Engine::stop() {
     stopped_ = true;
+    run_watch_.reset();
     housekeeping_timer_.cancel();
     wake_timer_.cancel();
 }
@@ -408,13 +432,19 @@ void Engine::load_unfinished_runs() {
             break;
         }
         if (!claimed->empty()) {
-            spdlog::info("took over {} unfinished run(s)", claimed->size());
+            spdlog::info("claimed {} run(s) that no scheduler was working on", claimed->size());
         }
-        const bool more = everything && static_cast<int>(claimed->size()) == claim.limit;
+        const bool full = static_cast<int>(claimed->size()) == claim.limit;
         for (auto& run : *claimed) take(std::move(run));
         claimed_once_ = true;
         claim.other_schedulers_dead = false;  // their rows are gone now
-        if (!more) break;
+        if (!full) break;
+        if (!everything) {
+            // One of several: a batch now, the next one after this batch's decisions, so that
+            // the other schedulers claim theirs meanwhile.
+            claim_now();
+            break;
+        }
     }
     if (!changes.empty()) {
         if (auto r = store_.commit(changes); !r) {

@@ -294,6 +294,11 @@ private:
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     store::SecretKeySource no_keys_;  // when options_.secret_keys is unset
     store::Secrets secrets_;
+    // Wake-ups from the store when another process leaves runs to claim (PostgreSQL's
+    // LISTEN/NOTIFY); without them, the next housekeeping finds such runs.
+    std::unique_ptr<store::Store::RunWatch> run_watch_;
+    bool claim_posted_ = false;
+    void claim_now();
     LogWriter logs_;
 };
 

@@ -13,6 +13,8 @@
 #include "core/error.hpp"
 #include "store/model.hpp"
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -133,6 +135,21 @@ public:
     // `owner` set. Each run goes to one caller even when several claim at once.
     virtual Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) = 0;
     virtual Result<std::vector<SchedulerProcess>> scheduler_processes() = 0;
+
+    // Wake-ups for schedulers: `on_wake` is called, on a thread of the store's, soon after
+    // another process (or this one) stores a run that waits for a scheduler to claim it (one
+    // created or queued again with no owner). Calls may be spurious (after a lost connection,
+    // to cover what was missed meanwhile) and close ones may come as one. Destroying the
+    // returned watch stops it: `on_wake` is not called afterwards. nullptr when the store cannot
+    // tell (SQLite: schedulers look at every housekeeping).
+    class RunWatch {
+    public:
+        virtual ~RunWatch() = default;
+    };
+    virtual std::unique_ptr<RunWatch> watch_runs(std::function<void()> on_wake) {
+        (void)on_wake;
+        return nullptr;
+    }
 
     // Import errors are replaced wholesale by the DAG folder scanner.
     virtual Result<void> replace_import_errors(const std::vector<ImportError>& errors) = 0;

@@ -53,7 +53,8 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 
 }  // namespace
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, std::vector<std::string> env) {
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::vector<std::string> env,
+                           bool stdout_in_file) {
     stderr_path_ =
         std::filesystem::temp_directory_path() / ("orquestra-child-" + std::to_string(::getpid()) +
                                                   "-" + std::to_string(next_child++) + ".stderr");
@@ -82,7 +83,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::vector<std::strin
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::dup2(out[1], STDOUT_FILENO);
+        ::dup2(stdout_in_file ? err : out[1], STDOUT_FILENO);
         ::dup2(err, STDERR_FILENO);
         ::dup2(::open("/dev/null", O_RDONLY), STDIN_FILENO);
         // Sockets and pipes of the test (and of other children) stay out of this one.

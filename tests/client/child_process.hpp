@@ -19,7 +19,10 @@ class ChildProcess {
   public:
     // Runs argv[0] (a path) with `argv`. The environment is the test's, changed by `env`:
     // "NAME=value" sets a variable, "NAME" removes it. Fails the test when it cannot start.
-    explicit ChildProcess(std::vector<std::string> argv, std::vector<std::string> env = {});
+    // With `stdout_in_file`, stdout goes to the stderr file too (read_line() then has nothing):
+    // for a chatty child that the test does not read, which would block on a full pipe.
+    explicit ChildProcess(std::vector<std::string> argv, std::vector<std::string> env = {},
+                          bool stdout_in_file = false);
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;

@@ -12,6 +12,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -296,6 +299,84 @@ TEST_F(PostgresStoreTest, OneSchedulerAtATime) {
         claimed = second->claim_scheduler();
     }
     EXPECT_TRUE(claimed) << claimed.error().message;
+}
+
+}  // namespace
+}  // namespace orquestra::store
+
+namespace orquestra::store {
+namespace {
+
+// What a watch saw, for the test's thread.
+struct Wakes {
+    std::mutex mu;
+    std::condition_variable cv;
+    int count = 0;
+
+    std::function<void()> callback() {
+        return [this] {
+            std::lock_guard lock(mu);
+            ++count;
+            cv.notify_all();
+        };
+    }
+    // True once the count exceeds `seen` (within a generous limit, not a pace).
+    bool beyond(int seen, std::chrono::seconds limit = std::chrono::seconds(10)) {
+        std::unique_lock lock(mu);
+        return cv.wait_for(lock, limit, [&] { return count > seen; });
+    }
+    int now() {
+        std::lock_guard lock(mu);
+        return count;
+    }
+};
+
+TEST_F(PostgresStoreTest, AWatchWakesWhenARunIsLeftForSchedulersToClaim) {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->migrate());
+    Wakes wakes;
+    auto watch = store->watch_runs(wakes.callback());
+    ASSERT_NE(watch, nullptr);
+    // The watch starts listening on a connection of its own: runs created before it listens
+    // wake nobody, so create unowned runs until one does.
+    int created = 0;
+    for (; created < 200 && wakes.now() == 0; ++created) {
+        ASSERT_TRUE(store->create_run(make_run("d", fmt::format("early{}", created)), {}));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_GT(wakes.now(), 0) << "no wake-up after " << created << " unowned runs";
+
+    // Another process's store (the webserver's) creates an unowned run: a wake-up.
+    auto other = open();
+    ASSERT_TRUE(other);
+    int seen = wakes.now();
+    ASSERT_TRUE(other->create_run(make_run("d", "from-the-api"), {}));
+    EXPECT_TRUE(wakes.beyond(seen));
+
+    // A run queued again with no owner (a clear through the API) in a commit: a wake-up.
+    seen = wakes.now();
+    Changes changes;
+    DagRun queued_again = make_run("d", "early0");
+    queued_again.state = RunState::kQueued;
+    changes.runs.push_back(queued_again);
+    ASSERT_TRUE(other->commit(changes));
+    EXPECT_TRUE(wakes.beyond(seen));
+
+    // The watch's connection lost (a server restart): it connects again and wakes once, for
+    // whatever was missed meanwhile.
+    seen = wakes.now();
+    ASSERT_GT(terminate_connections(), 0);
+    EXPECT_TRUE(wakes.beyond(seen));
+
+    // After it is destroyed, nothing more is called.
+    watch.reset();
+    seen = wakes.now();
+    auto third = open();  // the others' pooled connections were cut too
+    ASSERT_TRUE(third);
+    ASSERT_TRUE(third->create_run(make_run("d", "after"), {}));
+    EXPECT_TRUE(third->check_writable());
+    EXPECT_EQ(wakes.now(), seen);
 }
 
 }  // namespace

@@ -65,5 +65,10 @@ TEST_F(SqliteStoreTest, AQueryOnlyReaderOpensOnlyADatabaseThatExists) {
     EXPECT_FALSE(std::filesystem::exists(dir_.path() / "nope.db"));
 }
 
+TEST_F(SqliteStoreTest, HasNoWakeUpsForSchedulers) {
+    // Schedulers on SQLite look for runs to claim at every housekeeping.
+    EXPECT_EQ(store_->watch_runs([] {}), nullptr);
+}
+
 }  // namespace
 }  // namespace orquestra::store

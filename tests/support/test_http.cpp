@@ -27,6 +27,30 @@ std::string Reply::header(std::string_view name) const {
     return {};
 }
 
+namespace {
+
+Result<http::ClientResponse> send(std::uint16_t port, std::string method, std::string target,
+                                  std::string body,
+                                  std::vector<std::pair<std::string, std::string>> headers) {
+    http::ClientRequest req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.body = std::move(body);
+    req.headers = std::move(headers);
+    return http::fetch(http::Endpoint{"127.0.0.1", port}, std::move(req),
+                       std::chrono::milliseconds(10'000));
+}
+
+}  // namespace
+
+Reply try_request(std::uint16_t port, std::string method, std::string target, std::string body,
+                  std::vector<std::pair<std::string, std::string>> headers) {
+    auto res = send(port, std::move(method), std::move(target), std::move(body),
+                    std::move(headers));
+    if (!res) return {};
+    return Reply{res->status, std::move(res->body), std::move(res->headers)};
+}
+
 Reply request(std::uint16_t port, std::string method, std::string target, std::string body,
               std::vector<std::pair<std::string, std::string>> headers) {
     http::ClientRequest req;

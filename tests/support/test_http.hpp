@@ -38,4 +38,10 @@ struct Reply {
 Reply request(std::uint16_t port, std::string method, std::string target, std::string body = "",
               std::vector<std::pair<std::string, std::string>> headers = {});
 
+// The same, but a transport error is no failure (status 0): for waiting until a server that
+// is starting listens.
+Reply try_request(std::uint16_t port, std::string method, std::string target,
+                  std::string body = "",
+                  std::vector<std::pair<std::string, std::string>> headers = {});
+
 }  // namespace orquestra::testing

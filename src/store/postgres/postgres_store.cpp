@@ -7,10 +7,15 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <libpq-fe.h>
+#include <poll.h>
 #include <pqxx/pqxx>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <charconv>
 #include <condition_variable>
@@ -20,6 +25,7 @@
 #include <mutex>
 #include <span>
 #include <stdexcept>
+#include <thread>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -760,6 +766,7 @@ class PostgresPool {
         : conninfo_(std::move(conninfo)), shown_(std::move(shown)), options_(options) {}
 
     const std::string& shown() const { return shown_; }
+    const std::string& conninfo() const { return conninfo_; }
     const PostgresOptions& options() const { return options_; }
 
     Result<Lease> acquire() {
@@ -958,6 +965,117 @@ Result<int> applied_version(pqxx::transaction_base& tx) {
     return static_cast<int>(int64(rows[0][0]));
 }
 
+// Schedulers LISTEN here; the payload is the schema the run is in (several schemas may share a
+// database, as the tests' do), so a scheduler wakes only for its own.
+constexpr std::string_view kRunsChannel = "orquestra_runs";
+
+// A run that a scheduler must claim before anything happens to it.
+bool waits_for_claim(const DagRun& run) {
+    return run.owner.empty() && (run.state == RunState::kQueued || run.state == RunState::kRunning);
+}
+
+// Tells the schedulers listening that runs wait for a claim. In a transaction, PostgreSQL
+// delivers it when that commits; outside one, at once, after what was stored before.
+void notify_runs_waiting(pqxx::transaction_base& tx) {
+    tx.exec(fmt::format("SELECT pg_notify('{}', current_schema())", kRunsChannel));
+}
+
+// A connection of its own (plain libpq: it only waits) that LISTENs on kRunsChannel, and a
+// thread that waits on its socket and on an eventfd that stops it. A lost connection is opened
+// again after a second, and on_wake called then, for what was missed meanwhile.
+class PostgresRunWatch final : public Store::RunWatch {
+  public:
+    PostgresRunWatch(std::string conninfo, std::string shown, std::function<void()> on_wake)
+        : conninfo_(std::move(conninfo)),
+          shown_(std::move(shown)),
+          on_wake_(std::move(on_wake)),
+          stop_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        thread_ = std::thread([this] { watch(); });
+    }
+    ~PostgresRunWatch() override {
+        stop_.store(true);
+        const std::uint64_t one = 1;
+        // The eventfd cannot be full after one write; the thread also sees stop_ within a
+        // second of a reconnecting wait.
+        [[maybe_unused]] auto written = ::write(stop_fd_, &one, sizeof one);
+        thread_.join();
+        ::close(stop_fd_);
+    }
+    PostgresRunWatch(const PostgresRunWatch&) = delete;
+    PostgresRunWatch& operator=(const PostgresRunWatch&) = delete;
+
+  private:
+    struct Connection {
+        PGconn* conn = nullptr;
+        ~Connection() { PQfinish(conn); }
+    };
+
+    // Runs one statement; false (with the reason in `error`) when it failed.
+    static bool exec(PGconn* conn, const char* sql, std::string* value, std::string& error) {
+        PGresult* result = PQexec(conn, sql);
+        const auto status = PQresultStatus(result);
+        const bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+        if (!ok) error = first_line(PQerrorMessage(conn));
+        if (ok && value != nullptr && PQntuples(result) > 0) *value = PQgetvalue(result, 0, 0);
+        PQclear(result);
+        return ok;
+    }
+
+    // Waits for the socket or the stop signal; false when stopping.
+    bool wait(int fd, int timeout_ms) {
+        pollfd fds[2] = {{stop_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
+        const int n = ::poll(fds, fd < 0 ? 1 : 2, timeout_ms);
+        return !stop_.load() && !(n > 0 && (fds[0].revents & POLLIN));
+    }
+
+    void watch() {
+        bool missed = false;  // a connection was lost (or never made): wake once connected
+        std::string last_error;
+        while (!stop_.load()) {
+            Connection c{PQconnectdb(conninfo_.c_str())};
+            std::string schema;
+            std::string error;
+            const std::string listen = fmt::format("LISTEN {}", kRunsChannel);
+            if (PQstatus(c.conn) != CONNECTION_OK) {
+                error = first_line(PQerrorMessage(c.conn));
+            } else if (exec(c.conn, "SELECT current_schema()", &schema, error) &&
+                       exec(c.conn, listen.c_str(), nullptr, error)) {
+                if (missed) on_wake_();
+                missed = false;
+                last_error.clear();
+                while (wait(PQsocket(c.conn), -1)) {
+                    if (PQconsumeInput(c.conn) == 0) {
+                        error = first_line(PQerrorMessage(c.conn));
+                        break;
+                    }
+                    bool wake = false;
+                    while (PGnotify* n = PQnotifies(c.conn)) {
+                        wake = wake || schema == n->extra;
+                        PQfreemem(n);
+                    }
+                    if (wake) on_wake_();
+                }
+            }
+            if (stop_.load()) break;
+            missed = true;
+            if (error != last_error) {
+                spdlog::warn("scheduler wake-ups from PostgreSQL at {} stopped ({}); looking for "
+                             "runs every housekeeping until they are back",
+                             shown_, error);
+                last_error = error;
+            }
+            if (!wait(-1, 1000)) break;
+        }
+    }
+
+    const std::string conninfo_;
+    const std::string shown_;
+    const std::function<void()> on_wake_;
+    const int stop_fd_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 }  // namespace
 
 PostgresStore::PostgresStore(std::unique_ptr<PostgresPool> pool) : pool_(std::move(pool)) {}
@@ -1090,6 +1208,7 @@ Result<DagRun> PostgresStore::create_run(const DagRun& run,
                              fmt::format("DAG run '{}' already exists for DAG '{}'", run.run_id,
                                          run.dag_id)};
             }
+            if (waits_for_claim(run)) notify_runs_waiting(tx);
             DagRun created = run;
             created.id = int64(result[0][0]);
             return created;
@@ -1354,6 +1473,9 @@ Result<void> PostgresStore::commit(const Changes& changes) {
     return with_connection(*pool_, "commit", [&](Call& c) -> Result<void> {
         Read tx(c.conn);
         exec(tx, Ps::kCommitBatch, p);
+        if (std::any_of(changes.runs.begin(), changes.runs.end(), waits_for_claim)) {
+            notify_runs_waiting(tx);
+        }
         return {};
     });
 }
@@ -1502,6 +1624,11 @@ Result<std::vector<SchedulerProcess>> PostgresStore::scheduler_processes() {
                                                                      return p;
                                                                  });
                            });
+}
+
+std::unique_ptr<Store::RunWatch> PostgresStore::watch_runs(std::function<void()> on_wake) {
+    return std::make_unique<PostgresRunWatch>(pool_->conninfo(), pool_->shown(),
+                                              std::move(on_wake));
 }
 
 Result<void> PostgresStore::claim_scheduler() {

@@ -113,6 +113,9 @@ class PostgresStore final : public Store {
     Result<void> heartbeat(const SchedulerProcess& process, bool first) override;
     Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) override;
     Result<std::vector<SchedulerProcess>> scheduler_processes() override;
+    // LISTEN/NOTIFY: create_run() and commit() notify when they store a run with no owner that
+    // waits for a claim; the watch listens on a connection of its own.
+    std::unique_ptr<RunWatch> watch_runs(std::function<void()> on_wake) override;
 
     // Makes this store the database's only scheduler until it is destroyed: a session advisory
     // lock held on a connection of its own (released by the server when the process ends, even
