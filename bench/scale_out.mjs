@@ -12,8 +12,9 @@
 // schema. Not a test: run by hand, after a build.
 //
 //   node bench/scale_out.mjs [runs=3000] [configs=sqlite:1,pg:1,pg:2] [build=build]
+//                            [max_active_runs=128]
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { percentile, sleep } from './standalone.mjs';
@@ -24,6 +25,7 @@ const configs = (process.argv[3] ?? 'sqlite:1,pg:1,pg:2').split(',').map((c) => 
   return { db, schedulers: Number(n ?? 1) };
 });
 const build = process.argv[4] ?? 'build';
+const activeRuns = Number(process.argv[5] ?? 128);
 const orquestra = `${build}/orquestra`;
 const dag = 'servico_usuarios_mensagens';
 const work = mkdtempSync(join(tmpdir(), 'orquestra-scale-'));
@@ -68,7 +70,11 @@ try {
   for (const [index, config] of configs.entries()) {
     const home = join(work, `home${index}`);
     mkdirSync(join(home, 'dags'), { recursive: true });
-    copyFileSync(`examples/dags/${dag}.yaml`, join(home, 'dags', `${dag}.yaml`));
+    // The seed DAG with room for many runs at once: max_active_runs (16 by default, across
+    // every scheduler) would otherwise be what is measured.
+    writeFileSync(join(home, 'dags', `${dag}.yaml`),
+      readFileSync(`examples/dags/${dag}.yaml`, 'utf8').replace(/^dag_id: .*$/m,
+        (line) => `${line}\nmax_active_runs: ${activeRuns}\nmax_active_tasks: ${2 * activeRuns}`));
     let db = join(home, 'orquestra.db');
     if (config.db === 'pg') {
       const schema = `bench${index}`;

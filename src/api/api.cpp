@@ -161,6 +161,8 @@ Permission needed_permission(Access access, beast_verb method) {
             return reads ? Permission::kRead : Permission::kEdit;
         case Access::kOperate:
             return reads ? Permission::kRead : Permission::kOperate;
+        case Access::kOperateAll:
+            return Permission::kOperate;
         case Access::kAdmin:
             return Permission::kAdmin;
     }
@@ -425,6 +427,18 @@ asio::awaitable<void> ApiServer::route(Call& call) {
             break;
         case Endpoint::kImportErrors:
             co_await list_import_errors(call, nullptr);
+            break;
+        case Endpoint::kVariables:
+            co_await variables(call, nullptr);
+            break;
+        case Endpoint::kVariable:
+            co_await variables(call, &s[1]);
+            break;
+        case Endpoint::kConnections:
+            co_await connections(call, nullptr);
+            break;
+        case Endpoint::kConnection:
+            co_await connections(call, &s[1]);
             break;
         case Endpoint::kImportError:
             co_await list_import_errors(call, &s[1]);

@@ -55,6 +55,7 @@
 #include "http/message.hpp"
 #include "http/server.hpp"
 #include "scheduler/engine.hpp"
+#include "store/secret_box.hpp"
 #include "store/store.hpp"
 
 namespace orquestra::api {
@@ -111,6 +112,9 @@ struct ApiOptions {
     std::vector<store::Store*> readers;
     // What GET /config shows (Admin only); empty: no section.
     std::vector<ConfigSection> config;
+    // Where the key that seals variables and connections comes from; nullptr: /variables and
+    // /connections answer 503.
+    store::SecretKeySource* secret_keys = nullptr;
 };
 
 class ApiServer {
@@ -226,6 +230,10 @@ class ApiServer {
     boost::asio::awaitable<void> list_task_instances_batch(Call& call);
     boost::asio::awaitable<void> list_tries(Call& call, const std::string& dag_id,
                                             const std::string& run_id, const std::string& task_id);
+
+    // /variables[/{key}] (variables.cpp) and /connections[/{connection_id}] (connections.cpp).
+    boost::asio::awaitable<void> variables(Call& call, const std::string* key);
+    boost::asio::awaitable<void> connections(Call& call, const std::string* conn_id);
 
     // The console's endpoints (console.cpp), under /api/v1/ui.
     boost::asio::awaitable<void> ui_login(Call& call);

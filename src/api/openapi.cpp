@@ -47,6 +47,8 @@ std::string_view access_text(Access access, V method) {
             return reads ? "any role" : "User, Op or Admin";
         case Access::kOperate:
             return reads ? "any role" : "Op or Admin";
+        case Access::kOperateAll:
+            return "Op or Admin";
         case Access::kAdmin:
             return "Admin";
     }

@@ -54,13 +54,18 @@ enum class Endpoint {
     kUiServices,
     kUiInstanceStatus,
     kServiceBreakers,
+    kVariables,
+    kVariable,
+    kConnections,
+    kConnection,
 };
 
 // Who may call a route: kPublic needs no credentials; kReadEdit lets every role GET and needs
 // the edit permission (User, Op, Admin) for other methods; kRead is a read whatever the method
-// (the batch lists POST their filters); kOperate needs Op or Admin for changes; kAdmin needs
+// (the batch lists POST their filters); kOperate needs Op or Admin for changes; kOperateAll
+// needs Op or Admin for reads too (variables and connections, as Airflow's roles); kAdmin needs
 // Admin for everything; kSession is the console's session resource (its POST is the login).
-enum class Access { kPublic, kRead, kReadEdit, kOperate, kAdmin, kSession };
+enum class Access { kPublic, kRead, kReadEdit, kOperate, kOperateAll, kAdmin, kSession };
 
 struct RouteSpec {
     Endpoint endpoint;

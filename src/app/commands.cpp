@@ -2,6 +2,7 @@
 #include "app/application.hpp"
 #include "app/run.hpp"
 #include "app/web_front.hpp"
+#include "app/home_access.hpp"
 
 #include "api/users.hpp"
 #include "dag/loader.hpp"
@@ -346,7 +347,20 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
     in.params = *params;
     in.conf = *conf;
     in.logical_date = SystemClock::instance().now_ms();
-    auto attempt = scheduler::render_attempt(*task, dag::make_context(in));
+    // Variables and connections the task reads come from the database (and the environment).
+    std::unique_ptr<store::Store> db;
+    std::optional<store::SecretKeySource> keys;
+    std::optional<store::Secrets> secrets;
+    if (!task->secret_reads.empty()) {
+        auto s = open_store(paths, true);
+        if (!s) return fail(s.error().message);
+        db = std::move(*s);
+        keys.emplace(paths.home, secret_key_from_environment());
+        secrets.emplace(*db, *keys);
+    }
+    Masker masker;
+    auto attempt = scheduler::prepare_attempt(*task, dag::make_context(in),
+                                              secrets ? &*secrets : nullptr, masker);
     if (!attempt) return fail("cannot render the task: " + attempt.error().message);
     attempt->dag_id = dag_id;
     attempt->run_id = "tasks_test";
@@ -373,7 +387,11 @@ int cmd_tasks_test(const CommonFlags& flags, const std::string& dag_id,
     wait_io.stop();
     waiter.join();
     pool.stop();
-    for (const auto& line : result.log) std::printf("%s\n", line.c_str());
+    for (auto& line : result.log) {
+        masker.apply_in_place(line);
+        std::printf("%s\n", line.c_str());
+    }
+    masker.apply_in_place(result.error);
     if (result.success) {
         std::printf("Task %s: success%s%s\n", task_id.c_str(),
                     result.output_json ? ", output: " : "",

@@ -82,4 +82,24 @@ int cmd_users_create(const CommonFlags& flags, const UserFlags& user);
 int cmd_users_list(const CommonFlags& flags);
 int cmd_users_delete(const CommonFlags& flags, const std::string& username);
 
+// Variables and connections (secrets_commands.cpp).
+int cmd_variables_set(const CommonFlags& flags, const std::string& key, const std::string& value,
+                      bool as_json, const std::optional<std::string>& description);
+// A missing key: an error and exit code 1.
+int cmd_variables_get(const CommonFlags& flags, const std::string& key, bool as_json);
+int cmd_variables_list(const CommonFlags& flags);
+int cmd_variables_delete(const CommonFlags& flags, const std::string& key);
+// FILE: one JSON object of key: value (a non-string value is stored as its JSON text).
+int cmd_variables_import(const CommonFlags& flags, const std::string& file);
+int cmd_variables_export(const CommonFlags& flags, const std::string& file);
+struct ConnectionFlags {
+    std::string conn_id;
+    std::optional<std::string> uri, conn_type, host, port, login, password, schema, extra,
+        description;
+};
+int cmd_connections_add(const CommonFlags& flags, const ConnectionFlags& connection);
+int cmd_connections_get(const CommonFlags& flags, const std::string& conn_id);
+int cmd_connections_list(const CommonFlags& flags);
+int cmd_connections_delete(const CommonFlags& flags, const std::string& conn_id);
+
 }  // namespace orquestra::app

@@ -137,6 +137,11 @@ std::optional<std::string> take_env(const char* name) {
     return text;
 }
 
+const std::optional<std::string>& secret_key_from_environment() {
+    static const std::optional<std::string> key = take_env("ORQUESTRA_SECRET_KEY");
+    return key;
+}
+
 bool is_loopback_host(std::string_view host) {
     if (iequals(host, "localhost")) return true;
     std::string text(host);

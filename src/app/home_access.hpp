@@ -49,6 +49,11 @@ Result<void> check_credentials(std::string_view text, std::string_view source);
 // one starts (command tasks) do not inherit it; nullopt when unset or empty.
 std::optional<std::string> take_env(const char* name);
 
+// $ORQUESTRA_SECRET_KEY (the key sealing variables and connections, store/secret_box.hpp),
+// taken out of the environment at the first call, which main makes before any thread starts,
+// so that command tasks never inherit it. nullopt when unset: <home>/secret.key is used.
+const std::optional<std::string>& secret_key_from_environment();
+
 // True for 127.0.0.0/8, ::1 and "localhost": listening there keeps the port off the network.
 bool is_loopback_host(std::string_view host);
 

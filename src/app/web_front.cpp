@@ -57,6 +57,7 @@ void WebFront::add_api(Application& app, std::optional<api::ApiServer>& api, Wor
             options.readers = *readers;
             options.choice = &node.choice();
             if (options.config.empty()) options.config = shown_config(node.paths(), port());
+            options.secret_keys = &node.secret_keys();
             serve(api.emplace(node.engine(), node.store(), node.loop(), options));
             return {};
         },

@@ -53,6 +53,7 @@ WorkflowNode::WorkflowNode(HomePaths paths, discovery::ServiceDirectory& directo
     : paths_(std::move(paths)),
       clock_(clock),
       options_(std::move(options)),
+      secret_keys_(paths_.home, secret_key_from_environment()),
       guard_(boost::asio::make_work_guard(loop_)),
       folder_(paths_.dags, clock),
       choice_([&] {
@@ -64,6 +65,7 @@ WorkflowNode::WorkflowNode(HomePaths paths, discovery::ServiceDirectory& directo
       wait_runner_(loop_, directory),
       runners_(http_runner_, command_runner_, wait_runner_) {
     if (options_.log_dir.empty()) options_.log_dir = paths_.logs;
+    if (options_.secret_keys == nullptr) options_.secret_keys = &secret_keys_;
 }
 
 WorkflowNode::~WorkflowNode() { stop(); }

@@ -72,6 +72,8 @@ public:
     Result<std::vector<store::Store*>> open_readers(int n);
 
     scheduler::Engine& engine() { return *engine_; }
+    // The key of sealed variables and connections: $ORQUESTRA_SECRET_KEY or <home>/secret.key.
+    store::SecretKeySource& secret_keys() { return secret_keys_; }
     store::Store& store() { return *store_; }
     discovery::InstanceChoice& choice() { return choice_; }
     boost::asio::io_context& loop() { return loop_; }
@@ -81,6 +83,7 @@ private:
     HomePaths paths_;
     const Clock& clock_;
     scheduler::EngineOptions options_;
+    store::SecretKeySource secret_keys_;
     boost::asio::io_context loop_{1};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
     std::unique_ptr<store::Store> store_;

@@ -296,6 +296,61 @@ int main(int argc, char** argv) {
     add_common(users_delete, false);
     users_delete->add_option("-u,--username", user.username, "Login name")->required();
 
+    // --- variables and connections
+    auto* variables = cli.add_subcommand("variables", "Variable commands");
+    variables->require_subcommand(1);
+    std::string var_key, var_value, var_file;
+    std::optional<std::string> var_description;
+    bool var_json = false;
+    auto* variables_set = variables->add_subcommand("set", "Set a variable");
+    variables_set->add_option("key", var_key, "The variable's key")->required();
+    variables_set->add_option("value", var_value, "Its value")->required();
+    variables_set->add_flag("-j,--json", var_json, "The value is JSON (checked, stored as JSON)");
+    variables_set->add_option("--description", var_description, "What the variable is for");
+    auto* variables_get = variables->add_subcommand("get", "Print a variable's value");
+    variables_get->add_option("key", var_key, "The variable's key")->required();
+    variables_get->add_flag("-j,--json", var_json, "Print the value as JSON");
+    auto* variables_list = variables->add_subcommand("list", "List the variables' keys");
+    auto* variables_delete = variables->add_subcommand("delete", "Delete a variable");
+    variables_delete->add_option("key", var_key, "The variable's key")->required();
+    auto* variables_import =
+        variables->add_subcommand("import", "Set variables from a JSON file {key: value}");
+    variables_import->add_option("file", var_file, "The JSON file")->required();
+    auto* variables_export = variables->add_subcommand(
+        "export", "Write every variable to a JSON file (mode 600: it holds secrets in clear)");
+    variables_export->add_option("file", var_file, "The JSON file")->required();
+    for (auto* cmd : {variables_set, variables_get, variables_list, variables_delete,
+                      variables_import, variables_export}) {
+        add_common(cmd, false);
+    }
+
+    auto* connections = cli.add_subcommand("connections", "Connection commands");
+    connections->require_subcommand(1);
+    app::ConnectionFlags conn;
+    auto* connections_add = connections->add_subcommand("add", "Add a connection");
+    connections_add->add_option("conn_id", conn.conn_id, "The connection's id")->required();
+    connections_add->add_option("--conn-uri", conn.uri,
+                                "conn_type://login:password@host:port/schema?extra_key=value");
+    connections_add->add_option("--conn-type", conn.conn_type, "Type (http, postgres, ...)");
+    connections_add->add_option("--conn-host", conn.host, "Host");
+    connections_add->add_option("--conn-port", conn.port, "Port");
+    connections_add->add_option("--conn-login", conn.login, "Login");
+    connections_add->add_option("--conn-password", conn.password,
+                                "Password (sealed in the store; argv is public: prefer "
+                                "ORQUESTRA_CONN_<ID> or --conn-uri from a file)");
+    connections_add->add_option("--conn-schema", conn.schema, "Schema");
+    connections_add->add_option("--conn-extra", conn.extra, "Extra, a JSON object");
+    connections_add->add_option("--conn-description", conn.description, "Description");
+    auto* connections_get =
+        connections->add_subcommand("get", "Print a connection (its password as ***)");
+    connections_get->add_option("conn_id", conn.conn_id, "The connection's id")->required();
+    auto* connections_list = connections->add_subcommand("list", "List the connections");
+    auto* connections_delete = connections->add_subcommand("delete", "Delete a connection");
+    connections_delete->add_option("conn_id", conn.conn_id, "The connection's id")->required();
+    for (auto* cmd : {connections_add, connections_get, connections_list, connections_delete}) {
+        add_common(cmd, false);
+    }
+
     app::SchedulerOptions scheduler_options;
     auto* sched = cli.add_subcommand("scheduler", "Run the scheduler and executor");
     add_common(sched, true);
@@ -335,6 +390,7 @@ int main(int argc, char** argv) {
     const std::optional<std::string> env_db = app::take_env(app::kDatabaseEnv);
     if (common.db.empty()) common.db = env_db.value_or("");
     if (alone.db.empty()) alone.db = env_db.value_or("");
+    (void)app::secret_key_from_environment();
     try {
         if (registry->parsed()) {
             reg.node.registry.self_preservation = !no_self_preservation;
@@ -382,6 +438,18 @@ int main(int argc, char** argv) {
             webserver_options.version = ORQUESTRA_VERSION;
             return app::run_webserver(common, webserver_options);
         }
+        if (variables_set->parsed()) {
+            return app::cmd_variables_set(common, var_key, var_value, var_json, var_description);
+        }
+        if (variables_get->parsed()) return app::cmd_variables_get(common, var_key, var_json);
+        if (variables_list->parsed()) return app::cmd_variables_list(common);
+        if (variables_delete->parsed()) return app::cmd_variables_delete(common, var_key);
+        if (variables_import->parsed()) return app::cmd_variables_import(common, var_file);
+        if (variables_export->parsed()) return app::cmd_variables_export(common, var_file);
+        if (connections_add->parsed()) return app::cmd_connections_add(common, conn);
+        if (connections_get->parsed()) return app::cmd_connections_get(common, conn.conn_id);
+        if (connections_list->parsed()) return app::cmd_connections_list(common);
+        if (connections_delete->parsed()) return app::cmd_connections_delete(common, conn.conn_id);
         if (users_create->parsed()) return app::cmd_users_create(common, user);
         if (users_list->parsed()) return app::cmd_users_list(common);
         if (users_delete->parsed()) return app::cmd_users_delete(common, user.username);

@@ -51,8 +51,13 @@ std::optional<TriggerRule> parse_trigger_rule(std::string_view text);
 
 // An HTTP call to a registered service (by name, resolved at call time) or to a fixed URL.
 struct HttpSpec {
-    std::optional<std::string> service;  // exactly one of service and url
-    std::optional<std::string> url;      // absolute http(s) URL; the path is appended to it
+    std::optional<std::string> service;  // exactly one of service, url and connection
+    // An absolute http(s) URL, the path appended to it; with a connection, an optional path
+    // ('/'...) put after the connection's base URL, before `path`.
+    std::optional<std::string> url;
+    // A connection's id: its base URL (scheme://host:port/schema) starts the request, and its
+    // login and password are sent as Basic auth (unless the task sets Authorization).
+    std::optional<std::string> connection;
     std::string method = "GET";          // upper case
     Template path;                       // "/" by default with a service, "" with a url
     std::map<std::string, Template> query;
@@ -111,6 +116,9 @@ struct Task {
     TaskKind kind;
     std::string doc;
     int line = 0;  // of the task's key in the file, 1-based
+    // What its templates (and its http connection) read of variables and connections: the
+    // scheduler looks them up when it renders a try.
+    SecretReads secret_reads;
 
     // "http", "command" or "wait_for_service"
     std::string_view kind_name() const;

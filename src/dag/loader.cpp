@@ -170,9 +170,9 @@ constexpr std::array<std::string_view, 13> kTaskKeys = {"upstream",
                                                         "command",
                                                         "wait_for_service"};
 constexpr std::array<std::string_view, 3> kTaskKinds = {"http", "command", "wait_for_service"};
-constexpr std::array<std::string_view, 11> kHttpKeys = {
-    "service", "url",  "method", "path",    "query",          "headers",
-    "json",    "body", "timeout", "attempt_timeout", "expected_status"};
+constexpr std::array<std::string_view, 12> kHttpKeys = {
+    "service", "url",     "connection",      "method",         "path", "query", "headers",
+    "json",    "body",    "timeout",         "attempt_timeout", "expected_status"};
 constexpr std::array<std::string_view, 5> kCommandKeys = {"argv", "script", "env", "timeout",
                                                           "cwd"};
 constexpr std::array<std::string_view, 4> kWaitKeys = {"service", "min_instances", "timeout",
@@ -269,6 +269,15 @@ bool is_static_read(std::string_view path) {
     std::string_view rest = path.substr(root.size() + 1);
     std::string_view member = rest.substr(0, rest.find_first_of(".["));
     return std::find(kStaticDagRun.begin(), kStaticDagRun.end(), member) != kStaticDagRun.end();
+}
+
+// Characters a request target's path may hold as written (RFC 3986 pchar and '/', '%').
+bool http_path_chars(std::string_view s) {
+    constexpr std::string_view kOther = "-._~!$&'()*+,;=:@/%";
+    return std::all_of(s.begin(), s.end(), [&](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               kOther.find(c) != std::string_view::npos;
+    });
 }
 
 // An HTTP header name: an RFC 9110 token.
@@ -553,11 +562,34 @@ HttpSpec Loader::parse_http(const Entry& e, const std::string& where) {
     MapView m(e.value, what, e.line, kHttpKeys);
     const Entry* service = m.find("service");
     const Entry* url = m.find("url");
-    if ((service == nullptr) == (url == nullptr)) {
+    const Entry* connection = m.find("connection");
+    if (connection != nullptr) {
+        if (service != nullptr) {
+            fail(service->line, fmt::format("{} has both service and connection; use one", what));
+        }
+        h.connection = scalar(*connection, what + ".connection");
+        if (!is_valid_id(*h.connection)) {
+            fail(connection->value_line,
+                 fmt::format("bad connection id '{}' in {} (letters, digits, '_', '.', '-')",
+                             *h.connection, what));
+        }
+        if (url != nullptr) {
+            h.url = scalar(*url, what + ".url");
+            if (!h.url->starts_with('/') || !http_path_chars(*h.url)) {
+                fail(url->value_line,
+                     fmt::format("{}.url must be a path ('/...') with a connection, which gives "
+                                 "the scheme and host; got '{}'",
+                                 what, *h.url));
+            }
+        }
+    } else if ((service == nullptr) == (url == nullptr)) {
         fail(e.line,
-             fmt::format("{} needs exactly one of service (a registry name) and url", what));
+             fmt::format("{} needs exactly one of service (a registry name), url and connection",
+                         what));
     }
-    if (service != nullptr) {
+    if (connection != nullptr) {
+        // Set above.
+    } else if (service != nullptr) {
         h.service = scalar(*service, what + ".service");
         if (!is_valid_id(*h.service)) {
             fail(service->value_line, fmt::format("bad service name '{}' in {}", *h.service, what));
@@ -816,6 +848,28 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         t.kind = parse_command(*kind, where);
     else
         t.kind = parse_wait(*kind, where);
+    // What the scheduler looks up before rendering: every read must name its key.
+    auto reads = [&](const std::vector<std::string>& paths, int line) {
+        if (auto r = add_secret_reads(paths, t.secret_reads); !r) {
+            fail(line, fmt::format("bad template in {}: {}", where, r.error().message));
+        }
+    };
+    if (t.condition) reads(t.condition->read_paths(), e.line);
+    if (const auto* h = std::get_if<HttpSpec>(&t.kind)) {
+        reads(h->path.read_paths(), e.line);
+        for (const auto& [k, v] : h->query) reads(v.read_paths(), e.line);
+        for (const auto& [k, v] : h->headers) reads(v.read_paths(), e.line);
+        if (h->json) reads(h->json->read_paths(), e.line);
+        if (h->body) reads(h->body->read_paths(), e.line);
+        if (h->connection &&
+            std::find(t.secret_reads.connections.begin(), t.secret_reads.connections.end(),
+                      *h->connection) == t.secret_reads.connections.end()) {
+            t.secret_reads.connections.push_back(*h->connection);
+        }
+    } else if (const auto* c = std::get_if<CommandSpec>(&t.kind)) {
+        for (const auto& a : c->argv) reads(a.read_paths(), e.line);
+        for (const auto& [k, v] : c->env) reads(v.read_paths(), e.line);
+    }
     return t;
 }
 

@@ -1196,6 +1196,7 @@ struct TemplateTree::Compiled {
     json::value source;
     Node root;
     std::vector<std::string> roots;
+    std::vector<std::string> reads;
 };
 
 namespace {
@@ -1219,6 +1220,7 @@ Result<TemplateTree> TemplateTree::compile(const json::value& tree) {
     // Returns whether the subtree holds a template; subtrees without one stay one constant.
     struct Builder {
         std::vector<std::string>& roots;
+        std::vector<std::string>& reads;
         Result<bool> build(const json::value& v, const std::string& path, int depth, Node& out) {
             if (depth > kMaxTreeDepth) {
                 return Error{ErrorCode::kInvalidArgument,
@@ -1240,6 +1242,9 @@ Result<TemplateTree> TemplateTree::compile(const json::value& tree) {
                 }
                 for (const auto& r : t->root_names()) {
                     if (std::find(roots.begin(), roots.end(), r) == roots.end()) roots.push_back(r);
+                }
+                for (const auto& r : t->read_paths()) {
+                    if (std::find(reads.begin(), reads.end(), r) == reads.end()) reads.push_back(r);
                 }
                 out.kind = Node::Kind::kTemplate;
                 out.tmpl = std::move(*t);
@@ -1278,7 +1283,7 @@ Result<TemplateTree> TemplateTree::compile(const json::value& tree) {
             return any;
         }
     };
-    Builder builder{c->roots};
+    Builder builder{c->roots, c->reads};
     Result<bool> built = builder.build(tree, "", 0, c->root);
     if (!built) return built.error();
     return TemplateTree(std::move(c));
@@ -1330,6 +1335,8 @@ Result<json::value> TemplateTree::render(const json::object& context,
 const json::value& TemplateTree::source() const { return compiled_->source; }
 
 const std::vector<std::string>& TemplateTree::root_names() const { return compiled_->roots; }
+
+const std::vector<std::string>& TemplateTree::read_paths() const { return compiled_->reads; }
 
 Result<json::value> render_tree(const json::value& tree, const json::object& context) {
     Result<TemplateTree> t = TemplateTree::compile(tree);
@@ -1387,8 +1394,68 @@ const std::vector<std::string>& context_names() {
                                                     "logical_date",
                                                     "data_interval_start",
                                                     "data_interval_end",
-                                                    "tasks"};
+                                                    "tasks",
+                                                    "var",
+                                                    "conn"};
     return kNames;
+}
+
+const std::vector<std::string>& connection_fields() {
+    static const std::vector<std::string> kFields = {
+        "conn_type", "host",  "port",         "login",      "password",
+        "schema",    "extra", "extra_dejson", "description"};
+    return kFields;
+}
+
+namespace {
+
+void add_once(std::vector<std::string>& list, std::string_view item) {
+    if (std::find(list.begin(), list.end(), item) == list.end()) list.emplace_back(item);
+}
+
+// The next member of a read path ("a.b[0]" -> "a", rest "b[0]"); an index is not a member.
+std::optional<std::string_view> next_member(std::string_view& rest) {
+    if (rest.empty() || rest.front() == '[') return std::nullopt;
+    const std::size_t end = rest.find_first_of(".[");
+    std::string_view member = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+    if (!rest.empty() && rest.front() == '.') rest.remove_prefix(1);
+    return member;
+}
+
+}  // namespace
+
+Result<void> add_secret_reads(const std::vector<std::string>& read_paths, SecretReads& out) {
+    for (const std::string& path : read_paths) {
+        std::string_view rest = path;
+        auto root = next_member(rest);
+        if (!root || (*root != "var" && *root != "conn")) continue;
+        if (*root == "var") {
+            auto kind = next_member(rest);
+            auto key = kind ? next_member(rest) : std::nullopt;
+            if (!kind || (*kind != "value" && *kind != "json") || !key) {
+                return Error{ErrorCode::kInvalidArgument,
+                             fmt::format("'{}' does not name a variable: write var.value.<key> "
+                                         "or var.json.<key> with the key written out",
+                                         path)};
+            }
+            add_once(*kind == "value" ? out.variables : out.json_variables, *key);
+            continue;
+        }
+        auto id = next_member(rest);
+        auto field = id ? next_member(rest) : std::nullopt;
+        const auto& fields = connection_fields();
+        if (!id || !field || std::find(fields.begin(), fields.end(), *field) == fields.end()) {
+            return Error{ErrorCode::kInvalidArgument,
+                         fmt::format("'{}' does not name a connection's field: write "
+                                     "conn.<conn_id>.<field>, the field one of conn_type, host, "
+                                     "port, login, password, schema, extra, extra_dejson, "
+                                     "description",
+                                     path)};
+        }
+        add_once(out.connections, *id);
+    }
+    return {};
 }
 
 }  // namespace orquestra::dag

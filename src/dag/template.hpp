@@ -126,6 +126,8 @@ class TemplateTree {
                                       RenderBudget& budget) const;
     const boost::json::value& source() const;
     const std::vector<std::string>& root_names() const;
+    // Every template's read_paths(), each once.
+    const std::vector<std::string>& read_paths() const;
 
   private:
     struct Node;
@@ -144,6 +146,10 @@ Result<boost::json::value> render_tree(const boost::json::value& tree,
 //   run_id, ds ("2024-01-01"), ds_nodash ("20240101"), ts ("2024-01-01T00:00:00+00:00"),
 //   logical_date, data_interval_start, data_interval_end   (datetimes as ISO 8601 text)
 //   tasks       {<task_id>: {output: <value>}} for the tasks whose output is known
+// The scheduler adds, for what a task reads of them (secret_reads()):
+//   var         {value: {<key>: text}, json: {<key>: value}}   variables
+//   conn        {<conn_id>: {conn_type, host, port, login, password, schema, extra,
+//                extra_dejson, description}}                  connections
 struct RenderInputs {
     std::string dag_id;
     std::string run_id;
@@ -156,7 +162,25 @@ struct RenderInputs {
 };
 boost::json::object make_context(const RenderInputs& inputs);
 
-// The top-level names make_context() provides; the loader rejects templates using others.
+// The top-level names make_context() and the scheduler provide; the loader rejects templates
+// using others.
 const std::vector<std::string>& context_names();
+
+// The fields of a connection templates may read (conn.<id>.<field>).
+const std::vector<std::string>& connection_fields();
+
+// What a template reads of variables and connections, from its read_paths(): each variable key
+// (var.value.<key>, var.json.<key>) and connection id (conn.<id>.<field>) once, in order.
+// kInvalidArgument for a read the scheduler cannot look up before rendering: a key computed
+// while rendering (var.value[params.k]), `var` or `conn` whole, an unknown connection field.
+struct SecretReads {
+    std::vector<std::string> variables;       // read as text (var.value)
+    std::vector<std::string> json_variables;  // read as JSON (var.json)
+    std::vector<std::string> connections;
+    bool empty() const {
+        return variables.empty() && json_variables.empty() && connections.empty();
+    }
+};
+Result<void> add_secret_reads(const std::vector<std::string>& read_paths, SecretReads& out);
 
 }  // namespace orquestra::dag

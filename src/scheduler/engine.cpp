@@ -12,6 +12,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -131,7 +132,8 @@ Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolde
       options_(std::move(options)),
       hostname_(local_hostname()),
       housekeeping_timer_(loop),
-      wake_timer_(loop) {
+      wake_timer_(loop),
+      secrets_(store, options_.secret_keys != nullptr ? *options_.secret_keys : no_keys_) {
     if (options_.owner.empty()) options_.owner = random_owner();
 }
 
@@ -802,7 +804,10 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     ti.process_identity.clear();
     ti.operator_name = std::string(task.kind_name());
     store::TaskTry tr = try_record(ti, ti.state, now);
-    auto attempt = render_attempt(task, context(ar));
+    // Variables and connections are read here, on the loop, as the loop reads and writes the
+    // store everywhere else (one lookup per variable or connection the task names).
+    auto masker = std::make_shared<Masker>();
+    auto attempt = prepare_attempt(task, context(ar), &secrets_, *masker);
     if (!attempt) {
         std::string error = "cannot render the task: " + attempt.error().message;
         changes.tries.push_back(tr);
@@ -825,7 +830,7 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
                               executor::try_marker(options_.owner, ti.dag_id, ti.run_id,
                                                    ti.task_id, ti.try_number));
     }
-    tr.rendered_json = describe_attempt(*attempt);
+    tr.rendered_json = masker->apply(describe_attempt(*attempt));
     changes.tasks.push_back(ti);
     changes.tries.push_back(tr);
     Dispatch d;
@@ -833,6 +838,7 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     d.task_id = ti.task_id;
     d.attempt = std::move(*attempt);
     d.decided = std::chrono::steady_clock::now();
+    if (!masker->empty()) d.masker = std::move(masker);
     d.log.push_back(fmt::format("try {} of {} started on {} ({} task, timeout {} ms)",
                                 ti.try_number, ti.max_tries, hostname_, task.kind_name(),
                                 d.attempt.timeout.count()));
@@ -920,8 +926,21 @@ void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
             }
             if (task.condition) {
                 auto ctx = context(ar);
-                auto v = task.condition->render(ctx);
+                Masker masker;
+                std::vector<std::string> missing;
+                Result<json::value> v = json::value();
+                if (auto added = add_secret_inputs(task, ctx, &secrets_, masker, &missing);
+                    !added) {
+                    v = added.error();
+                } else {
+                    v = task.condition->render(ctx);
+                    if (!v && !missing.empty()) {
+                        v = Error{v.error().code, fmt::format("{}: {}", fmt::join(missing, "; "),
+                                                              v.error().message)};
+                    }
+                }
                 if (!v) {
+                    v = Error{v.error().code, masker.apply(v.error().message)};
                     ti.try_number = 1;
                     ti.queued_when = now;
                     ti.start_date = now;
@@ -1142,8 +1161,11 @@ void Engine::flush() {
             };
             // The command's output reaches its log while it runs (through the loop, so that
             // it lands before the lines of the try's end).
-            d.attempt.on_log = [this, &loop = loop_, alive = alive_, key, task_id,
-                                try_number](std::vector<std::string> lines) {
+            d.attempt.on_log = [this, &loop = loop_, alive = alive_, key, task_id, try_number,
+                                masker = d.masker](std::vector<std::string> lines) {
+                if (masker) {
+                    for (auto& line : lines) masker->apply_in_place(line);
+                }
                 boost::asio::post(loop, [this, alive, key, task_id, try_number,
                                          lines = std::move(lines)] {
                     if (*alive) write_log(key, task_id, try_number, lines);
@@ -1159,8 +1181,14 @@ void Engine::flush() {
                 kind, std::chrono::duration<double>(running - d.decided).count());
         }
         runner_.run(std::move(d.attempt), [this, &loop = loop_, alive = alive_, key, task_id,
-                                           try_number, timing, metrics,
-                                           kind](executor::AttemptResult result) {
+                                           try_number, timing, metrics, kind,
+                                           masker = std::move(d.masker)](
+                                              executor::AttemptResult result) {
+            // The try's secrets never reach its log, its error or the API.
+            if (masker) {
+                for (auto& line : result.log) masker->apply_in_place(line);
+                masker->apply_in_place(result.error);
+            }
             const std::int64_t started = timing->started_ns.load();
             if (started != 0) {
                 const auto since = steady_ns(std::chrono::steady_clock::now());

@@ -19,11 +19,13 @@
 // schedule), or waits for a slot that a try of its DAG holds and whose end wakes it.
 
 #include "core/clock.hpp"
+#include "core/masker.hpp"
 #include "dag/dag_folder.hpp"
 #include "executor/task_runner.hpp"
 #include "scheduler/engine_metrics.hpp"
 #include "scheduler/log_writer.hpp"
 #include "scheduler/operations.hpp"
+#include "store/secrets.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -69,11 +71,28 @@ struct EngineOptions {
     // How many unowned runs a scheduler claims at each look, so that several schedulers share
     // a burst of runs (a sole scheduler's first claim takes every run it finds).
     int claim_batch = 64;
+    // The key that opens sealed variables and connections; nullptr: only those not sealed (and
+    // the environment's ORQUESTRA_VAR_* / ORQUESTRA_CONN_*) can be read.
+    store::SecretKeySource* secret_keys = nullptr;
 };
 
-// Renders a task's templates for one try (path, query, headers, body, argv, env...).
+// Renders a task's templates for one try (path, query, headers, body, argv, env...). An http
+// task's connection is read from context["conn"] (add_secret_inputs puts it there).
 Result<executor::Attempt> render_attempt(const dag::Task& task,
                                          const boost::json::object& context);
+// Looks up what the task reads of variables and connections (task.secret_reads) through
+// `secrets`, now (it blocks on the store), into context["var"] and context["conn"]; a secret
+// variable's value and a connection's password go into `masker`. A variable or connection that
+// does not exist is left out, and said in `missing`; a store or key failure is an error.
+// nullptr `secrets`: a task that reads any fails.
+Result<void> add_secret_inputs(const dag::Task& task, boost::json::object& context,
+                               store::Secrets* secrets, Masker& masker,
+                               std::vector<std::string>* missing = nullptr);
+// add_secret_inputs, then render_attempt: what a try is asked to do. Values of environment
+// variables and headers whose names look secret (store::looks_secret) join the masker too. The
+// error names a missing variable or connection, and is masked.
+Result<executor::Attempt> prepare_attempt(const dag::Task& task, boost::json::object context,
+                                          store::Secrets* secrets, Masker& masker);
 // A rendered try as JSON for the API and the console: method, service, path, headers and body,
 // or argv, script and environment names; credential-like header values and every environment
 // value but the ORQUESTRA_* names the scheduler sets (DAG, run, task, try) are masked ("***"),
@@ -189,6 +208,7 @@ private:
         executor::Attempt attempt;
         std::vector<std::string> log;
         std::chrono::steady_clock::time_point decided;
+        std::shared_ptr<const Masker> masker;  // the try's secrets, hidden in its log and error
     };
 
     void rearm_housekeeping();
@@ -284,6 +304,8 @@ private:
     // Runs this engine owns but could not take in yet (their DAG file is broken or unread).
     std::set<RunKey> unadopted_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    store::SecretKeySource no_keys_;  // when options_.secret_keys is unset
+    store::Secrets secrets_;
     // Wake-ups from the store when another process leaves runs to claim (PostgreSQL's
     // LISTEN/NOTIFY); without them, the next housekeeping finds such runs.
     std::unique_ptr<store::Store::RunWatch> run_watch_;

@@ -45,11 +45,76 @@ std::optional<char> control_character(std::string_view s, bool allow_tab) {
     return std::nullopt;
 }
 
+// A connection's base URL: scheme://host[:port][/schema], the scheme from conn_type (https
+// for "https") or from a schema of "http"/"https" (which Airflow's HTTP connections use as the
+// scheme); any other schema is the path's first part. A host that holds "://" is the base as
+// it is.
+Result<std::string> connection_base(const std::string& id, const json::object& conn) {
+    auto text = [&](std::string_view field) -> std::string {
+        const json::value* v = conn.if_contains(field);
+        return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+    };
+    const std::string host = text("host");
+    std::string schema = text("schema");
+    if (host.empty()) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("connection '{}' has no host, so it gives no URL", id)};
+    }
+    std::string base;
+    if (host.find("://") != std::string::npos) {
+        base = host;
+        while (base.ends_with('/')) base.pop_back();
+    } else {
+        std::string scheme = iequals(text("conn_type"), "https") ? "https" : "http";
+        if (iequals(schema, "http") || iequals(schema, "https")) {
+            scheme = to_lower(schema);
+            schema.clear();
+        }
+        base = scheme + "://" + host;
+        const json::value* port = conn.if_contains("port");
+        if (port != nullptr && port->is_int64()) base += ":" + std::to_string(port->get_int64());
+    }
+    for (auto segment : split(schema, '/')) {
+        if (!segment.empty()) base += "/" + percent_encode(segment);
+    }
+    if (auto ok = http::parse_http_url(base); !ok) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("connection '{}' does not give a valid http(s) URL: {}", id,
+                                 ok.error().message)};
+    }
+    return base;
+}
+
 Result<executor::RenderedHttp> render_http(const dag::HttpSpec& spec, const json::object& ctx) {
     executor::RenderedHttp http;
     http.service = spec.service;
     http.url = spec.url;
     http.method = spec.method;
+    std::optional<std::string> basic_auth;
+    if (spec.connection) {
+        const json::value* conns = ctx.if_contains("conn");
+        const json::value* conn = conns != nullptr && conns->is_object()
+                                      ? conns->get_object().if_contains(*spec.connection)
+                                      : nullptr;
+        if (conn == nullptr || !conn->is_object()) {
+            return Error{ErrorCode::kNotFound,
+                         fmt::format("connection '{}' does not exist (neither ORQUESTRA_CONN_{} "
+                                     "nor the store has it)",
+                                     *spec.connection, to_upper(*spec.connection))};
+        }
+        auto base = connection_base(*spec.connection, conn->get_object());
+        if (!base) return in_field("connection", base.error());
+        http.url = *base + spec.url.value_or("");
+        const json::value* login = conn->get_object().if_contains("login");
+        const json::value* password = conn->get_object().if_contains("password");
+        if (login != nullptr && login->is_string() && !login->get_string().empty()) {
+            std::string credentials = std::string(login->get_string()) + ":";
+            if (password != nullptr && password->is_string()) {
+                credentials += std::string(password->get_string());
+            }
+            basic_auth = "Basic " + base64_encode(credentials);
+        }
+    }
     dag::RenderBudget target(dag::kMaxRequestTargetBytes, "the request target (path and query)");
     auto path = spec.path.render_text(ctx, target, &path_segment);
     if (!path) return in_field("path", path.error());
@@ -83,6 +148,11 @@ Result<executor::RenderedHttp> render_http(const dag::HttpSpec& spec, const json
                                      static_cast<unsigned char>(*c))};
         }
         http.headers.emplace_back(key, std::move(*v));
+    }
+    if (basic_auth && std::none_of(http.headers.begin(), http.headers.end(), [](const auto& h) {
+            return iequals(h.first, "Authorization");
+        })) {
+        http.headers.emplace_back("Authorization", std::move(*basic_auth));
     }
     dag::RenderBudget body(dag::kMaxBodyBytes, "the body");
     if (spec.json) {

@@ -152,4 +152,33 @@ struct EventLog {
     std::string extra;  // details, usually a JSON object as text
 };
 
+// A variable: key -> text. `value` is what the store holds: sealed text (store/secrets.hpp)
+// when is_encrypted.
+struct Variable {
+    std::string key;
+    std::string value;
+    std::optional<std::string> description;
+    bool is_encrypted = false;
+};
+
+// A connection: where and how to reach an outside system. `password` is sealed when
+// is_encrypted, `extra` (JSON text) when is_extra_encrypted.
+struct Connection {
+    std::string conn_id;
+    std::string conn_type;
+    std::optional<std::string> description;
+    std::optional<std::string> host;
+    std::optional<std::int64_t> port;
+    std::optional<std::string> login;
+    std::optional<std::string> password;
+    std::optional<std::string> schema;
+    std::optional<std::string> extra;
+    bool is_encrypted = false;
+    bool is_extra_encrypted = false;
+};
+
+// How put_variable / put_connection treat an existing record: kCreate fails with kConflict
+// when it exists, kUpdate with kNotFound when it does not, kUpsert writes either way.
+enum class PutMode { kCreate, kUpdate, kUpsert };
+
 }  // namespace orquestra::store

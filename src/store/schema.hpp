@@ -49,6 +49,13 @@ inline constexpr std::array<std::string_view, 12> kTryColumns = {
     "dag_id",   "run_id",   "task_id",   "try_number", "state",  "start_date",
     "end_date", "hostname", "served_by", "error",      "output", "rendered"};
 
+// Migration 6. The key (first) is written last in an UPDATE.
+inline constexpr std::array<std::string_view, 4> kVariableColumns = {"key", "val", "description",
+                                                                     "is_encrypted"};
+inline constexpr std::array<std::string_view, 11> kConnectionColumns = {
+    "conn_id", "conn_type", "description", "host",         "port",              "login",
+    "password", "schema",   "extra",       "is_encrypted", "is_extra_encrypted"};
+
 // kInvalidArgument for a limit outside 0..kMaxPageLimit or a negative offset.
 std::optional<Error> check_page(int limit, int offset);
 

@@ -183,6 +183,18 @@ public:
     virtual Result<EventLog> add_event_log(const EventLog& entry) = 0;
     virtual Result<std::optional<EventLog>> get_event_log(std::int64_t id) = 0;
     virtual Result<Page<EventLog>> list_event_logs(const EventLogFilter& filter) = 0;
+
+    // Variables and connections (migration 6), stored as given: sealing secrets is the
+    // caller's (store/secrets.hpp). put_* follow PutMode; delete_* fail with kNotFound when
+    // there is no such record. Lists are ordered by key / conn_id; limit 0..1000, offset >= 0.
+    virtual Result<void> put_variable(const Variable& variable, PutMode mode) = 0;
+    virtual Result<std::optional<Variable>> get_variable(const std::string& key) = 0;
+    virtual Result<Page<Variable>> list_variables(int limit, int offset) = 0;
+    virtual Result<void> delete_variable(const std::string& key) = 0;
+    virtual Result<void> put_connection(const Connection& connection, PutMode mode) = 0;
+    virtual Result<std::optional<Connection>> get_connection(const std::string& conn_id) = 0;
+    virtual Result<Page<Connection>> list_connections(int limit, int offset) = 0;
+    virtual Result<void> delete_connection(const std::string& conn_id) = 0;
 };
 
 }  // namespace orquestra::store

@@ -7,11 +7,13 @@
 #include "app/registry_directory.hpp"
 #include "app/registry_node.hpp"
 #include "core/strings.hpp"
+#include "store/secrets.hpp"
 #include "test_http.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -880,6 +882,57 @@ tasks:
     EXPECT_LT(second, exit_line);
     EXPECT_EQ(log.find("stdout: primeira", first + 1), std::string::npos) << "written twice: " << log;
     EXPECT_EQ(log.find("command: /bin/sh -c"), log.rfind("command: /bin/sh -c"));
+}
+
+// Variables and connections end to end with the real runners: a command reads a variable (a
+// secret one too) and a connection's host through env, an http task calls the connection's base
+// URL with its credentials; the log shows the secret masked and the outputs carry the values.
+TEST_F(WorkflowIntegrationTest, VariablesAndConnectionsReachCommandsAndHttpTasks) {
+    TestService& api = start_service(answer(200, R"({"ok":true})"));
+    write_dag("vars.yaml", R"(
+dag_id: vars_and_conns
+tasks:
+  read:
+    command:
+      script: 'echo "token=$API_TOKEN"; echo "{\"region\": \"$REGION\", \"host\": \"$HOST\"}"'
+      env:
+        REGION: "{{ var.value.region }}"
+        API_TOKEN: "{{ var.value.api_token }}"
+        HOST: "{{ conn.backend.host }}"
+  call:
+    upstream: [read]
+    http:
+      connection: backend
+      method: POST
+      path: "/v1/{{ tasks.read.output.region }}"
+      json: {host: "{{ tasks.read.output.host }}"}
+)");
+    start_node();
+    store::Secrets secrets(node_->store(), node_->secret_keys());
+    ASSERT_TRUE(secrets.put_variable("region", "eu-west", std::nullopt, store::PutMode::kUpsert));
+    ASSERT_TRUE(secrets.put_variable("api_token", "tok-INTEGRATION-77", std::nullopt,
+                                     store::PutMode::kUpsert));
+    auto conn = store::parse_connection_uri(
+        "backend", fmt::format("http://svc:pw-INTEGRATION-5@127.0.0.1:{}/base", api.port()));
+    ASSERT_TRUE(conn) << conn.error().message;
+    ASSERT_TRUE(secrets.put_connection(*conn, store::PutMode::kCreate));
+
+    auto done = run_dag("vars_and_conns", "r1");
+    ASSERT_TRUE(done.finished);
+    EXPECT_EQ(done.run.state, RunState::kSuccess);
+    EXPECT_EQ(json::parse(*task("vars_and_conns", "r1", "read").output_json),
+              json::parse(R"({"region":"eu-west","host":"127.0.0.1"})"));
+    const std::string log = read_log("vars_and_conns", "r1", "read", 1);
+    EXPECT_NE(log.find("stdout: token=***"), std::string::npos) << log;
+    EXPECT_EQ(log.find("tok-INTEGRATION-77"), std::string::npos) << log;
+    auto seen = api.seen();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].target, "/base/v1/eu-west");
+    EXPECT_EQ(seen[0].header("Authorization"), "Basic " + base64_encode("svc:pw-INTEGRATION-5"));
+    EXPECT_EQ(json::parse(seen[0].body), json::parse(R"({"host":"127.0.0.1"})"));
+    auto tries = node_->store().tries("vars_and_conns", "r1", "call");
+    ASSERT_TRUE(tries && !tries->empty());
+    EXPECT_EQ(tries->back().rendered_json.find("pw-INTEGRATION-5"), std::string::npos);
 }
 
 }  // namespace

@@ -124,10 +124,29 @@ CREATE TABLE scheduler_processes (
 );
 )sql";
 
-// Held for the variables and connections (another branch); replaced by theirs when it lands.
-constexpr std::string_view kReserved6 = R"sql(
-SELECT 1;
+// Variables and connections; secret values are sealed by the caller (store/secrets.hpp).
+constexpr std::string_view kVariablesConnections = R"sql(
+CREATE TABLE variables (
+    key          TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    val          TEXT    NOT NULL,
+    description  TEXT,
+    is_encrypted BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE TABLE connections (
+    conn_id            TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    conn_type          TEXT    NOT NULL,
+    description        TEXT,
+    host               TEXT,
+    port               BIGINT,
+    login              TEXT,
+    password           TEXT,
+    schema             TEXT,
+    extra              TEXT,
+    is_encrypted       BOOLEAN NOT NULL DEFAULT FALSE,
+    is_extra_encrypted BOOLEAN NOT NULL DEFAULT FALSE
+);
 )sql";
+
 
 // The audit log: every trigger, clear, mark, pause, delete and failed login.
 constexpr std::string_view kEventLogs = R"sql(
@@ -151,7 +170,7 @@ constexpr std::array<Migration, 7> kMigrations = {{
     {3, "process identity", kProcessIdentity},
     {4, "rendered tries", kRenderedTries},
     {5, "scheduler processes", kSchedulerProcesses},
-    {6, "reserved", kReserved6},
+    {6, "variables and connections", kVariablesConnections},
     {7, "event logs", kEventLogs},
 }};
 

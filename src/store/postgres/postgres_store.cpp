@@ -456,6 +456,55 @@ EventLog read_event_log(const pqxx::row& r) {
     return e;
 }
 
+// The key last when `key_last` (an UPDATE's WHERE), first otherwise (kVariableColumns' order).
+void bind_variable(Params& p, const Variable& v, bool key_last) {
+    if (!key_last) p.add(v.key);
+    p.add(v.value).add(v.description).add(v.is_encrypted);
+    if (key_last) p.add(v.key);
+}
+
+Variable read_variable(const pqxx::row& r) {
+    Variable v;
+    v.key = text(r[0]);
+    v.value = text(r[1]);
+    v.description = opt_text(r[2]);
+    v.is_encrypted = boolean(r[3]);
+    return v;
+}
+
+void bind_connection(Params& p, const Connection& c, bool key_last) {
+    if (!key_last) p.add(c.conn_id);
+    p.add(c.conn_type).add(c.description).add(c.host).add(c.port).add(c.login);
+    p.add(c.password).add(c.schema).add(c.extra).add(c.is_encrypted).add(c.is_extra_encrypted);
+    if (key_last) p.add(c.conn_id);
+}
+
+Connection read_connection(const pqxx::row& r) {
+    Connection c;
+    c.conn_id = text(r[0]);
+    c.conn_type = text(r[1]);
+    c.description = opt_text(r[2]);
+    c.host = opt_text(r[3]);
+    c.port = opt_int64(r[4]);
+    c.login = opt_text(r[5]);
+    c.password = opt_text(r[6]);
+    c.schema = opt_text(r[7]);
+    c.extra = opt_text(r[8]);
+    c.is_encrypted = boolean(r[9]);
+    c.is_extra_encrypted = boolean(r[10]);
+    return c;
+}
+
+// UPDATE of every column but the first (the key), which the WHERE names: its parameter last.
+std::string update_sql(std::string_view table, std::span<const std::string_view> columns) {
+    std::string sets;
+    for (std::size_t i = 1; i < columns.size(); ++i) {
+        sets += fmt::format("{}{} = ${}", i == 1 ? "" : ", ", columns[i], i);
+    }
+    return fmt::format("UPDATE {} SET {} WHERE {} = ${}", table, sets, columns[0],
+                       columns.size());
+}
+
 // Converts every row with read (returning T or Result<T>).
 template <class T, class Read>
 Result<std::vector<T>> read_all(const pqxx::result& rows, Read read) {
@@ -518,6 +567,20 @@ enum class Ps : std::size_t {
     kDeleteDeadProcesses,
     kClaimRuns,
     kListProcesses,
+    kInsertVariable,
+    kUpdateVariable,
+    kUpsertVariable,
+    kGetVariable,
+    kListVariables,
+    kCountVariables,
+    kDeleteVariable,
+    kInsertConnection,
+    kUpdateConnection,
+    kUpsertConnection,
+    kGetConnection,
+    kListConnections,
+    kCountConnections,
+    kDeleteConnection,
     kCount,
 };
 
@@ -600,6 +663,31 @@ std::string statement_sql(Ps id) {
         case Ps::kListProcesses:
             return fmt::format("SELECT {} FROM scheduler_processes ORDER BY id",
                                column_list(kProcessColumns));
+        case Ps::kInsertVariable:
+            return insert_sql("variables", kVariableColumns) + " ON CONFLICT (key) DO NOTHING";
+        case Ps::kUpdateVariable: return update_sql("variables", kVariableColumns);
+        case Ps::kUpsertVariable: return upsert_sql("variables", kVariableColumns, 1);
+        case Ps::kGetVariable:
+            return fmt::format("SELECT {} FROM variables WHERE key = $1",
+                               column_list(kVariableColumns));
+        case Ps::kListVariables:
+            return fmt::format("SELECT {} FROM variables ORDER BY key LIMIT $1 OFFSET $2",
+                               column_list(kVariableColumns));
+        case Ps::kCountVariables: return "SELECT COUNT(*) FROM variables";
+        case Ps::kDeleteVariable: return "DELETE FROM variables WHERE key = $1";
+        case Ps::kInsertConnection:
+            return insert_sql("connections", kConnectionColumns) +
+                   " ON CONFLICT (conn_id) DO NOTHING";
+        case Ps::kUpdateConnection: return update_sql("connections", kConnectionColumns);
+        case Ps::kUpsertConnection: return upsert_sql("connections", kConnectionColumns, 1);
+        case Ps::kGetConnection:
+            return fmt::format("SELECT {} FROM connections WHERE conn_id = $1",
+                               column_list(kConnectionColumns));
+        case Ps::kListConnections:
+            return fmt::format("SELECT {} FROM connections ORDER BY conn_id LIMIT $1 OFFSET $2",
+                               column_list(kConnectionColumns));
+        case Ps::kCountConnections: return "SELECT COUNT(*) FROM connections";
+        case Ps::kDeleteConnection: return "DELETE FROM connections WHERE conn_id = $1";
         case Ps::kCount:
             break;
     }
@@ -1679,6 +1767,130 @@ Result<void> PostgresStore::claim_scheduler() {
     }
     pool_->scheduler_conn = std::move(*conn);
     return {};
+}
+
+// --- variables and connections --------------------------------------------------------------
+
+namespace {
+
+// The statements of one kind of record (variables or connections) for the shared code below.
+struct RecordSql {
+    Ps insert, update, upsert, get, list, count, remove;
+    std::string_view noun;  // "variable", "connection"
+};
+
+constexpr RecordSql kVariableSql{Ps::kInsertVariable, Ps::kUpdateVariable, Ps::kUpsertVariable,
+                                 Ps::kGetVariable,    Ps::kListVariables,  Ps::kCountVariables,
+                                 Ps::kDeleteVariable, "variable"};
+constexpr RecordSql kConnectionSql{Ps::kInsertConnection, Ps::kUpdateConnection,
+                                   Ps::kUpsertConnection, Ps::kGetConnection,
+                                   Ps::kListConnections,  Ps::kCountConnections,
+                                   Ps::kDeleteConnection, "connection"};
+
+Ps put_statement(const RecordSql& sql, PutMode mode) {
+    switch (mode) {
+        case PutMode::kCreate: return sql.insert;
+        case PutMode::kUpdate: return sql.update;
+        case PutMode::kUpsert: break;
+    }
+    return sql.upsert;
+}
+
+template <class Record, class Bind>
+Result<void> put_record(PostgresPool& pool, const RecordSql& sql, const Record& record,
+                        const std::string& id, PutMode mode, Bind bind) {
+    const std::string what = fmt::format("write {} '{}'", sql.noun, id);
+    return with_connection(pool, what, [&](Call& c) -> Result<void> {
+        Write tx(c.conn);
+        Params p;
+        bind(p, record, mode == PutMode::kUpdate);
+        auto rows = exec(tx, put_statement(sql, mode), p);
+        if (mode != PutMode::kUpsert && rows.affected_rows() == 0) {
+            if (mode == PutMode::kCreate) {
+                return Error{ErrorCode::kConflict,
+                             fmt::format("{} '{}' already exists", sql.noun, id)};
+            }
+            return Error{ErrorCode::kNotFound, fmt::format("{} '{}' not found", sql.noun, id)};
+        }
+        tx.commit();
+        return {};
+    });
+}
+
+template <class Record, class Read>
+Result<std::optional<Record>> get_record(PostgresPool& pool, const RecordSql& sql,
+                                         const std::string& id, Read read) {
+    return with_connection(pool, fmt::format("get {}", sql.noun),
+                           [&](Call& c) -> Result<std::optional<Record>> {
+                               pqxx::nontransaction tx(c.conn);
+                               return read_optional<Record>(exec(tx, sql.get, Params().add(id)),
+                                                            read);
+                           });
+}
+
+template <class Record, class Read>
+Result<Page<Record>> list_records(PostgresPool& pool, const RecordSql& sql, int limit,
+                                  int offset, Read read) {
+    if (auto bad = check_page(limit, offset)) return *bad;
+    return with_connection(pool, fmt::format("list {}s", sql.noun),
+                           [&](Call& c) -> Result<Page<Record>> {
+                               Snapshot tx(c.conn);
+                               Page<Record> page;
+                               page.total = int64(exec(tx, sql.count)[0][0]);
+                               auto items = read_all<Record>(
+                                   exec(tx, sql.list, Params().add(limit).add(offset)), read);
+                               if (!items) return items.error();
+                               page.items = std::move(*items);
+                               tx.commit();
+                               return page;
+                           });
+}
+
+Result<void> delete_record(PostgresPool& pool, const RecordSql& sql, const std::string& id) {
+    return with_connection(pool, fmt::format("delete {}", sql.noun), [&](Call& c) -> Result<void> {
+        Write tx(c.conn);
+        auto rows = exec(tx, sql.remove, Params().add(id));
+        if (rows.affected_rows() == 0) {
+            return Error{ErrorCode::kNotFound, fmt::format("{} '{}' not found", sql.noun, id)};
+        }
+        tx.commit();
+        return {};
+    });
+}
+
+}  // namespace
+
+Result<void> PostgresStore::put_variable(const Variable& variable, PutMode mode) {
+    return put_record(*pool_, kVariableSql, variable, variable.key, mode, &bind_variable);
+}
+
+Result<std::optional<Variable>> PostgresStore::get_variable(const std::string& key) {
+    return get_record<Variable>(*pool_, kVariableSql, key, read_variable);
+}
+
+Result<Page<Variable>> PostgresStore::list_variables(int limit, int offset) {
+    return list_records<Variable>(*pool_, kVariableSql, limit, offset, read_variable);
+}
+
+Result<void> PostgresStore::delete_variable(const std::string& key) {
+    return delete_record(*pool_, kVariableSql, key);
+}
+
+Result<void> PostgresStore::put_connection(const Connection& connection, PutMode mode) {
+    return put_record(*pool_, kConnectionSql, connection, connection.conn_id, mode,
+                      &bind_connection);
+}
+
+Result<std::optional<Connection>> PostgresStore::get_connection(const std::string& conn_id) {
+    return get_record<Connection>(*pool_, kConnectionSql, conn_id, read_connection);
+}
+
+Result<Page<Connection>> PostgresStore::list_connections(int limit, int offset) {
+    return list_records<Connection>(*pool_, kConnectionSql, limit, offset, read_connection);
+}
+
+Result<void> PostgresStore::delete_connection(const std::string& conn_id) {
+    return delete_record(*pool_, kConnectionSql, conn_id);
 }
 
 }  // namespace orquestra::store

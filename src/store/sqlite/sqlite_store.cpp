@@ -190,6 +190,15 @@ std::string upsert_sql(std::string_view table, std::span<const std::string_view>
                        column_list(columns.first(key_count)), updates);
 }
 
+// UPDATE of every column but the first (the key), which the WHERE names: bound last.
+std::string update_sql(std::string_view table, std::span<const std::string_view> columns) {
+    std::string sets;
+    for (std::size_t i = 1; i < columns.size(); ++i) {
+        sets += fmt::format("{}{} = ?", i == 1 ? "" : ", ", columns[i]);
+    }
+    return fmt::format("UPDATE {} SET {} WHERE {} = ?", table, sets, columns[0]);
+}
+
 std::string run_select() {
     return fmt::format("SELECT id, {} FROM dag_runs", column_list(kRunColumns));
 }
@@ -359,6 +368,46 @@ EventLog read_event_log(const Query& q) {
     return e;
 }
 
+// The key last when `key_last` (an UPDATE's WHERE), first otherwise (kVariableColumns' order).
+void bind_variable(Query& q, const Variable& v, bool key_last) {
+    if (!key_last) q.bind(v.key);
+    q.bind(v.value).bind(v.description).bind(v.is_encrypted);
+    if (key_last) q.bind(v.key);
+}
+
+Variable read_variable(const Query& q) {
+    Variable v;
+    v.key = q.text(0);
+    v.value = q.text(1);
+    v.description = q.opt_text(2);
+    v.is_encrypted = q.boolean(3);
+    return v;
+}
+
+void bind_connection(Query& q, const Connection& c, bool key_last) {
+    if (!key_last) q.bind(c.conn_id);
+    q.bind(c.conn_type).bind(c.description).bind(c.host).bind(c.port).bind(c.login);
+    q.bind(c.password).bind(c.schema).bind(c.extra).bind(c.is_encrypted);
+    q.bind(c.is_extra_encrypted);
+    if (key_last) q.bind(c.conn_id);
+}
+
+Connection read_connection(const Query& q) {
+    Connection c;
+    c.conn_id = q.text(0);
+    c.conn_type = q.text(1);
+    c.description = q.opt_text(2);
+    c.host = q.opt_text(3);
+    c.port = q.opt_int64(4);
+    c.login = q.opt_text(5);
+    c.password = q.opt_text(6);
+    c.schema = q.opt_text(7);
+    c.extra = q.opt_text(8);
+    c.is_encrypted = q.boolean(9);
+    c.is_extra_encrypted = q.boolean(10);
+    return c;
+}
+
 // Steps through every row, converting each with read (returning T or Result<T>).
 template <class T, class Read>
 Result<std::vector<T>> read_all(Query& q, Read read) {
@@ -426,6 +475,20 @@ enum class Sql : std::size_t {
     kClaimableRuns,
     kSetRunOwner,
     kListProcesses,
+    kInsertVariable,
+    kUpdateVariable,
+    kUpsertVariable,
+    kGetVariable,
+    kListVariables,
+    kCountVariables,
+    kDeleteVariable,
+    kInsertConnection,
+    kUpdateConnection,
+    kUpsertConnection,
+    kGetConnection,
+    kListConnections,
+    kCountConnections,
+    kDeleteConnection,
     kCount,
 };
 
@@ -535,6 +598,40 @@ StatementText statement_text(Sql id) {
         case Sql::kGetEventLog:
             return {"get event log", fmt::format("SELECT id, {} FROM event_logs WHERE id = ?",
                                                  column_list(kEventLogColumns))};
+        case Sql::kInsertVariable:
+            return {"insert variable",
+                    insert_sql("variables", kVariableColumns) + " ON CONFLICT (key) DO NOTHING"};
+        case Sql::kUpdateVariable: return {"update variable", update_sql("variables", kVariableColumns)};
+        case Sql::kUpsertVariable:
+            return {"upsert variable", upsert_sql("variables", kVariableColumns, 1)};
+        case Sql::kGetVariable:
+            return {"get variable", fmt::format("SELECT {} FROM variables WHERE key = ?",
+                                                column_list(kVariableColumns))};
+        case Sql::kListVariables:
+            return {"list variables",
+                    fmt::format("SELECT {} FROM variables ORDER BY key LIMIT ? OFFSET ?",
+                                column_list(kVariableColumns))};
+        case Sql::kCountVariables: return {"count variables", "SELECT COUNT(*) FROM variables"};
+        case Sql::kDeleteVariable:
+            return {"delete variable", "DELETE FROM variables WHERE key = ?"};
+        case Sql::kInsertConnection:
+            return {"insert connection", insert_sql("connections", kConnectionColumns) +
+                                             " ON CONFLICT (conn_id) DO NOTHING"};
+        case Sql::kUpdateConnection:
+            return {"update connection", update_sql("connections", kConnectionColumns)};
+        case Sql::kUpsertConnection:
+            return {"upsert connection", upsert_sql("connections", kConnectionColumns, 1)};
+        case Sql::kGetConnection:
+            return {"get connection", fmt::format("SELECT {} FROM connections WHERE conn_id = ?",
+                                                  column_list(kConnectionColumns))};
+        case Sql::kListConnections:
+            return {"list connections",
+                    fmt::format("SELECT {} FROM connections ORDER BY conn_id LIMIT ? OFFSET ?",
+                                column_list(kConnectionColumns))};
+        case Sql::kCountConnections:
+            return {"count connections", "SELECT COUNT(*) FROM connections"};
+        case Sql::kDeleteConnection:
+            return {"delete connection", "DELETE FROM connections WHERE conn_id = ?"};
         case Sql::kCount: break;
     }
     return {"unknown statement", ""};
@@ -1384,6 +1481,134 @@ Result<std::vector<SchedulerProcess>> SqliteStore::scheduler_processes() {
         p.heartbeat_at = row.int64(5);
         return p;
     });
+}
+
+// --- variables and connections --------------------------------------------------------------
+
+namespace {
+
+// The statements of one kind of record (variables or connections) for the shared code below.
+struct RecordSql {
+    Sql insert, update, upsert, get, list, count, remove;
+    std::string_view noun;  // "variable", "connection"
+};
+
+constexpr RecordSql kVariableSql{Sql::kInsertVariable, Sql::kUpdateVariable,
+                                 Sql::kUpsertVariable, Sql::kGetVariable,
+                                 Sql::kListVariables,  Sql::kCountVariables,
+                                 Sql::kDeleteVariable, "variable"};
+constexpr RecordSql kConnectionSql{Sql::kInsertConnection, Sql::kUpdateConnection,
+                                   Sql::kUpsertConnection, Sql::kGetConnection,
+                                   Sql::kListConnections,  Sql::kCountConnections,
+                                   Sql::kDeleteConnection, "connection"};
+
+Sql put_statement(const RecordSql& sql, PutMode mode) {
+    switch (mode) {
+        case PutMode::kCreate: return sql.insert;
+        case PutMode::kUpdate: return sql.update;
+        case PutMode::kUpsert: break;
+    }
+    return sql.upsert;
+}
+
+}  // namespace
+
+template <class Record, class Bind>
+static Result<void> put_record(SqliteConnection& db, const RecordSql& sql, const Record& record,
+                               const std::string& id, PutMode mode, Bind bind) {
+    if (auto here = db.check_in_place(); !here) return here.error();
+    auto q = db.cached(put_statement(sql, mode));
+    if (!q) return q.error();
+    bind(*q, record, mode == PutMode::kUpdate);
+    if (auto r = q->run(); !r) return with_subject(r.error(), fmt::format("{} '{}'", sql.noun, id));
+    if (mode != PutMode::kUpsert && sqlite3_changes(db.db()) == 0) {
+        if (mode == PutMode::kCreate) {
+            return Error{ErrorCode::kConflict, fmt::format("{} '{}' already exists", sql.noun, id)};
+        }
+        return Error{ErrorCode::kNotFound, fmt::format("{} '{}' not found", sql.noun, id)};
+    }
+    return {};
+}
+
+template <class Record, class Read>
+static Result<Page<Record>> list_records(SqliteConnection& db, const RecordSql& sql, int limit,
+                                         int offset, Read read) {
+    if (auto bad = check_page(limit, offset)) return *bad;
+    Page<Record> page;
+    {
+        auto q = db.cached(sql.count);
+        if (!q) return q.error();
+        auto row = q->step();
+        if (!row) return row.error();
+        page.total = *row ? q->int64(0) : 0;
+    }
+    auto q = db.cached(sql.list);
+    if (!q) return q.error();
+    q->bind(limit).bind(offset);
+    auto items = read_all<Record>(*q, read);
+    if (!items) return items.error();
+    page.items = std::move(*items);
+    return page;
+}
+
+static Result<void> delete_record(SqliteConnection& db, const RecordSql& sql,
+                                  const std::string& id) {
+    if (auto here = db.check_in_place(); !here) return here.error();
+    auto q = db.cached(sql.remove);
+    if (!q) return q.error();
+    q->bind(id);
+    if (auto r = q->run(); !r) return r;
+    if (sqlite3_changes(db.db()) == 0) {
+        return Error{ErrorCode::kNotFound, fmt::format("{} '{}' not found", sql.noun, id)};
+    }
+    return {};
+}
+
+Result<void> SqliteStore::put_variable(const Variable& variable, PutMode mode) {
+    std::lock_guard lock(mu_);
+    return put_record(*db_, kVariableSql, variable, variable.key, mode, &bind_variable);
+}
+
+Result<std::optional<Variable>> SqliteStore::get_variable(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetVariable);
+    if (!q) return q.error();
+    q->bind(key);
+    return read_optional<Variable>(*q, read_variable);
+}
+
+Result<Page<Variable>> SqliteStore::list_variables(int limit, int offset) {
+    std::lock_guard lock(mu_);
+    return list_records<Variable>(*db_, kVariableSql, limit, offset, read_variable);
+}
+
+Result<void> SqliteStore::delete_variable(const std::string& key) {
+    std::lock_guard lock(mu_);
+    return delete_record(*db_, kVariableSql, key);
+}
+
+Result<void> SqliteStore::put_connection(const Connection& connection, PutMode mode) {
+    std::lock_guard lock(mu_);
+    return put_record(*db_, kConnectionSql, connection, connection.conn_id, mode,
+                      &bind_connection);
+}
+
+Result<std::optional<Connection>> SqliteStore::get_connection(const std::string& conn_id) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetConnection);
+    if (!q) return q.error();
+    q->bind(conn_id);
+    return read_optional<Connection>(*q, read_connection);
+}
+
+Result<Page<Connection>> SqliteStore::list_connections(int limit, int offset) {
+    std::lock_guard lock(mu_);
+    return list_records<Connection>(*db_, kConnectionSql, limit, offset, read_connection);
+}
+
+Result<void> SqliteStore::delete_connection(const std::string& conn_id) {
+    std::lock_guard lock(mu_);
+    return delete_record(*db_, kConnectionSql, conn_id);
 }
 
 }  // namespace orquestra::store

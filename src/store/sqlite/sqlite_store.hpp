@@ -103,6 +103,15 @@ public:
     Result<std::optional<EventLog>> get_event_log(std::int64_t id) override;
     Result<Page<EventLog>> list_event_logs(const EventLogFilter& filter) override;
 
+    Result<void> put_variable(const Variable& variable, PutMode mode) override;
+    Result<std::optional<Variable>> get_variable(const std::string& key) override;
+    Result<Page<Variable>> list_variables(int limit, int offset) override;
+    Result<void> delete_variable(const std::string& key) override;
+    Result<void> put_connection(const Connection& connection, PutMode mode) override;
+    Result<std::optional<Connection>> get_connection(const std::string& conn_id) override;
+    Result<Page<Connection>> list_connections(int limit, int offset) override;
+    Result<void> delete_connection(const std::string& conn_id) override;
+
     Result<void> heartbeat(const SchedulerProcess& process, bool first) override;
     Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) override;
     Result<std::vector<SchedulerProcess>> scheduler_processes() override;
