@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 namespace orquestra::discovery {
@@ -86,6 +87,7 @@ InstanceChoice::Plan InstanceChoice::plan(const std::string& service_in,
         svc.tokens = std::min(options_.retry_burst, svc.tokens + options_.retry_ratio);
     }
     const std::size_t turn = request ? svc.turn++ : svc.turn;
+    std::vector<ServiceInstance> held;  // skipped for their open circuits, in skipped's order
     // Forget instances that left: the registry says they are gone (their breakers with them).
     std::set<std::string> present;
     for (const auto* group : {&near, &far}) {
@@ -101,10 +103,25 @@ InstanceChoice::Plan InstanceChoice::plan(const std::string& service_in,
             auto it = svc.breakers.find(s.id);
             if (it != svc.breakers.end() && !may_pass_locked(it->second, now, false, nullptr)) {
                 out.skipped.push_back(describe_locked(s.id, it->second, now));
+                held.push_back(std::move(s));
                 continue;
             }
             out.order.push_back(std::move(s));
         }
+    }
+    if (out.order.empty() && !held.empty()) {
+        // The circuit that reopens first; open_until is unset for a half-open one (a probe in
+        // flight), which goes last.
+        std::size_t first = 0;
+        const auto until = [&](std::size_t i) {
+            return out.skipped[i].open_until.value_or(std::numeric_limits<Millis>::max());
+        };
+        for (std::size_t i = 1; i < held.size(); ++i) {
+            if (until(i) < until(first)) first = i;
+        }
+        out.order.push_back(std::move(held[first]));
+        out.skipped.erase(out.skipped.begin() + static_cast<std::ptrdiff_t>(first));
+        out.last_resort = true;
     }
     return out;
 }

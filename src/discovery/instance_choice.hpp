@@ -88,6 +88,10 @@ public:
     struct Plan {
         std::vector<ServiceInstance> order;
         std::vector<InstanceHealth> skipped;
+        // Every UP instance's circuit is open: `order` holds the one whose back-off ends
+        // first, called anyway (a request never fails without one call), not admitted as a
+        // probe; its outcome closes the circuit or leaves the back-off as it is.
+        bool last_resort = false;
     };
     Plan plan(const std::string& service, std::vector<ServiceInstance> up, bool request = true);
 

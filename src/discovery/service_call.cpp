@@ -35,7 +35,7 @@ boost::asio::awaitable<CallOutcome> call_service(http::ClientPool& pool, Instanc
             break;
         }
         bool probe = false;
-        if (choice != nullptr && !choice->admit(service, t.id, &probe)) {
+        if (choice != nullptr && !plan.last_resort && !choice->admit(service, t.id, &probe)) {
             // Its circuit opened since the plan was made, or another request is its probe.
             continue;
         }

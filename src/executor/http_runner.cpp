@@ -58,6 +58,12 @@ asio::awaitable<AttemptResult> call(http::ClientPool& clients, discovery::Instan
             "probe once its back-off of {} ms has passed",
             s.instance_id, s.consecutive_failures, s.last_error, s.back_off.count()));
     }
+    if (plan.last_resort && !plan.order.empty()) {
+        result.log.push_back(fmt::format(
+            "every UP instance of service '{}' has an open circuit: calling {} anyway, the one "
+            "whose back-off ends first",
+            service, plan.order.front().id));
+    }
     http::ClientRequest req;
     req.method = spec.method;
     req.target = target;

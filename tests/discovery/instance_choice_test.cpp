@@ -56,6 +56,33 @@ TEST_F(InstanceChoiceTest, TheCallersZoneComesFirst) {
     }
 }
 
+TEST_F(InstanceChoiceTest, WhenEveryCircuitIsOpenTheOneThatReopensFirstIsCalledAnyway) {
+    InstanceChoice choice(options());
+    for (const char* id : {"b", "a", "c"}) {  // opened in this order, 1 ms apart
+        ASSERT_TRUE(choice.admit("svc", id));
+        choice.record("svc", id, true, 1ms, "HTTP 500");
+        clock_.advance(1);
+    }
+    auto plan = choice.plan("svc", three());
+    EXPECT_TRUE(plan.last_resort);
+    EXPECT_EQ(ids(plan), (std::vector<std::string>{"b"}));
+    EXPECT_EQ(plan.skipped.size(), 2u);
+    // Its answer: a failure leaves the back-off as it was, a success closes the circuit.
+    choice.record("svc", "b", true, 1ms, "HTTP 500");
+    EXPECT_EQ(choice.state("svc", "b"), BreakerState::kOpen);
+    choice.record("svc", "b", false, 1ms);
+    EXPECT_EQ(choice.state("svc", "b"), BreakerState::kClosed);
+    plan = choice.plan("svc", three());
+    EXPECT_FALSE(plan.last_resort);
+    EXPECT_EQ(ids(plan), (std::vector<std::string>{"b"}));
+    // A service with one instance: each request still calls it.
+    const std::vector<ServiceInstance> one{{"solo", "127.0.0.1", 9, ""}};
+    choice.record("one", "solo", true, 1ms, "HTTP 500");
+    plan = choice.plan("one", one);
+    EXPECT_TRUE(plan.last_resort);
+    EXPECT_EQ(ids(plan), (std::vector<std::string>{"solo"}));
+}
+
 TEST_F(InstanceChoiceTest, AFailureOpensTheBreakerUntilItsBackOffEndsThenOneProbePasses) {
     InstanceChoice choice(options());
     ASSERT_TRUE(choice.admit("svc", "a"));
