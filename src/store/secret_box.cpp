@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -26,7 +27,8 @@ void init_sodium() {
 std::optional<std::vector<unsigned char>> from_base64(std::string_view text) {
     for (int variant : {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
                         sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING}) {
-        std::vector<unsigned char> out(text.size());
+        // Never empty: libsodium takes no null buffer, even for an empty text.
+        std::vector<unsigned char> out(std::max<std::size_t>(text.size(), 1));
         std::size_t length = 0;
         const char* end = nullptr;
         if (::sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr,
