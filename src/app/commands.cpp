@@ -30,23 +30,6 @@ int fail(std::string_view what) {
     return 1;
 }
 
-// The audit log's record of a change made from the command line (owner "cli"); a failure to
-// record is a warning, never the command's failure.
-void record_cli_event(store::Store& store, std::string event, const std::string& dag_id,
-                      const std::string& run_id, std::string extra) {
-    store::EventLog e;
-    e.when = SystemClock::instance().now_ms();
-    e.event = std::move(event);
-    e.owner = "cli";
-    e.dag_id = dag_id;
-    e.run_id = run_id;
-    e.extra = std::move(extra);
-    if (auto r = store.add_event_log(e); !r) {
-        std::fprintf(stderr, "orquestra: warning: not recorded in the audit log: %s\n",
-                     r.error().message.c_str());
-    }
-}
-
 Result<json::object> parse_conf(const std::string& text) {
     if (text.empty()) return json::object();
     boost::system::error_code ec;
@@ -135,6 +118,21 @@ discovery::ChoiceOptions choice_options(const CommonFlags& flags) {
 }
 
 }  // namespace
+
+void record_cli_event(store::Store& store, std::string event, const std::string& dag_id,
+                      const std::string& run_id, std::string extra) {
+    store::EventLog e;
+    e.when = SystemClock::instance().now_ms();
+    e.event = std::move(event);
+    e.owner = "cli";
+    e.dag_id = dag_id;
+    e.run_id = run_id;
+    e.extra = std::move(extra);
+    if (auto r = store.add_event_log(e); !r) {
+        std::fprintf(stderr, "orquestra: warning: not recorded in the audit log: %s\n",
+                     r.error().message.c_str());
+    }
+}
 
 int cmd_db(const CommonFlags& flags, const std::string& action) {
     auto paths = HomePaths::resolve(flags.home, flags.dags, flags.db);

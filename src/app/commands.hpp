@@ -102,4 +102,9 @@ int cmd_connections_get(const CommonFlags& flags, const std::string& conn_id);
 int cmd_connections_list(const CommonFlags& flags);
 int cmd_connections_delete(const CommonFlags& flags, const std::string& conn_id);
 
+// The audit log's record of a change made from the command line (owner "cli"); `extra` is a
+// JSON object as text. A failure to record is a warning on stderr, never the command's failure.
+void record_cli_event(store::Store& store, std::string event, const std::string& dag_id,
+                      const std::string& run_id, std::string extra);
+
 }  // namespace orquestra::app

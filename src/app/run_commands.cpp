@@ -50,18 +50,8 @@ struct CliEngine {
 };
 
 void audit(store::Store& store, std::string event, const std::string& dag_id,
-           const std::string& run_id, json::object extra) {
-    store::EventLog e;
-    e.when = SystemClock::instance().now_ms();
-    e.event = std::move(event);
-    e.owner = "cli";
-    e.dag_id = dag_id;
-    e.run_id = run_id;
-    e.extra = json::serialize(extra);
-    if (auto r = store.add_event_log(e); !r) {
-        std::fprintf(stderr, "orquestra: warning: not recorded in the audit log: %s\n",
-                     r.error().message.c_str());
-    }
+           const std::string& run_id, const json::object& extra) {
+    record_cli_event(store, std::move(event), dag_id, run_id, json::serialize(extra));
 }
 
 Result<std::optional<Millis>> optional_date(const std::string& text, std::string_view flag) {
