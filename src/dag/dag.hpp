@@ -91,6 +91,24 @@ struct WaitForServiceSpec {
 
 using TaskKind = std::variant<HttpSpec, CommandSpec, WaitForServiceSpec>;
 
+// A callback (on_failure, on_success, on_retry): an HTTP call or a command, run by the
+// scheduler after a try or a run has ended so (scheduler/callbacks.hpp). Its templates also see
+// `callback`, the event as JSON. Its timeout is 30 s unless it sets one.
+struct Callback {
+    std::variant<HttpSpec, CommandSpec> target;
+    SecretReads secret_reads;  // what its templates read of variables and connections
+    int line = 0;              // of its key in the file, 1-based
+};
+inline constexpr std::size_t kMaxCallbacksPerEvent = 8;
+
+// The callbacks of a task (every event) or of a DAG (on_failure and on_success of its runs).
+struct Callbacks {
+    std::vector<Callback> on_failure;
+    std::vector<Callback> on_success;
+    std::vector<Callback> on_retry;
+    bool empty() const { return on_failure.empty() && on_success.empty() && on_retry.empty(); }
+};
+
 // Task defaults for the whole DAG; each task may override any of them.
 struct DefaultArgs {
     std::string owner = "airflow";
@@ -99,6 +117,7 @@ struct DefaultArgs {
     bool retry_exponential_backoff = false;
     std::optional<Millis> max_retry_delay;
     std::optional<Millis> execution_timeout;
+    Callbacks callbacks;  // each event a task does not set itself
 };
 
 struct Task {
@@ -119,6 +138,7 @@ struct Task {
     // What its templates (and its http connection) read of variables and connections: the
     // scheduler looks them up when it renders a try.
     SecretReads secret_reads;
+    Callbacks callbacks;  // its own, else default_args'
 
     // "http", "command" or "wait_for_service"
     std::string_view kind_name() const;
@@ -139,6 +159,7 @@ struct Dag {
     bool is_paused_upon_creation = true;
     std::vector<Param> params;  // in file order
     DefaultArgs default_args;
+    Callbacks callbacks;      // on_failure and on_success of a run (on_retry stays empty)
     std::vector<Task> tasks;  // topologically sorted; file order among independent tasks
     int dag_id_line = 0;      // of the dag_id key, 1-based
 

@@ -139,7 +139,7 @@ std::string hint(std::string_view key, std::span<const std::string_view> known) 
     return fmt::format(" (valid keys: {})", join(known));
 }
 
-constexpr std::array<std::string_view, 14> kDagKeys = {"dag_id",
+constexpr std::array<std::string_view, 16> kDagKeys = {"dag_id",
                                                        "description",
                                                        "doc",
                                                        "schedule",
@@ -152,11 +152,14 @@ constexpr std::array<std::string_view, 14> kDagKeys = {"dag_id",
                                                        "is_paused_upon_creation",
                                                        "params",
                                                        "default_args",
-                                                       "tasks"};
-constexpr std::array<std::string_view, 6> kDefaultArgsKeys = {
+                                                       "tasks",
+                                                       "on_failure",
+                                                       "on_success"};
+constexpr std::array<std::string_view, 9> kDefaultArgsKeys = {
     "owner",           "retries",          "retry_delay", "retry_exponential_backoff",
-    "max_retry_delay", "execution_timeout"};
-constexpr std::array<std::string_view, 13> kTaskKeys = {"upstream",
+    "max_retry_delay", "execution_timeout",
+    "on_failure",      "on_success",       "on_retry"};
+constexpr std::array<std::string_view, 16> kTaskKeys = {"upstream",
                                                         "trigger_rule",
                                                         "when",
                                                         "retries",
@@ -166,6 +169,9 @@ constexpr std::array<std::string_view, 13> kTaskKeys = {"upstream",
                                                         "execution_timeout",
                                                         "owner",
                                                         "doc",
+                                                        "on_failure",
+                                                        "on_success",
+                                                        "on_retry",
                                                         "http",
                                                         "command",
                                                         "wait_for_service"};
@@ -177,6 +183,12 @@ constexpr std::array<std::string_view, 5> kCommandKeys = {"argv", "script", "env
                                                           "cwd"};
 constexpr std::array<std::string_view, 4> kWaitKeys = {"service", "min_instances", "timeout",
                                                        "poke_interval"};
+// A callback is an http call (these keys, as in a task's http:) or a command (argv or script).
+constexpr std::array<std::string_view, 16> kCallbackKeys = {
+    "service", "url",  "connection", "method",  "path",    "query", "headers", "json",
+    "body",    "timeout", "attempt_timeout", "expected_status", "argv", "script", "env", "cwd"};
+constexpr std::array<std::string_view, 3> kCallbackEvents = {"on_failure", "on_success",
+                                                             "on_retry"};
 constexpr std::array<std::string_view, 7> kMethods = {"GET",    "POST", "PUT",    "PATCH",
                                                       "DELETE", "HEAD", "OPTIONS"};
 
@@ -440,10 +452,10 @@ class Loader {
         return nullptr;
     }
 
-    static void check_names(const std::vector<std::string>& roots, int line,
-                            std::string_view where) {
+    void check_names(const std::vector<std::string>& roots, int line, std::string_view where) {
         const std::vector<std::string>& known = context_names();
         for (const std::string& r : roots) {
+            if (callback_names_ && r == "callback") continue;
             if (std::find(known.begin(), known.end(), r) == known.end()) {
                 std::vector<std::string_view> names(known.begin(), known.end());
                 fail(line,
@@ -453,14 +465,14 @@ class Loader {
         }
     }
 
-    static Template compile_template(std::string_view text, int line, std::string_view where) {
+    Template compile_template(std::string_view text, int line, std::string_view where) {
         Result<Template> t = Template::compile(text);
         if (!t) fail(line, fmt::format("bad template in {}: {}", where, t.error().message));
         check_names(t->root_names(), line, where);
         return std::move(*t);
     }
 
-    static Template template_of(const Entry& e, std::string_view where) {
+    Template template_of(const Entry& e, std::string_view where) {
         return compile_template(scalar(e, where), e.value_line, where);
     }
 
@@ -498,11 +510,17 @@ class Loader {
     CommandSpec parse_command(const Entry& e, const std::string& where);
     WaitForServiceSpec parse_wait(const Entry& e, const std::string& where);
     Task parse_task(const Entry& e, const DefaultArgs& defaults, std::vector<int>& upstream_lines);
+    // on_failure / on_success / on_retry: one callback or a list of them.
+    std::vector<Callback> parse_callbacks(const Entry& e, const std::string& where);
+    Callback parse_callback(const YAML::Node& node, int line, const std::string& where);
+    void parse_callback_events(const MapView& m, const std::string& where, bool with_retry,
+                               Callbacks& out);
     static void sort_tasks(Dag& dag, std::vector<std::vector<int>>& upstream_lines);
 
     std::string fileloc_;
     std::size_t max_json_nodes_;
     std::size_t json_nodes_ = 0;
+    bool callback_names_ = false;  // parsing a callback: templates may read `callback`
 };
 
 DefaultArgs Loader::parse_default_args(const Entry* e) {
@@ -524,6 +542,7 @@ DefaultArgs Loader::parse_default_args(const Entry* e) {
     if (const Entry* x = m.find("execution_timeout")) {
         d.execution_timeout = as_duration(*x, "default_args.execution_timeout", false);
     }
+    parse_callback_events(m, "default_args", true, d.callbacks);
     return d;
 }
 
@@ -680,7 +699,8 @@ CommandSpec Loader::parse_command(const Entry& e, const std::string& where) {
         if (looks_like && std::any_of(looks_like->root_names().begin(),
                                       looks_like->root_names().end(), [&](const std::string& n) {
                                           return std::find(known.begin(), known.end(), n) !=
-                                                 known.end();
+                                                     known.end() ||
+                                                 (callback_names_ && n == "callback");
                                       })) {
             fail(x.value_line, fmt::format("{}.script is not a template: {}", what, kUseEnvHint));
         }
@@ -764,6 +784,125 @@ WaitForServiceSpec Loader::parse_wait(const Entry& e, const std::string& where) 
     return w;
 }
 
+Callback Loader::parse_callback(const YAML::Node& node, int line, const std::string& where) {
+    Callback cb;
+    cb.line = line;
+    if (!node.IsMap()) {
+        fail(line_of(node, line),
+             fmt::format("{} must be a mapping (an http call: service, url or connection; or a "
+                         "command: argv or script), got a {}",
+                         where, type_name(node)));
+    }
+    MapView m(node, where, line, kCallbackKeys);
+    const Entry* http_key = nullptr;
+    const Entry* command_key = nullptr;
+    for (const Entry& x : m.entries()) {
+        if (x.key == "service" || x.key == "url" || x.key == "connection") {
+            if (http_key == nullptr) http_key = &x;
+        } else if (x.key == "argv" || x.key == "script") {
+            if (command_key == nullptr) command_key = &x;
+        }
+    }
+    if (http_key != nullptr && command_key != nullptr) {
+        fail(command_key->line, fmt::format("{} has both {} (an http call) and {} (a command); a "
+                                            "callback does one",
+                                            where, http_key->key, command_key->key));
+    }
+    if (http_key == nullptr && command_key == nullptr) {
+        fail(line, fmt::format("{} needs a target: service, url or connection (an http call), or "
+                               "argv or script (a command)",
+                               where));
+    }
+    // The keys of the other kind are refused by the kind's own parser, naming them.
+    Entry whole;
+    whole.key = where;
+    whole.value = node;
+    whole.line = line;
+    whole.value_line = line;
+    const bool was = callback_names_;
+    callback_names_ = true;
+    if (http_key != nullptr) {
+        for (const Entry& x : m.entries()) {
+            if (x.key == "env" || x.key == "cwd") {
+                fail(x.line, fmt::format("unknown key '{}' in {}: an http callback takes service, "
+                                         "url or connection, method, path, query, headers, json "
+                                         "or body, timeout, attempt_timeout and expected_status",
+                                         x.key, where));
+            }
+        }
+        HttpSpec h = parse_http(whole, where);
+        if (m.find("method") == nullptr) h.method = "POST";
+        cb.target = std::move(h);
+    } else {
+        for (const Entry& x : m.entries()) {
+            if (std::find(kCommandKeys.begin(), kCommandKeys.end(), x.key) == kCommandKeys.end()) {
+                fail(x.line, fmt::format("unknown key '{}' in {}: a command callback takes argv or "
+                                         "script, env, timeout and cwd",
+                                         x.key, where));
+            }
+        }
+        CommandSpec c = parse_command(whole, where);
+        if (m.find("timeout") == nullptr) c.timeout = 30'000;
+        cb.target = std::move(c);
+    }
+    callback_names_ = was;
+    auto reads = [&](const std::vector<std::string>& paths) {
+        if (auto r = add_secret_reads(paths, cb.secret_reads); !r) {
+            fail(line, fmt::format("bad template in {}: {}", where, r.error().message));
+        }
+    };
+    if (const auto* h = std::get_if<HttpSpec>(&cb.target)) {
+        reads(h->path.read_paths());
+        for (const auto& [k, v] : h->query) reads(v.read_paths());
+        for (const auto& [k, v] : h->headers) reads(v.read_paths());
+        if (h->json) reads(h->json->read_paths());
+        if (h->body) reads(h->body->read_paths());
+        auto& conns = cb.secret_reads.connections;
+        if (h->connection && std::find(conns.begin(), conns.end(), *h->connection) == conns.end()) {
+            conns.push_back(*h->connection);
+        }
+    } else {
+        const auto& c = std::get<CommandSpec>(cb.target);
+        for (const auto& a : c.argv) reads(a.read_paths());
+        for (const auto& [k, v] : c.env) reads(v.read_paths());
+    }
+    return cb;
+}
+
+std::vector<Callback> Loader::parse_callbacks(const Entry& e, const std::string& where) {
+    std::vector<Callback> out;
+    if (!e.value.IsSequence()) {
+        out.push_back(parse_callback(e.value, e.value_line, where));
+        return out;
+    }
+    if (e.value.size() == 0) fail(e.value_line, fmt::format("{} is an empty list", where));
+    if (e.value.size() > kMaxCallbacksPerEvent) {
+        fail(e.value_line, fmt::format("{} has more than {} callbacks", where,
+                                       kMaxCallbacksPerEvent));
+    }
+    std::size_t i = 0;
+    for (const YAML::Node& item : e.value) {
+        out.push_back(parse_callback(item, line_of(item, e.value_line),
+                                     fmt::format("{}[{}]", where, i++)));
+    }
+    return out;
+}
+
+void Loader::parse_callback_events(const MapView& m, const std::string& where, bool with_retry,
+                                   Callbacks& out) {
+    for (std::string_view event : kCallbackEvents) {
+        if (event == "on_retry" && !with_retry) continue;
+        const Entry* x = m.find_any(event);
+        if (x == nullptr) continue;
+        if (x->is_null()) fail(x->line, fmt::format("{} {} is empty", where, event));
+        auto parsed =
+            parse_callbacks(*x, where.empty() ? std::string(event) : fmt::format("{} {}", where, event));
+        if (event == "on_failure") out.on_failure = std::move(parsed);
+        if (event == "on_success") out.on_success = std::move(parsed);
+        if (event == "on_retry") out.on_retry = std::move(parsed);
+    }
+}
+
 Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
                         std::vector<int>& upstream_lines) {
     Task t;
@@ -827,6 +966,8 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
     }
     if (const Entry* x = m.find("owner")) t.owner = scalar(*x, where + " owner");
     if (const Entry* x = m.find("doc")) t.doc = scalar(*x, where + " doc");
+    t.callbacks = defaults.callbacks;
+    parse_callback_events(m, where, true, t.callbacks);
 
     const Entry* kind = nullptr;
     for (std::string_view k : kTaskKinds) {
@@ -1011,6 +1152,7 @@ Dag Loader::build(const YAML::Node& root) {
     }
     if (const Entry* x = top.find("params")) dag.params = parse_params(*x);
     dag.default_args = parse_default_args(top.find("default_args"));
+    parse_callback_events(top, "", false, dag.callbacks);
 
     if (const Entry* x = top.find("tasks")) {
         MapView tasks(x->value, "tasks", x->line, {}, "task");

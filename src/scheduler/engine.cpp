@@ -135,6 +135,7 @@ Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolde
       wake_timer_(loop),
       secrets_(store, options_.secret_keys != nullptr ? *options_.secret_keys : no_keys_) {
     if (options_.owner.empty()) options_.owner = random_owner();
+    callbacks_ = make_callback_dispatcher();
 }
 
 Engine::~Engine() {
@@ -533,9 +534,9 @@ void Engine::load_unfinished_runs() {
     // runs low (when its runs end), so that the others share a burst of runs.
     if (more_to_claim_ && queued_runs() < options_.claim_batch) claim_now();
     if (!changes.empty()) {
-        if (auto r = store_.commit(changes); !r) {
-            spdlog::error("cannot record recovered tries: {}", r.error().message);
-        }
+        auto r = store_.commit(changes);
+        if (!r) spdlog::error("cannot record recovered tries: {}", r.error().message);
+        fire_staged_callbacks(bool(r));
     }
 }
 
@@ -846,7 +847,7 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     return true;
 }
 
-void Engine::fail_try(ActiveRun&, const dag::Task& task, store::TaskInstance& ti, Millis now,
+void Engine::fail_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
                       const std::string& error, store::Changes& changes) {
     ti.end_date = now;
     if (ti.try_number < ti.max_tries) {
@@ -862,6 +863,7 @@ void Engine::fail_try(ActiveRun&, const dag::Task& task, store::TaskInstance& ti
     tr.error = error;
     changes.tries.push_back(tr);
     metrics_->tries.add(label_pairs({{"kind", ti.operator_name}, {"state", "failed"}}));
+    stage_task_callback(ar, task, ti, error);
 }
 
 void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
@@ -1039,6 +1041,7 @@ void Engine::flush() {
             changes.tries.push_back(std::move(tr));
             metrics_->tries.add(
                 label_pairs({{"kind", ti.operator_name}, {"state", "success"}}));
+            if (task != nullptr) stage_task_callback(ar, *task, ti, "");
             lines.push_back(fmt::format("outcome: success{}",
                                         p.result.output_json ? ", output: " + *p.result.output_json
                                                              : ""));
@@ -1085,10 +1088,12 @@ void Engine::flush() {
             ar.run.last_scheduling_decision = now;
             changes.runs.push_back(ar.run);
             finished.push_back(key);
+            stage_run_callback(ar);
         }
     }
     dirty_.clear();
 
+    bool durable = true;
     if (!changes.empty()) {
         metrics_->flush_size.observe(
             static_cast<double>(changes.runs.size() + changes.tasks.size() + changes.tries.size()));
@@ -1100,6 +1105,7 @@ void Engine::flush() {
             // Nothing that depends on these changes may start: keep the tries undispatched
             // and fail them so their retry policy decides.
             spdlog::error("cannot commit scheduler changes: {}", r.error().message);
+            durable = false;
             for (auto& d : dispatches) {
                 results_.push_back(Pending{d.key, d.task_id, d.attempt.try_number,
                                            executor::AttemptResult{false, std::nullopt,
@@ -1116,6 +1122,7 @@ void Engine::flush() {
         }
     }
     for (auto& [key, task_id, try_number, lines] : logs) write_log(key, task_id, try_number, lines);
+    fire_staged_callbacks(durable);
     for (const auto& key : finished) {
         auto run = runs_.find(key);
         store::DagRun done = run->second.run;

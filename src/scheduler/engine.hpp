@@ -22,6 +22,7 @@
 #include "core/masker.hpp"
 #include "dag/dag_folder.hpp"
 #include "executor/task_runner.hpp"
+#include "scheduler/callbacks.hpp"
 #include "scheduler/engine_metrics.hpp"
 #include "scheduler/log_writer.hpp"
 #include "scheduler/operations.hpp"
@@ -74,6 +75,10 @@ struct EngineOptions {
     // The key that opens sealed variables and connections; nullptr: only those not sealed (and
     // the environment's ORQUESTRA_VAR_* / ORQUESTRA_CONN_*) can be read.
     store::SecretKeySource* secret_keys = nullptr;
+    // What runs callbacks (scheduler/callbacks.hpp); nullptr: the tries' runner. How many run
+    // at once and wait.
+    executor::TaskRunner* callback_runner = nullptr;
+    CallbackLimits callback_limits;
 };
 
 // Renders a task's templates for one try (path, query, headers, body, argv, env...). An http
@@ -314,6 +319,15 @@ private:
     void claim_now();
     int queued_runs() const;
     LogWriter logs_;
+    // Callbacks of the ends decided since the last commit, run once it succeeds
+    // (engine_callbacks.cpp).
+    void stage_task_callback(const ActiveRun& ar, const dag::Task& task,
+                             const store::TaskInstance& ti, const std::string& error);
+    void stage_run_callback(const ActiveRun& ar);
+    void fire_staged_callbacks(bool durable);
+    std::unique_ptr<CallbackDispatcher> make_callback_dispatcher();
+    std::vector<CallbackJob> staged_callbacks_;
+    std::unique_ptr<CallbackDispatcher> callbacks_;
 };
 
 }  // namespace orquestra::scheduler

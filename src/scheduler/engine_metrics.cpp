@@ -16,6 +16,9 @@ void EngineMetrics::render(std::string& out) const {
     metric_header(out, "orquestra_task_tries_total", "counter",
                   "Task tries that ended, by task kind and the state they ended in.");
     tries.render(out, "orquestra_task_tries_total");
+    metric_header(out, "orquestra_callbacks_total", "counter",
+                  "Callbacks that ended, by event, kind and outcome (ok, failed, dropped).");
+    callbacks.render(out, "orquestra_callbacks_total");
     metric_header(out, "orquestra_task_duration_seconds", "histogram",
                   "Time from a try's start to its end, by task kind.");
     task_duration.render(out, "orquestra_task_duration_seconds");

@@ -16,6 +16,7 @@ struct EngineMetrics {
     CounterFamily runs_started;   // dag_id
     CounterFamily runs_finished;  // dag_id, state
     CounterFamily tries;          // kind, state (the state a try ended in)
+    CounterFamily callbacks;      // event, kind, outcome (ok, failed, dropped)
     HistogramFamily task_duration{duration_bounds()};  // kind: a try's start to its end
     HistogramFamily queue_wait{duration_bounds()};     // kind: decided to running
     // From a flush being asked for to its start on the loop.
