@@ -63,6 +63,10 @@ protected:
         ASSERT_TRUE(s) << s.error().message;
         store_ = std::move(*s);
         ASSERT_TRUE(store_->migrate());
+        store::SecretBox::Key key{};
+        key.fill(5);
+        keys_ = std::make_unique<store::SecretKeySource>(store::SecretBox(key));
+        secrets_ = std::make_unique<store::Secrets>(*store_, *keys_);
     }
     void TearDown() override {
         engine_.reset();
@@ -82,6 +86,7 @@ protected:
         opts.unpause_new_dags = true;
         opts.callback_runner = &callbacks_;
         opts.callback_limits = limits;
+        opts.secret_keys = keys_.get();
         engine_ = std::make_unique<Engine>(io_, *store_, *folder_, tasks_, clock_, opts);
         ASSERT_TRUE(engine_->start());
         pump();
@@ -132,6 +137,8 @@ protected:
     FakeClock clock_{1'700'000'000'000};
     boost::asio::io_context io_;
     std::unique_ptr<store::SqliteStore> store_;
+    std::unique_ptr<store::SecretKeySource> keys_;
+    std::unique_ptr<store::Secrets> secrets_;
     std::unique_ptr<dag::DagFolder> folder_;
     ManualRunner tasks_;
     ManualRunner callbacks_;
@@ -277,6 +284,37 @@ tasks:
                                    "variable 'no_such_token' does not exist"),
               std::string::npos)
         << try_log("a", 1);
+}
+
+TEST_F(CallbacksTest, WhatACallbackReadsOfSecretsIsMaskedInTheTryLog) {
+    ASSERT_TRUE(secrets_->put_variable("api_token", "tok-SECRET-42", std::nullopt,
+                                       store::PutMode::kUpsert));
+    write_dag(R"(
+dag_id: d
+tasks:
+  a:
+    command: ["true"]
+    on_failure:
+      url: "http://127.0.0.1:9/hook"
+      headers: {Authorization: "Bearer {{ var.value.api_token }}"}
+)");
+    start_engine();
+    trigger();
+    finish(tasks_, 0, false);
+    ASSERT_EQ(callbacks_.started.size(), 1u);
+    const auto& http = std::get<executor::RenderedHttp>(callbacks_.started[0].attempt.work);
+    ASSERT_EQ(http.headers.size(), 1u);
+    EXPECT_EQ(http.headers[0].second, "Bearer tok-SECRET-42");  // the hook gets the real value
+    executor::AttemptResult refused;
+    refused.error = "HTTP 401: token tok-SECRET-42 refused";
+    refused.log = {"request header Authorization: Bearer tok-SECRET-42"};
+    callbacks_.started[0].done(std::move(refused));
+    pump();
+    const std::string log = try_log("a", 1);
+    EXPECT_EQ(log.find("tok-SECRET-42"), std::string::npos) << log;
+    EXPECT_NE(log.find("failed: HTTP 401: token *** refused"), std::string::npos) << log;
+    EXPECT_NE(log.find("request header Authorization: ***"), std::string::npos) << log;
+    EXPECT_EQ(run_state(), RunState::kFailed);
 }
 
 TEST_F(CallbacksTest, CommandCallbacksGetTheEventInTheirEnvironment) {
