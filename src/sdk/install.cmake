@@ -56,6 +56,9 @@ foreach(lib IN LISTS ORQUESTRA_INSTALLED_LIBS)
     string(APPEND ORQUESTRA_PC_LIBS " -l${name}")
   endif()
 endforeach()
+# The prefix is found from the .pc file's own place, so `cmake --install --prefix` anywhere works.
+file(RELATIVE_PATH ORQUESTRA_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
+string(REGEX REPLACE "/$" "" ORQUESTRA_PC_TO_PREFIX "${ORQUESTRA_PC_TO_PREFIX}")
 configure_file(${CMAKE_CURRENT_SOURCE_DIR}/orquestra.pc.in ${CMAKE_CURRENT_BINARY_DIR}/orquestra.pc
   @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/orquestra.pc
