@@ -10,13 +10,12 @@
 // temporary one; with --register-port P this process is also registered as
 // orquestra_library_example at 127.0.0.1:P for as long as it runs.
 
-#include <orquestra/orquestra.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <optional>
+#include <orquestra/orquestra.hpp>
 #include <string>
 #include <string_view>
 
@@ -38,14 +37,13 @@ orquestra::Dag usuarios_mensagens() {
     dag.param("usuario_id", "1", R"({"type": "integer", "minimum": 1})");
     auto obter = dag.http("obter_usuario", {.service = "servico_usuarios",
                                             .path = "/usuarios/{{ params.usuario_id }}"});
-    auto enviar = dag.http(
-        "enviar_mensagem",
-        {.service = "servico_mensagens",
-         .method = "POST",
-         .path = "/enviar_mensagem",
-         .json = R"j({"usuario_id": "{{ params.usuario_id }}", "grupo": "admin",
+    auto enviar = dag.http("enviar_mensagem",
+                           {.service = "servico_mensagens",
+                            .method = "POST",
+                            .path = "/enviar_mensagem",
+                            .json = R"j({"usuario_id": "{{ params.usuario_id }}", "grupo": "admin",
                      "mensagem": "Mensagem automática do Orquestra (biblioteca C++)"})j"},
-        {.when = "'admin' in tasks.obter_usuario.output.grupos"});
+                           {.when = "'admin' in tasks.obter_usuario.output.grupos"});
     obter >> enviar;
     return dag;
 }
@@ -83,22 +81,23 @@ int main(int argc, char** argv) {
     try {
         std::optional<orquestra::ServiceRegistration> registration;
         if (register_port != 0) {
-            registration.emplace(orquestra::RegistrationOptions{
-                .registry_url = registry,
-                .app_name = "orquestra_library_example",
-                .port = static_cast<std::uint16_t>(register_port)});
+            registration.emplace(
+                orquestra::RegistrationOptions{.registry_url = registry,
+                                               .app_name = "orquestra_library_example",
+                                               .port = static_cast<std::uint16_t>(register_port)});
             registration->start();
             if (!registration->wait_registered(std::chrono::seconds(5))) {
-                std::fprintf(stderr, "usuarios_mensagens: the registry did not take the "
-                                     "registration in 5 s\n");
+                std::fprintf(stderr,
+                             "usuarios_mensagens: the registry did not take the "
+                             "registration in 5 s\n");
                 return 2;
             }
             std::printf("registered as %s\n", registration->instance_id().c_str());
         }
         orquestra::Orchestrator orchestrator({.registry_url = registry, .db = db});
         orchestrator.add(usuarios_mensagens());
-        auto run = orchestrator.trigger("usuarios_mensagens",
-                                        "{\"usuario_id\": " + usuario_id + "}");
+        auto run =
+            orchestrator.trigger("usuarios_mensagens", "{\"usuario_id\": " + usuario_id + "}");
         const auto state = run.wait(std::chrono::seconds(120));
         for (const auto& task : run.tasks()) {
             std::printf("%s: %s", task.task_id.c_str(),

@@ -1,16 +1,15 @@
 #include "app/remote_directory.hpp"
 
-#include "app/commands.hpp"
-#include "core/strings.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 
+#include "app/commands.hpp"
+#include "core/strings.hpp"
+
 namespace orquestra::app {
 
-RemoteDirectory::RemoteDirectory(const std::string& registry_urls,
-                                 const std::string& registry_auth)
+RemoteDirectory::RemoteDirectory(const std::string& registry_urls, const std::string& registry_auth)
     : guard_(boost::asio::make_work_guard(io_)) {
     discovery::EurekaClientOptions options;
     for (auto url : split(registry_urls, ',')) {

@@ -6,21 +6,20 @@
 // right away find their services; a registry that does not answer is logged and tried again.
 // The destructor stops the client and joins its thread.
 
-#include "discovery/eureka_client.hpp"
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
 #include <optional>
 #include <string>
 #include <thread>
+
+#include "discovery/eureka_client.hpp"
 
 namespace orquestra::app {
 
 struct CommonFlags;
 
 class RemoteDirectory {
-public:
+  public:
     // `registry_urls`: one or more base URLs, comma-separated; `registry_auth`: user:password
     // for the registries whose URL carries none (empty: none).
     RemoteDirectory(const std::string& registry_urls, const std::string& registry_auth);
@@ -31,7 +30,7 @@ public:
 
     discovery::EurekaClient& operator*() { return *client_; }
 
-private:
+  private:
     boost::asio::io_context io_{1};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
     std::optional<discovery::EurekaClient> client_;

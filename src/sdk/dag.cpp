@@ -5,14 +5,14 @@
 
 #include "orquestra/dag.hpp"
 
-#include "dag/loader.hpp"
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "dag/loader.hpp"
 
 namespace orquestra {
 
@@ -94,8 +94,8 @@ const std::string& Task::id() const { return dag_->tasks[index_].id; }
 
 Task Task::operator>>(Task downstream) const {
     if (downstream.dag_ != dag_) {
-        dag_->fail(fmt::format("task '{}' and task '{}' belong to different DAGs", id(),
-                               downstream.id()));
+        dag_->fail(
+            fmt::format("task '{}' and task '{}' belong to different DAGs", id(), downstream.id()));
     }
     auto& up = dag_->tasks[downstream.index_].upstream;
     if (std::find(up.begin(), up.end(), id()) == up.end()) up.push_back(id());
@@ -162,8 +162,8 @@ void Dag::param(const std::string& name, const std::string& default_json,
     s.params[name] = std::move(schema);
 }
 
-Task Dag::task(const std::string& task_id, const std::string& kind,
-               const std::string& spec_json, const TaskOptions& options) {
+Task Dag::task(const std::string& task_id, const std::string& kind, const std::string& spec_json,
+               const TaskOptions& options) {
     Task::State& s = *state_;
     const std::string where = fmt::format("task '{}'", task_id);
     if (s.index.contains(task_id)) s.fail(fmt::format("{} is defined twice", where));
@@ -212,8 +212,7 @@ Task Dag::http(const std::string& task_id, const HttpTask& spec, const TaskOptio
     return task(task_id, "http", json::serialize(o), options);
 }
 
-Task Dag::command(const std::string& task_id, const CommandTask& spec,
-                  const TaskOptions& options) {
+Task Dag::command(const std::string& task_id, const CommandTask& spec, const TaskOptions& options) {
     json::object o;
     if (!spec.argv.empty()) {
         json::array argv;

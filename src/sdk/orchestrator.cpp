@@ -5,20 +5,20 @@
 
 #include "orquestra/orchestrator.hpp"
 
-#include "app/remote_directory.hpp"
-#include "app/workflow_node.hpp"
-#include "dag/loader.hpp"
-
-#include <boost/json/parse.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/json/parse.hpp>
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <set>
+
+#include "app/remote_directory.hpp"
+#include "app/workflow_node.hpp"
+#include "dag/loader.hpp"
 
 namespace orquestra {
 
@@ -29,9 +29,7 @@ namespace {
 // The directory of an Orchestrator without a registry: no service has an instance.
 class NoServices final : public discovery::ServiceDirectory {
   public:
-    std::vector<discovery::ServiceInstance> up_instances(const std::string&) override {
-        return {};
-    }
+    std::vector<discovery::ServiceInstance> up_instances(const std::string&) override { return {}; }
     void subscribe(std::function<void(const std::string&)>) override {}
 };
 
@@ -80,7 +78,8 @@ const char* to_string(RunState state) {
 
 struct Run::Engine {
     explicit Engine(OrchestratorOptions options) {
-        if (!options.log_level.empty()) spdlog::set_level(spdlog::level::from_str(options.log_level));
+        if (!options.log_level.empty())
+            spdlog::set_level(spdlog::level::from_str(options.log_level));
         std::filesystem::path home = options.home;
         if (home.empty()) {
             temp_home = make_temp_home();  // 0700
@@ -88,15 +87,14 @@ struct Run::Engine {
             // Private from the start (WorkflowNode would make it so, with a warning).
             std::error_code ec;
             std::filesystem::create_directory(temp_home / "dags", ec);
-            std::filesystem::permissions(temp_home / "dags", std::filesystem::perms::owner_all,
-                                         ec);
+            std::filesystem::permissions(temp_home / "dags", std::filesystem::perms::owner_all, ec);
         }
         paths = app::HomePaths::resolve(home.string(), "", options.db);
         if (options.registry_url.empty()) {
             directory = std::make_unique<NoServices>();
         } else {
-            remote = std::make_unique<app::RemoteDirectory>(options.registry_url,
-                                                            options.registry_auth);
+            remote =
+                std::make_unique<app::RemoteDirectory>(options.registry_url, options.registry_auth);
         }
         pool = std::make_unique<http::IoPool>(std::max(1, options.threads));
         pool->start();
@@ -233,8 +231,9 @@ RunState Run::wait(std::chrono::milliseconds timeout) const {
         std::unique_lock lock(engine_->mu);
         const auto now = std::chrono::steady_clock::now();
         if (now >= deadline) return s;
-        engine_->cv.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
-                                       deadline - now, std::chrono::milliseconds(500)),
+        engine_->cv.wait_for(lock,
+                             std::min<std::chrono::steady_clock::duration>(
+                                 deadline - now, std::chrono::milliseconds(500)),
                              [&] { return engine_->done.contains(key); });
     }
 }

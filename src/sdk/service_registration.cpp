@@ -3,22 +3,23 @@
 
 #include "orquestra/service_registration.hpp"
 
-#include "core/strings.hpp"
-#include "discovery/eureka_client.hpp"
-#include "registry/model.hpp"
+#include <fmt/format.h>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <fmt/format.h>
-
 #include <stdexcept>
 #include <thread>
+
+#include "core/strings.hpp"
+#include "discovery/eureka_client.hpp"
+#include "registry/model.hpp"
 
 namespace orquestra {
 
 struct ServiceRegistration::State {
     explicit State(RegistrationOptions o) : guard(boost::asio::make_work_guard(io)) {
-        if (o.app_name.empty()) throw std::invalid_argument("ServiceRegistration: app_name is empty");
+        if (o.app_name.empty())
+            throw std::invalid_argument("ServiceRegistration: app_name is empty");
         if (o.port == 0) throw std::invalid_argument("ServiceRegistration: port is 0");
         if (o.host.empty()) throw std::invalid_argument("ServiceRegistration: host is empty");
         discovery::EurekaClientOptions options;

@@ -2,19 +2,17 @@
 // Orchestrator running them in memory, and a ServiceRegistration in a real registry on
 // loopback that an http task then finds by name.
 
-#include "orquestra/orquestra.hpp"
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "app/registry_node.hpp"
 #include "dag/loader.hpp"
 #include "http/server.hpp"
+#include "orquestra/orquestra.hpp"
 #include "test_http.hpp"
 #include "wait.hpp"
-
-#include <gtest/gtest.h>
-
-#include <unistd.h>
-
-#include <filesystem>
 
 namespace {
 
@@ -45,7 +43,9 @@ TEST(LibraryDagTest, ShiftBuildsUpstreamAndKeepsFields) {
                                         .path = "/usuarios/{{ params.usuario_id }}",
                                         .timeout = 1500ms});
     auto b = dag.http("enviar_mensagem",
-                      {.service = "servico_mensagens", .method = "POST", .path = "/enviar",
+                      {.service = "servico_mensagens",
+                       .method = "POST",
+                       .path = "/enviar",
                        .json = R"({"id": "{{ params.usuario_id }}", "n": 2})"},
                       {.when = "'admin' in tasks.obter_usuario.output.grupos", .retries = 2});
     auto c = dag.command("fim", {.argv = {"echo", "{{ ds }}"}});
@@ -69,6 +69,34 @@ TEST(LibraryDagTest, ShiftBuildsUpstreamAndKeepsFields) {
     ASSERT_EQ(m.params.size(), 1u);
     EXPECT_EQ(m.params[0].name, "usuario_id");
     EXPECT_EQ(m.tags, std::vector<std::string>{"seed"});
+}
+
+TEST(LibraryDagTest, DagOptionsReachTheModel) {
+    Dag dag("agendada", {.schedule = "@daily",
+                         .start_date = "2024-01-01",
+                         .catchup = true,
+                         .max_active_runs = 2,
+                         .default_args = {.owner = "equipe", .retries = 3, .retry_delay = 90s}});
+    dag.command("a", {.argv = {"true"}});
+    dag.command("b", {.argv = {"true"}}, {.retries = 0, .owner = "outra"});
+    const auto m = model(dag);
+    EXPECT_EQ(m.schedule.text(), "@daily");
+    EXPECT_TRUE(m.catchup);
+    EXPECT_EQ(m.max_active_runs, 2);
+    EXPECT_EQ(m.find_task("a")->retries, 3);
+    EXPECT_EQ(m.find_task("a")->retry_delay, 90'000);
+    EXPECT_EQ(m.find_task("a")->owner, "equipe");
+    EXPECT_EQ(m.find_task("b")->retries, 0);
+    EXPECT_EQ(m.find_task("b")->owner, "outra");
+
+    Dag unanchored("sem_inicio", {.schedule = "@daily"});
+    unanchored.command("a", {.argv = {"true"}});
+    EXPECT_NE(error_of(unanchored).find("needs a start_date"), std::string::npos)
+        << error_of(unanchored);
+    EXPECT_THROW(Dag("x", {.extra_json = R"({"tasks": {}})"}), DagError);
+    Dag extra("extra", {.extra_json = R"({"is_paused_upon_creation": false})"});
+    extra.command("a", {.argv = {"true"}});
+    EXPECT_FALSE(model(extra).is_paused_upon_creation);
 }
 
 TEST(LibraryDagTest, FanOutWithAVectorAndShiftLeft) {
@@ -179,8 +207,8 @@ TEST(LibraryOrchestratorTest, RunsCommandTasksInMemory) {
 }
 
 TEST(LibraryOrchestratorTest, ADurableStoreKeepsRunsForTheNextOrchestrator) {
-    const auto dir = std::filesystem::temp_directory_path() /
-                     ("orquestra-lib-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("orquestra-lib-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directory(dir);
     std::filesystem::permissions(dir, std::filesystem::perms::owner_all);
@@ -209,7 +237,8 @@ TEST(LibraryRegistrationTest, ARegisteredServiceIsCalledByNameAndCancelledOnStop
     app::RegistryNode registry(registry_io.io(), SystemClock::instance(), {});
     auto registry_port = registry.start();
     ASSERT_TRUE(registry_port);
-    const std::string registry_url = "http://127.0.0.1:" + std::to_string(*registry_port) + "/eureka";
+    const std::string registry_url =
+        "http://127.0.0.1:" + std::to_string(*registry_port) + "/eureka";
 
     orquestra::testing::IoThreads service_io(1);
     http::HttpServer service(service_io.io(), {}, [](http::Request& req, http::Response& res) {

@@ -8,7 +8,8 @@
 //                                         .path = "/usuarios/{{ params.usuario_id }}"});
 //     auto b = dag.http("enviar_mensagem", {.service = "servico_mensagens", .method = "POST",
 //                                           .path = "/enviar_mensagem",
-//                                           .json = R"({"usuario_id": "{{ params.usuario_id }}"})"},
+//                                           .json = R"({"usuario_id": "{{ params.usuario_id
+//                                           }}"})"},
 //                       {.when = "'admin' in tasks.obter_usuario.output.grupos"});
 //     a >> b;          // b runs after a
 //     dag.validate();  // throws DagError: cycles, unknown upstream, template syntax, ...
@@ -59,7 +60,7 @@ struct HttpTask {
 // A subprocess (README, "command:"): argv or script; run values only through env.
 struct CommandTask {
     std::vector<std::string> argv{};
-    std::string script{};  // run by /bin/sh -c exactly as written
+    std::string script{};                      // run by /bin/sh -c exactly as written
     std::map<std::string, std::string> env{};  // templates
     std::optional<Duration> timeout{};
     std::string cwd{};

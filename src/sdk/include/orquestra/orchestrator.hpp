@@ -21,14 +21,14 @@
 // (add() of an invalid DAG). The destructor stops the engine; runs not finished stay queued or
 // running in a durable store.
 
-#include "orquestra/dag.hpp"
-
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "orquestra/dag.hpp"
 
 namespace orquestra {
 
@@ -41,11 +41,11 @@ struct OrchestratorOptions {
     // The registry's base URL(s), comma-separated ("http://127.0.0.1:8761/eureka"); the
     // credentials may be in the URL. Empty: no registry (http tasks by service fail).
     std::string registry_url{};
-    std::string registry_auth{};  // user:password for a registry whose URL has none
-    std::string db{};             // empty: a temporary SQLite file
-    std::string home{};           // empty: a temporary directory (removed at the end)
-    std::string zone{};           // http tasks prefer instances in this zone
-    int threads = 1;            // HTTP client threads
+    std::string registry_auth{};     // user:password for a registry whose URL has none
+    std::string db{};                // empty: a temporary SQLite file
+    std::string home{};              // empty: a temporary directory (removed at the end)
+    std::string zone{};              // http tasks prefer instances in this zone
+    int threads = 1;                 // HTTP client threads
     std::string log_level = "warn";  // spdlog's: trace, debug, info, warn, error, off
 };
 
@@ -57,10 +57,10 @@ const char* to_string(RunState state);
 struct TaskResult {
     std::string task_id{};
     std::string state{};  // "" (not yet), queued, running, success, failed, skipped,
-                        // upstream_failed, up_for_retry
+                          // upstream_failed, up_for_retry
     int try_number = 0;
     std::optional<std::string> output_json{};  // what it produced, as JSON text
-    std::string error{};  // the last try's error, when it failed
+    std::string error{};                       // the last try's error, when it failed
 };
 
 class Orchestrator;

@@ -28,9 +28,9 @@ struct RegistrationOptions {
     std::string app_name{};       // the service's name ("servico_pedidos"); registered upper-case
     std::string host = "127.0.0.1";  // where callers reach this process
     std::uint16_t port = 0;
-    std::string instance_id{};         // empty: host:app:port
+    std::string instance_id{};            // empty: host:app:port
     std::string health_path = "/health";  // empty: no health check URL
-    std::string zone{};                      // metadata.zone
+    std::string zone{};                   // metadata.zone
     std::map<std::string, std::string> metadata{};
     std::chrono::seconds heartbeat_interval{30};
     std::chrono::seconds lease_duration{90};
