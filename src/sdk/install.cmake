@@ -43,8 +43,8 @@ write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/OrquestraConfigVers
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/OrquestraConfig.cmake
   ${CMAKE_CURRENT_BINARY_DIR}/OrquestraConfigVersion.cmake DESTINATION ${ORQUESTRA_CMAKE_DIR})
 
-# pkg-config: the archives in Libs (a static library always needs them), what they need in
-# Requires.private and Libs.private: `pkg-config --static --cflags --libs orquestra`.
+# pkg-config: the archives and what they link (orquestra.pc.in says why not .private):
+# `pkg-config --cflags --libs orquestra`.
 set(ORQUESTRA_PC_LIBS "")
 foreach(lib IN LISTS ORQUESTRA_INSTALLED_LIBS)
   get_target_property(type ${lib} TYPE)

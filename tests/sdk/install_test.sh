@@ -53,9 +53,11 @@ cmake --build "$work/cmake" >>"$work/cmake.log" 2>&1 || { cat "$work/cmake.log";
 step pkg-config build
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 [ "$(pkg-config --modversion orquestra)" = "0.1.0" ] || fail "pkg-config version"
+pkg-config --static --libs orquestra >/dev/null || fail "pkg-config --static"
+case "$(pkg-config --cflags orquestra)" in *boost*) fail "Boost in the Cflags" ;; esac
 # shellcheck disable=SC2046
 c++ -O0 -o "$work/pc_example" "$example/usuarios_mensagens.cpp" \
-    $(pkg-config --static --cflags --libs orquestra) 2>"$work/pc.log" || { cat "$work/pc.log"; fail "build with pkg-config"; }
+    $(pkg-config --cflags --libs orquestra) 2>"$work/pc.log" || { cat "$work/pc.log"; fail "build with pkg-config"; }
 
 # A registry and the two example services on free ports.
 step processes

@@ -3,7 +3,7 @@
 // (orchestrator.hpp), and this process's services in the registry (service_registration.hpp).
 // Only the standard library is needed to compile against these headers.
 // CMake: find_package(Orquestra REQUIRED) and link Orquestra::orquestra;
-// pkg-config: pkg-config --static --cflags --libs orquestra.
+// pkg-config: pkg-config --cflags --libs orquestra.
 
 #include "orquestra/dag.hpp"
 #include "orquestra/orchestrator.hpp"
