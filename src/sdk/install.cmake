@@ -45,6 +45,13 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/OrquestraConfig.cmake
 
 # pkg-config: the archives and what they link (orquestra.pc.in says why not .private):
 # `pkg-config --cflags --libs orquestra`.
+# A sanitized build (ORQUESTRA_SANITIZE) installs instrumented archives: their consumers must
+# link the sanitizers' runtimes, so the package says so.
+set(ORQUESTRA_PC_LINK_OPTIONS "")
+if(ORQUESTRA_SANITIZE)
+  target_link_options(orquestra_sdk INTERFACE $<INSTALL_INTERFACE:-fsanitize=address,undefined>)
+  set(ORQUESTRA_PC_LINK_OPTIONS " -fsanitize=address,undefined")
+endif()
 set(ORQUESTRA_PC_LIBS "")
 foreach(lib IN LISTS ORQUESTRA_INSTALLED_LIBS)
   get_target_property(type ${lib} TYPE)

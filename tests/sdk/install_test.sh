@@ -55,6 +55,12 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 [ "$(pkg-config --modversion orquestra)" = "0.1.0" ] || fail "pkg-config version"
 pkg-config --static --libs orquestra >/dev/null || fail "pkg-config --static"
 case "$(pkg-config --cflags orquestra)" in *boost*) fail "Boost in the Cflags" ;; esac
+# Every header a consumer's compiler opens for <orquestra/orquestra.hpp>: none of Boost.
+# shellcheck disable=SC2046
+opened=$(echo '#include <orquestra/orquestra.hpp>' |
+         c++ -fsyntax-only -H -x c++ - $(pkg-config --cflags orquestra) 2>&1)
+has "$opened" "orquestra/dag.hpp"
+case "$opened" in *boost*|*asio*|*beast*) fail "the public headers open Boost: $opened" ;; esac
 # shellcheck disable=SC2046
 c++ -O0 -o "$work/pc_example" "$example/usuarios_mensagens.cpp" \
     $(pkg-config --cflags --libs orquestra) 2>"$work/pc.log" || { cat "$work/pc.log"; fail "build with pkg-config"; }
