@@ -22,6 +22,9 @@ struct ServiceRegistration::State {
             throw std::invalid_argument("ServiceRegistration: app_name is empty");
         if (o.port == 0) throw std::invalid_argument("ServiceRegistration: port is 0");
         if (o.host.empty()) throw std::invalid_argument("ServiceRegistration: host is empty");
+        if (!o.health_path.empty() && o.health_path.front() != '/') {
+            throw std::invalid_argument("ServiceRegistration: health_path must start with '/'");
+        }
         discovery::EurekaClientOptions options;
         for (auto url : split(o.registry_url, ',')) {
             if (!url.empty()) options.registry_urls.emplace_back(url);

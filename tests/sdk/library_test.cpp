@@ -277,6 +277,11 @@ TEST(LibraryRegistrationTest, ARegisteredServiceIsCalledByNameAndCancelledOnStop
     registry.stop();
     EXPECT_THROW(ServiceRegistration({.registry_url = registry_url, .app_name = "x"}),
                  std::invalid_argument);
+    EXPECT_THROW(ServiceRegistration({.registry_url = registry_url,
+                                      .app_name = "x",
+                                      .port = 1,
+                                      .health_path = "health"}),
+                 std::invalid_argument);
 }
 
 TEST(LibraryTest, VersionIsTheProjects) { EXPECT_STREQ(orquestra::version(), "0.1.0"); }
