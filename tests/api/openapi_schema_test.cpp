@@ -252,7 +252,9 @@ TEST(OpenApiSchemaTest, EveryRouteAndMethodHasItsSchemas) {
     for (const OperationSchema& op : operation_schemas()) {
         bool served = false;
         for (const RouteSpec& route : routes()) {
-            for (auto m : route.methods) served = served || (route.endpoint == op.endpoint && m == op.method);
+            for (auto m : route.methods) {
+                served = served || (route.endpoint == op.endpoint && m == op.method);
+            }
         }
         EXPECT_TRUE(served) << "a row of operation_table names a method its route does not serve: "
                             << boost::beast::http::to_string(op.method) << " "
@@ -518,7 +520,8 @@ TEST_F(OpenApiAnswersTest, EveryRouteAnswersWhatTheDocumentSays) {
                 continue;
             }
             ASSERT_NE(content, nullptr) << what;
-            const auto& schema = content->as_object().at("application/json").as_object().at("schema");
+            const auto& schema =
+                content->as_object().at("application/json").as_object().at("schema");
             boost::system::error_code ec;
             const json::value body = json::parse(reply.body, ec);
             ASSERT_FALSE(ec) << what << ": not JSON: " << reply.body;
