@@ -107,7 +107,7 @@ const std::vector<Property> kDagRun = {
     {"note", "string?"},
     // Not Airflow's: the trigger_dag task whose try created the run (dag_id, dag_run_id,
     // task_id, depth), or null.
-    {"triggered_by", "object?"},
+    {"triggered_by?", "object?"},
 };
 
 // import_error_json
