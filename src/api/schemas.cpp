@@ -105,6 +105,9 @@ const std::vector<Property> kDagRun = {
     {"external_trigger", "boolean"},
     {"conf", "object"},
     {"note", "string?"},
+    // Not Airflow's: the trigger_dag task whose try created the run (dag_id, dag_run_id,
+    // task_id, depth), or null.
+    {"triggered_by?", "object?"},
 };
 
 // import_error_json

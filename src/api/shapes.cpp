@@ -33,6 +33,8 @@ json::object class_ref(std::string_view kind) {
         ref["module_path"] = "orquestra.operators.http";
     } else if (kind == "command") {
         ref["module_path"] = "orquestra.operators.command";
+    } else if (kind == "trigger_dag") {
+        ref["module_path"] = "orquestra.operators.trigger_dag";
     } else {
         ref["module_path"] = "orquestra.sensors.wait_for_service";
     }
@@ -42,6 +44,7 @@ json::object class_ref(std::string_view kind) {
 std::string_view ui_color(std::string_view kind) {
     if (kind == "http") return "#e8f7e4";
     if (kind == "command") return "#f0ede4";
+    if (kind == "trigger_dag") return "#ffefeb";
     return "#e6f1f2";
 }
 
@@ -134,6 +137,7 @@ std::string_view operator_class(std::string_view kind) {
     if (kind == "http") return "HttpOperator";
     if (kind == "command") return "CommandOperator";
     if (kind == "wait_for_service") return "WaitForServiceSensor";
+    if (kind == "trigger_dag") return "TriggerDagRunOperator";
     return "Operator";
 }
 
@@ -270,6 +274,17 @@ json::object run_json(const store::DagRun& run) {
     json::value conf = parse_or_text(run.conf_json);
     out["conf"] = conf.is_object() ? conf : json::object();
     out["note"] = text_or_null(run.note);
+    // Not in Airflow's API: the trigger_dag task whose try created the run, or null.
+    if (run.parent_dag_id.empty()) {
+        out["triggered_by"] = nullptr;
+    } else {
+        json::object parent;
+        parent["dag_id"] = run.parent_dag_id;
+        parent["dag_run_id"] = run.parent_run_id;
+        parent["task_id"] = run.parent_task_id;
+        parent["depth"] = run.trigger_depth;
+        out["triggered_by"] = std::move(parent);
+    }
     return out;
 }
 

@@ -59,6 +59,9 @@ std::string kind_summary(const dag::Task& t) {
         for (const auto& a : c->argv) argv.push_back(a.source());
         return "command: " + fmt::format("{}", fmt::join(argv, " "));
     }
+    if (const auto* g = std::get_if<dag::TriggerDagSpec>(&t.kind)) {
+        return fmt::format("trigger_dag {}{}", g->dag_id.source(), g->wait ? ", waits" : "");
+    }
     const auto& w = std::get<dag::WaitForServiceSpec>(t.kind);
     return fmt::format("wait_for_service {} (≥ {} UP)", w.service, w.min_instances);
 }
@@ -237,14 +240,23 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
     if (auto r = node.start(); !r) return fail(r.error().message);
     std::promise<store::DagRun> finished;
     auto future = finished.get_future();
+    const std::string test_run_id = "test__" + dag::format_datetime(SystemClock::instance().now_ms());
+    // The runs its trigger_dag tasks start run here too: the test ends when its own run and
+    // every run it started have ended (listeners run on the loop, one at a time).
+    std::optional<store::DagRun> own_run;
+    bool reported = false;
     auto run = node.call([&]() -> Result<store::DagRun> {
-        node.engine().add_run_listener([&finished](const store::DagRun& r) {
-            finished.set_value(r);
+        node.engine().add_run_listener([&](const store::DagRun& r) {
+            if (r.dag_id == dag_id && r.run_id == test_run_id) own_run = r;
+            if (own_run && !reported && node.engine().active_runs() == 0) {
+                reported = true;
+                finished.set_value(*own_run);
+            }
         });
         scheduler::TriggerRequest req;
         req.dag_id = dag_id;
         req.conf = *conf;
-        req.run_id = "test__" + dag::format_datetime(SystemClock::instance().now_ms());
+        req.run_id = test_run_id;
         return node.engine().trigger(req);
     });
     if (!run) {

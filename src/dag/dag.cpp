@@ -48,6 +48,8 @@ std::string_view Task::kind_name() const {
             return "http";
         case 1:
             return "command";
+        case 3:
+            return "trigger_dag";
         default:
             return "wait_for_service";
     }

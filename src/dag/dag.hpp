@@ -89,7 +89,25 @@ struct WaitForServiceSpec {
     Millis poke_interval = 5'000;
 };
 
-using TaskKind = std::variant<HttpSpec, CommandSpec, WaitForServiceSpec>;
+// Starts a run of another DAG (or of its own), inside the scheduler: no process, no HTTP.
+// dag_id and run_id may be templates; `conf` is a template tree rendered to the child run's
+// conf (an object). With `wait`, the try lasts until the child run ends and the child's state
+// decides the task's (allowed_states: success; failed_states: failed).
+struct TriggerDagSpec {
+    Template dag_id;
+    std::optional<std::string> literal_dag_id;  // dag_id when it holds no template (cycle check)
+    std::optional<Template> run_id;  // default triggered__<parent run id>__<task id>[__<try>]
+    std::optional<TemplateTree> conf;
+    bool wait = false;
+    std::optional<Millis> timeout;  // of the wait; unset: none (execution_timeout applies)
+    std::vector<std::string> allowed_states = {"success"};  // run states: success, failed
+    std::vector<std::string> failed_states = {"failed"};
+};
+
+// How many trigger_dag hops a chain of runs may make: a try of a run at this depth fails.
+inline constexpr int kMaxTriggerDepth = 16;
+
+using TaskKind = std::variant<HttpSpec, CommandSpec, WaitForServiceSpec, TriggerDagSpec>;
 
 // A callback (on_failure, on_success, on_retry): an HTTP call or a command, run by the
 // scheduler after a try or a run has ended so (scheduler/callbacks.hpp). Its templates also see
@@ -140,7 +158,7 @@ struct Task {
     SecretReads secret_reads;
     Callbacks callbacks;  // its own, else default_args'
 
-    // "http", "command" or "wait_for_service"
+    // "http", "command", "wait_for_service" or "trigger_dag"
     std::string_view kind_name() const;
 };
 

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "dag/loader.hpp"
+#include "dag/trigger_graph.hpp"
 
 namespace orquestra::dag {
 
@@ -136,11 +137,26 @@ ScanResult DagFolder::scan() {
 
     std::map<std::string, std::shared_ptr<const Dag>, std::less<>> dags;
     for (const auto& [id, path] : owners_) dags.emplace(id, files_.at(path).dag);
+    std::map<fs::path, ImportError> cycle_errors;
+    for (auto& [id, cycle] : find_trigger_cycles(dags)) {
+        const fs::path& path = owners_.at(id);
+        ImportError error{path.string(), cycle.line, std::move(cycle.message), now};
+        if (auto old = cycle_errors_.find(path);
+            old != cycle_errors_.end() && old->second.message == error.message) {
+            error.timestamp = old->second.timestamp;
+        }
+        cycle_errors.emplace(path, std::move(error));
+        dags.erase(id);
+    }
+    cycle_errors_ = std::move(cycle_errors);
     std::vector<ImportError> errors;
     for (const auto& [path, state] : files_) {
         if (state.load_error) errors.push_back(*state.load_error);
         if (auto d = duplicate_errors_.find(path); d != duplicate_errors_.end()) {
             errors.push_back(d->second);
+        }
+        if (auto c = cycle_errors_.find(path); c != cycle_errors_.end()) {
+            errors.push_back(c->second);
         }
     }
 

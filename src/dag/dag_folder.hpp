@@ -4,7 +4,9 @@
 // modification time or size changed, so calling it every second costs one directory walk and
 // one stat per file. A file that fails to load becomes an ImportError and never stops the
 // others; when two files declare the same dag_id, the one that had it first keeps it (the
-// first by path among new files) and the other gets an import error.
+// first by path among new files) and the other gets an import error. A DAG on a cycle of
+// literal trigger_dag targets (trigger_graph.hpp) is not loaded either: its file gets an
+// import error naming the cycle.
 //
 // Thread-safety: scan() may be called from one thread at a time (concurrent calls serialise);
 // dags(), find() and import_errors() may be called from any thread at any time and return
@@ -70,6 +72,7 @@ class DagFolder {
     std::map<std::filesystem::path, FileState> files_;
     std::map<std::string, std::filesystem::path, std::less<>> owners_;  // dag_id -> file
     std::map<std::filesystem::path, ImportError> duplicate_errors_;
+    std::map<std::filesystem::path, ImportError> cycle_errors_;  // trigger_dag cycles
 
     mutable std::mutex mu_;  // guards the published snapshot
     std::map<std::string, std::shared_ptr<const Dag>, std::less<>> dags_;

@@ -159,7 +159,7 @@ constexpr std::array<std::string_view, 9> kDefaultArgsKeys = {
     "owner",           "retries",          "retry_delay", "retry_exponential_backoff",
     "max_retry_delay", "execution_timeout",
     "on_failure",      "on_success",       "on_retry"};
-constexpr std::array<std::string_view, 16> kTaskKeys = {"upstream",
+constexpr std::array<std::string_view, 17> kTaskKeys = {"upstream",
                                                         "trigger_rule",
                                                         "when",
                                                         "retries",
@@ -174,8 +174,12 @@ constexpr std::array<std::string_view, 16> kTaskKeys = {"upstream",
                                                         "on_retry",
                                                         "http",
                                                         "command",
-                                                        "wait_for_service"};
-constexpr std::array<std::string_view, 3> kTaskKinds = {"http", "command", "wait_for_service"};
+                                                        "wait_for_service",
+                                                        "trigger_dag"};
+constexpr std::array<std::string_view, 4> kTaskKinds = {"http", "command", "wait_for_service",
+                                                        "trigger_dag"};
+constexpr std::array<std::string_view, 7> kTriggerKeys = {
+    "dag_id", "run_id", "conf", "wait", "timeout", "allowed_states", "failed_states"};
 constexpr std::array<std::string_view, 12> kHttpKeys = {
     "service", "url",     "connection",      "method",         "path", "query", "headers",
     "json",    "body",    "timeout",         "attempt_timeout", "expected_status"};
@@ -509,6 +513,7 @@ class Loader {
     HttpSpec parse_http(const Entry& e, const std::string& where);
     CommandSpec parse_command(const Entry& e, const std::string& where);
     WaitForServiceSpec parse_wait(const Entry& e, const std::string& where);
+    TriggerDagSpec parse_trigger(const Entry& e, const std::string& where);
     Task parse_task(const Entry& e, const DefaultArgs& defaults, std::vector<int>& upstream_lines);
     // on_failure / on_success / on_retry: one callback or a list of them.
     std::vector<Callback> parse_callbacks(const Entry& e, const std::string& where);
@@ -903,6 +908,87 @@ void Loader::parse_callback_events(const MapView& m, const std::string& where, b
     }
 }
 
+TriggerDagSpec Loader::parse_trigger(const Entry& e, const std::string& where) {
+    TriggerDagSpec g;
+    std::string what = where + " trigger_dag";
+    const Entry* dag_id = &e;  // shorthand: trigger_dag: <dag_id>
+    std::optional<MapView> m;
+    if (!e.value.IsScalar()) {
+        m.emplace(e.value, what, e.line, kTriggerKeys);
+        dag_id = m->find("dag_id");
+        if (dag_id == nullptr) fail(e.line, fmt::format("{} needs a dag_id", what));
+    }
+    const std::string& id_text = scalar(*dag_id, what + ".dag_id");
+    g.dag_id = template_of(*dag_id, what + ".dag_id");
+    if (g.dag_id.is_constant()) {
+        if (!is_valid_id(id_text)) {
+            fail(dag_id->value_line,
+                 fmt::format("bad dag_id '{}' in {}: use 1 to 250 letters, digits, '_', '.' or "
+                             "'-'",
+                             id_text, what));
+        }
+        g.literal_dag_id = id_text;
+    }
+    if (!m) return g;
+    if (const Entry* x = m->find("run_id")) g.run_id = template_of(*x, what + ".run_id");
+    if (const Entry* x = m->find("conf")) {
+        if (!x->value.IsMap()) {
+            fail(x->value_line, fmt::format("{}.conf must be a mapping, got a {}", what,
+                                            type_name(x->value)));
+        }
+        json::value tree = to_json(x->value, 0, x->value_line);
+        Result<TemplateTree> t = TemplateTree::compile(tree);
+        if (!t) {
+            fail(x->value_line,
+                 fmt::format("bad template in {}.conf: {}", what, t.error().message));
+        }
+        check_names(t->root_names(), x->value_line, what + ".conf");
+        g.conf = std::move(*t);
+    }
+    if (const Entry* x = m->find("wait")) g.wait = as_bool(*x, what + ".wait");
+    if (const Entry* x = m->find("timeout")) {
+        g.timeout = as_duration(*x, what + ".timeout", false);
+        if (!g.wait) fail(x->line, fmt::format("{}.timeout needs wait: true", what));
+    }
+    auto states = [&](const Entry& x, std::string_view name) {
+        std::vector<std::string> out;
+        for (auto& [state, line] : as_string_list(x, fmt::format("{}.{}", what, name))) {
+            if (state != "success" && state != "failed") {
+                fail(line, fmt::format("{}.{} may hold success and failed (the states a run ends "
+                                       "in), not '{}'",
+                                       what, name, state));
+            }
+            if (std::find(out.begin(), out.end(), state) == out.end()) out.push_back(state);
+        }
+        if (!g.wait) fail(x.line, fmt::format("{}.{} needs wait: true", what, name));
+        return out;
+    };
+    if (const Entry* x = m->find("allowed_states")) g.allowed_states = states(*x, "allowed_states");
+    // A run ends success or failed: every end state not allowed fails the task, and
+    // failed_states, when given, only has to agree.
+    const Entry* failed = m->find("failed_states");
+    if (failed != nullptr) g.failed_states = states(*failed, "failed_states");
+    g.failed_states.erase(std::remove_if(g.failed_states.begin(), g.failed_states.end(),
+                                         [&](const std::string& s) {
+                                             bool allowed = std::find(g.allowed_states.begin(),
+                                                                      g.allowed_states.end(),
+                                                                      s) != g.allowed_states.end();
+                                             if (allowed && failed != nullptr) {
+                                                 fail(failed->value_line,
+                                                      fmt::format("{}: '{}' is in both "
+                                                                  "allowed_states and "
+                                                                  "failed_states",
+                                                                  what, s));
+                                             }
+                                             return allowed;
+                                         }),
+                          g.failed_states.end());
+    if (g.allowed_states.empty()) {
+        fail(e.line, fmt::format("{}.allowed_states is empty", what));
+    }
+    return g;
+}
+
 Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
                         std::vector<int>& upstream_lines) {
     Task t;
@@ -980,13 +1066,16 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         kind = x;
     }
     if (kind == nullptr) {
-        fail(e.line, fmt::format("{} needs one of http, command or wait_for_service", where));
+        fail(e.line, fmt::format("{} needs one of http, command, wait_for_service or trigger_dag",
+                                 where));
     }
     if (kind->is_null()) fail(kind->line, fmt::format("{} {} is empty", where, kind->key));
     if (kind->key == "http")
         t.kind = parse_http(*kind, where);
     else if (kind->key == "command")
         t.kind = parse_command(*kind, where);
+    else if (kind->key == "trigger_dag")
+        t.kind = parse_trigger(*kind, where);
     else
         t.kind = parse_wait(*kind, where);
     // What the scheduler looks up before rendering: every read must name its key.
@@ -1010,6 +1099,10 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
     } else if (const auto* c = std::get_if<CommandSpec>(&t.kind)) {
         for (const auto& a : c->argv) reads(a.read_paths(), e.line);
         for (const auto& [k, v] : c->env) reads(v.read_paths(), e.line);
+    } else if (const auto* g = std::get_if<TriggerDagSpec>(&t.kind)) {
+        reads(g->dag_id.read_paths(), e.line);
+        if (g->run_id) reads(g->run_id->read_paths(), e.line);
+        if (g->conf) reads(g->conf->read_paths(), e.line);
     }
     return t;
 }

@@ -136,6 +136,7 @@ Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolde
       secrets_(store, options_.secret_keys != nullptr ? *options_.secret_keys : no_keys_) {
     if (options_.owner.empty()) options_.owner = random_owner();
     callbacks_ = make_callback_dispatcher();
+    listeners_.push_back([this](const store::DagRun& run) { on_child_finished(run); });
 }
 
 Engine::~Engine() {
@@ -443,6 +444,7 @@ void Engine::housekeeping() {
         }
     }
     load_unfinished_runs();
+    poll_trigger_waits();
     count_others_running();
     schedule_runs();
     if (!dirty_.empty()) request_flush();
@@ -570,6 +572,10 @@ void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, 
         for (auto& [id, ti] : ar.tis) {
             const dag::Task* task = dag ? dag->find_task(id) : nullptr;
             if (is_busy(ti.state)) stop_leftover_processes(ti);
+            if (ti.state == TaskState::kRunning && task != nullptr &&
+                resume_trigger_wait(key, *task, ti)) {
+                continue;
+            }
             if (ti.state == TaskState::kRunning) {
                 spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
                              r.dag_id, r.run_id, id, ti.try_number);
@@ -701,6 +707,10 @@ Result<store::DagRun> Engine::trigger(const TriggerRequest& request) {
     run.note = request.note;
     run.external_trigger = request.run_type == store::RunType::kManual;
     run.owner = options_.execute ? options_.owner : std::string();
+    run.parent_dag_id = request.parent_dag_id;
+    run.parent_run_id = request.parent_run_id;
+    run.parent_task_id = request.parent_task_id;
+    run.trigger_depth = request.trigger_depth;
     if (request.run_type == store::RunType::kScheduled ||
         request.run_type == store::RunType::kBackfill) {
         if (auto next = dag->schedule.next_after(logical)) run.data_interval_end = *next;
@@ -805,6 +815,9 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     ti.process_identity.clear();
     ti.operator_name = std::string(task.kind_name());
     store::TaskTry tr = try_record(ti, ti.state, now);
+    if (const auto* trigger_spec = std::get_if<dag::TriggerDagSpec>(&task.kind)) {
+        return start_trigger_try(ar, task, *trigger_spec, ti, tr, now, changes);
+    }
     // Variables and connections are read here, on the loop, as the loop reads and writes the
     // store everywhere else (one lookup per variable or connection the task names).
     auto masker = std::make_shared<Masker>();
@@ -1092,6 +1105,8 @@ void Engine::flush() {
         }
     }
     dirty_.clear();
+    dirty_.insert(spawned_.begin(), spawned_.end());  // evaluated at the next flush
+    spawned_.clear();
 
     bool durable = true;
     if (!changes.empty()) {
@@ -1225,6 +1240,9 @@ void Engine::arm_timer() {
             earliest = earliest ? std::min(*earliest, *ti.next_try_at) : *ti.next_try_at;
         }
     }
+    if (auto deadline = next_trigger_deadline()) {
+        earliest = earliest ? std::min(*earliest, *deadline) : *deadline;
+    }
     for (const auto& [id, dag] : dags_) {
         // A DAG at its max_active_runs gets its next scheduled run when one of them ends.
         if (is_paused(id) || options_.only_dag.size() > 0 || at_run_limit(*dag)) continue;
@@ -1257,6 +1275,7 @@ void Engine::fire_timers() {
             }
         }
     }
+    expire_trigger_waits(now);
     schedule_runs();
     flush();
 }

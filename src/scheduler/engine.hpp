@@ -116,6 +116,9 @@ struct TriggerRequest {
     // checks the conf again only when that DAG has been reloaded since.
     std::shared_ptr<const dag::Dag> checked_dag;
     std::optional<boost::json::object> checked_params;
+    // A trigger_dag try's run: the parent recorded with the new run, one level deeper.
+    std::string parent_dag_id, parent_run_id, parent_task_id;
+    int trigger_depth = 0;
 };
 
 // Called when a run finishes (on the loop thread).
@@ -252,6 +255,31 @@ private:
     void on_started(const RunKey& key, const std::string& task_id, int try_number,
                     const executor::StartedProcess& process);
     void count_busy();
+    // trigger_dag tries (trigger_dag.cpp): they run inside the engine. A try creates the child
+    // run through trigger() (found again by its id and parent when it exists), then ends at
+    // once or, with wait, when the child ends: woken by the end of a run here, by a poll of the
+    // store at each housekeeping for a child another scheduler owns, or by its timeout.
+    bool start_trigger_try(ActiveRun& ar, const dag::Task& task, const dag::TriggerDagSpec& spec,
+                           store::TaskInstance& ti, store::TaskTry& tr, Millis now,
+                           store::Changes& changes);
+    // Recovery: a waiting try whose child is known keeps waiting instead of failing.
+    bool resume_trigger_wait(const RunKey& key, const dag::Task& task,
+                             const store::TaskInstance& ti);
+    void on_child_finished(const store::DagRun& child);
+    void poll_trigger_waits();
+    void expire_trigger_waits(Millis now);
+    std::optional<Millis> next_trigger_deadline() const;
+    struct TriggerWait {
+        RunKey parent;
+        std::string task_id;
+        int try_number = 0;
+        std::optional<Millis> deadline;
+        std::vector<std::string> allowed_states;
+    };
+    void end_trigger_wait(const TriggerWait& wait, const RunKey& child, bool success,
+                          const std::string& state, const std::string& error);
+    std::multimap<RunKey, TriggerWait> trigger_waits_;  // by child run
+    std::vector<RunKey> spawned_;  // child runs created during a flush: evaluated next
     bool at_run_limit(const dag::Dag& dag) const;
     bool dag_file_broken(const std::string& dag_id) const;
     void retire_runs(const std::string& dag_id, const std::string& reason, store::Changes& changes);

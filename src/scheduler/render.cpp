@@ -225,10 +225,14 @@ Result<executor::Attempt> render_attempt(const dag::Task& task, const json::obje
         if (!command) return command.error();
         timeout = cmd->timeout;
         attempt.work = std::move(*command);
+    } else if (const auto* wait = std::get_if<dag::WaitForServiceSpec>(&task.kind)) {
+        attempt.work = executor::RenderedWait{wait->service, wait->min_instances};
+        timeout = wait->timeout;
     } else {
-        const auto& wait = std::get<dag::WaitForServiceSpec>(task.kind);
-        attempt.work = executor::RenderedWait{wait.service, wait.min_instances};
-        timeout = wait.timeout;
+        // trigger_dag: the engine runs it itself (trigger_dag.cpp), never a runner.
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("task '{}' is a {} task, which the scheduler runs itself",
+                                 task.task_id, task.kind_name())};
     }
     if (task.execution_timeout) timeout = std::min(timeout, *task.execution_timeout);
     attempt.timeout = std::chrono::milliseconds(std::max<Millis>(1, timeout));

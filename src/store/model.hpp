@@ -65,6 +65,12 @@ struct DagRun {
     std::optional<Millis> last_scheduling_decision;
     // The scheduler process working on the run (its SchedulerProcess id); empty: none yet.
     std::string owner;
+    // Migration 9: the run and task whose trigger_dag try created this run (empty when none),
+    // and how many such hops separate it from a run nobody triggered (0 for that run).
+    std::string parent_dag_id;
+    std::string parent_run_id;
+    std::string parent_task_id;
+    int trigger_depth = 0;
 };
 
 // A process that runs tries (`scheduler`, `standalone`, `dags test`), as its heartbeat row

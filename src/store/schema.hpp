@@ -19,7 +19,7 @@ inline constexpr std::array<std::string_view, 6> kDagColumns = {
     "dag_id", "is_paused", "is_active", "fileloc", "last_parsed", "last_scheduled_logical_date"};
 
 // Without "id", which the store assigns; SELECTs read "id" first.
-inline constexpr std::array<std::string_view, 15> kRunColumns = {
+inline constexpr std::array<std::string_view, 19> kRunColumns = {
     "dag_id",           "run_id",
     "run_type",         "state",
     "logical_date",     "data_interval_start",
@@ -27,7 +27,9 @@ inline constexpr std::array<std::string_view, 15> kRunColumns = {
     "start_date",       "end_date",
     "conf",             "note",
     "external_trigger", "last_scheduling_decision",
-    "owner"};
+    "owner",
+    // Migration 9.
+    "parent_dag_id", "parent_run_id", "parent_task_id", "trigger_depth"};
 
 inline constexpr std::array<std::string_view, 6> kProcessColumns = {
     "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};

@@ -78,6 +78,10 @@ DagRun full_run() {
     run.note = "a note\nwith two lines";
     run.external_trigger = false;
     run.last_scheduling_decision = kT0 + 50;
+    run.parent_dag_id = "pai";
+    run.parent_run_id = "manual__2024-01-01T00:00:00+00:00";
+    run.parent_task_id = "disparar";
+    run.trigger_depth = 3;
     return run;
 }
 
@@ -118,6 +122,10 @@ void expect_same_run(const DagRun& actual, const DagRun& expected) {
     EXPECT_EQ(actual.note, expected.note);
     EXPECT_EQ(actual.external_trigger, expected.external_trigger);
     EXPECT_EQ(actual.last_scheduling_decision, expected.last_scheduling_decision);
+    EXPECT_EQ(actual.parent_dag_id, expected.parent_dag_id);
+    EXPECT_EQ(actual.parent_run_id, expected.parent_run_id);
+    EXPECT_EQ(actual.parent_task_id, expected.parent_task_id);
+    EXPECT_EQ(actual.trigger_depth, expected.trigger_depth);
 }
 
 void expect_same_task(const TaskInstance& actual, const TaskInstance& expected) {

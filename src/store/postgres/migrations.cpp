@@ -164,7 +164,15 @@ CREATE INDEX event_logs_time ON event_logs (event_time);
 CREATE INDEX event_logs_dag ON event_logs (dag_id);
 )sql";
 
-constexpr std::array<Migration, 7> kMigrations = {{
+// DAG to DAG: the run and task that triggered a run, and how deep the chain of triggers is.
+constexpr std::string_view kTriggeredRuns = R"sql(
+ALTER TABLE dag_runs ADD COLUMN parent_dag_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE dag_runs ADD COLUMN parent_run_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE dag_runs ADD COLUMN parent_task_id TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE dag_runs ADD COLUMN trigger_depth INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+constexpr std::array<Migration, 8> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
@@ -172,6 +180,7 @@ constexpr std::array<Migration, 7> kMigrations = {{
     {5, "scheduler processes", kSchedulerProcesses},
     {6, "variables and connections", kVariablesConnections},
     {7, "event logs", kEventLogs},
+    {9, "triggered runs", kTriggeredRuns},
 }};
 
 }  // namespace

@@ -122,9 +122,10 @@ class Params {
 // Each table's columns are in store/schema.hpp, in the order of the bind_* and read_* functions.
 
 // The SQL types of those columns, for the arrays that carry many rows in one statement.
-constexpr std::array<std::string_view, 15> kRunTypes = {
+constexpr std::array<std::string_view, 19> kRunTypes = {
     "text",   "text",   "text", "text", "bigint",  "bigint", "bigint", "bigint",
-    "bigint", "bigint", "text", "text", "boolean", "bigint", "text"};
+    "bigint", "bigint", "text", "text", "boolean", "bigint", "text",
+    "text",   "text",   "text", "integer"};  // migration 9
 
 constexpr std::array<std::string_view, 18> kTaskTypes = {
     "text",   "text", "text", "text", "integer", "integer", "bigint",  "bigint", "bigint",
@@ -322,6 +323,7 @@ void bind_run(Params& p, const DagRun& r) {
     p.add(r.logical_date).add(r.data_interval_start).add(r.data_interval_end);
     p.add(r.queued_at).add(r.start_date).add(r.end_date).add(r.conf_json).add(r.note);
     p.add(r.external_trigger).add(r.last_scheduling_decision).add(r.owner);
+    p.add(r.parent_dag_id).add(r.parent_run_id).add(r.parent_task_id).add(r.trigger_depth);
 }
 
 Result<DagRun> read_run(const pqxx::row& row) {
@@ -348,6 +350,10 @@ Result<DagRun> read_run(const pqxx::row& row) {
     r.external_trigger = boolean(row[13]);
     r.last_scheduling_decision = opt_int64(row[14]);
     r.owner = text(row[15]);
+    r.parent_dag_id = text(row[16]);
+    r.parent_run_id = text(row[17]);
+    r.parent_task_id = text(row[18]);
+    r.trigger_depth = static_cast<int>(int64(row[19]));
     return r;
 }
 

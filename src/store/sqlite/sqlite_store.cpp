@@ -228,6 +228,7 @@ void bind_run(Query& q, const DagRun& r) {
     q.bind(r.logical_date).bind(r.data_interval_start).bind(r.data_interval_end);
     q.bind(r.queued_at).bind(r.start_date).bind(r.end_date).bind(r.conf_json).bind(r.note);
     q.bind(r.external_trigger).bind(r.last_scheduling_decision).bind(r.owner);
+    q.bind(r.parent_dag_id).bind(r.parent_run_id).bind(r.parent_task_id).bind(r.trigger_depth);
 }
 
 Error bad_column(std::string_view table, std::string_view column, std::string_view value) {
@@ -259,6 +260,10 @@ Result<DagRun> read_run(const Query& q) {
     r.external_trigger = q.boolean(13);
     r.last_scheduling_decision = q.opt_int64(14);
     r.owner = q.text(15);
+    r.parent_dag_id = q.text(16);
+    r.parent_run_id = q.text(17);
+    r.parent_task_id = q.text(18);
+    r.trigger_depth = static_cast<int>(q.int64(19));
     return r;
 }
 
