@@ -140,6 +140,7 @@ void bench_shape(const std::string& db_url, const std::string& name, bool chain,
     scheduler::EngineOptions opts;
     if (logs) opts.log_dir = home / "logs";
     opts.unpause_new_dags = true;
+    opts.default_pool_slots = 1'000'000;  // pools are not what this measures
     scheduler::Engine engine(loop, **store, folder, runner, SystemClock::instance(), opts);
     (void)engine.start();
     bool done = false;
@@ -304,6 +305,7 @@ void bench_seed(const std::string& db_url, int runs) {
     app::RegistryDirectory directory(registry.registry());
     scheduler::EngineOptions opts;
     opts.unpause_new_dags = true;
+    opts.default_pool_slots = 1'000'000;  // pools are not what this measures
     app::HomePaths paths{home, home / "dags", home / "orquestra.db", home / "logs"};
     if (!db_url.empty()) {
         paths.db.clear();
@@ -428,6 +430,7 @@ void bench_dead_instance(int runs, int in_flight, std::chrono::milliseconds brea
     app::RegistryDirectory directory(registry.registry());
     scheduler::EngineOptions opts;
     opts.unpause_new_dags = true;
+    opts.default_pool_slots = 1'000'000;  // pools are not what this measures
     app::HomePaths paths{home, home / "dags", home / "orquestra.db", home / "logs"};
     discovery::ChoiceOptions choice;
     choice.breaker_open = breaker_open;

@@ -440,6 +440,12 @@ asio::awaitable<void> ApiServer::route(Call& call) {
         case Endpoint::kConnection:
             co_await connections(call, &s[1]);
             break;
+        case Endpoint::kPools:
+            co_await pools(call, nullptr);
+            break;
+        case Endpoint::kPool:
+            co_await pools(call, &s[1]);
+            break;
         case Endpoint::kImportError:
             co_await list_import_errors(call, &s[1]);
             break;

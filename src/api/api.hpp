@@ -234,6 +234,8 @@ class ApiServer {
     // /variables[/{key}] (variables.cpp) and /connections[/{connection_id}] (connections.cpp).
     boost::asio::awaitable<void> variables(Call& call, const std::string* key);
     boost::asio::awaitable<void> connections(Call& call, const std::string* conn_id);
+    // /pools[/{pool_name}] (pools.cpp).
+    boost::asio::awaitable<void> pools(Call& call, const std::string* name);
 
     // The console's endpoints (console.cpp), under /api/v1/ui.
     boost::asio::awaitable<void> ui_login(Call& call);

@@ -58,6 +58,8 @@ enum class Endpoint {
     kVariable,
     kConnections,
     kConnection,
+    kPools,
+    kPool,
 };
 
 // Who may call a route: kPublic needs no credentials; kReadEdit lets every role GET and needs

@@ -240,8 +240,8 @@ json::object task_json(const dag::Dag& d, const dag::Task& task) {
     out["retries"] = task.retries;
     out["queue"] = "default";
     out["executor"] = nullptr;
-    out["pool"] = "default_pool";
-    out["pool_slots"] = 1;
+    out["pool"] = task.pool;
+    out["pool_slots"] = task.pool_slots;
     out["execution_timeout"] = time_delta_or_null(task.execution_timeout);
     out["retry_delay"] = time_delta_json(task.retry_delay);
     out["retry_exponential_backoff"] = task.retry_exponential_backoff;
@@ -311,8 +311,8 @@ json::object task_instance_json(const store::TaskInstance& ti, Millis logical_da
     out["hostname"] = ti.hostname;
     out["served_by"] = ti.served_by;
     out["unixname"] = "";
-    out["pool"] = "default_pool";
-    out["pool_slots"] = 1;
+    out["pool"] = ti.pool;
+    out["pool_slots"] = ti.pool_slots;
     out["queue"] = "default";
     out["priority_weight"] = 1;
     out["operator"] = ti.operator_name.empty() ? json::value(nullptr)

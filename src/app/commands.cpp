@@ -370,6 +370,7 @@ int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options) {
     http::IoPool pool(thread_count(0));
     scheduler::EngineOptions engine_options;
     engine_options.scheduler_timeout = std::chrono::seconds(options.timeout_s);
+    engine_options.default_pool_slots = options.default_pool_slots;
     WorkflowNode node(paths, *directory, pool, SystemClock::instance(), engine_options,
                       choice_options(flags));
     Application app;

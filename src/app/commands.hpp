@@ -34,6 +34,8 @@ struct SchedulerOptions {
     // Seconds without a heartbeat after which a scheduler is presumed dead by the others (every
     // scheduler on a database should use the same).
     int timeout_s = 30;
+    // --default-pool-slots or $ORQUESTRA_DEFAULT_POOL_SLOTS: default_pool's size, set at start.
+    std::optional<std::int64_t> default_pool_slots;
 };
 int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options);
 
@@ -101,6 +103,16 @@ int cmd_connections_add(const CommonFlags& flags, const ConnectionFlags& connect
 int cmd_connections_get(const CommonFlags& flags, const std::string& conn_id);
 int cmd_connections_list(const CommonFlags& flags);
 int cmd_connections_delete(const CommonFlags& flags, const std::string& conn_id);
+
+// Pools (pool_commands.cpp). SLOTS is text, so that "0" or "ten" get a message saying why.
+int cmd_pools_list(const CommonFlags& flags);
+int cmd_pools_get(const CommonFlags& flags, const std::string& name);
+int cmd_pools_set(const CommonFlags& flags, const std::string& name, const std::string& slots,
+                  const std::optional<std::string>& description);
+int cmd_pools_delete(const CommonFlags& flags, const std::string& name);
+// FILE: one JSON object of name: {"slots": N, "description": ..., "include_deferred": ...}.
+int cmd_pools_import(const CommonFlags& flags, const std::string& file);
+int cmd_pools_export(const CommonFlags& flags, const std::string& file);
 
 // The audit log's record of a change made from the command line (owner "cli"); `extra` is a
 // JSON object as text. A failure to record is a warning on stderr, never the command's failure.

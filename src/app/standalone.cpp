@@ -241,7 +241,9 @@ int run_standalone(const StandaloneOptions& options) {
     RegistryDirectory directory(registry.registry());
     discovery::ChoiceOptions choice;
     choice.zone = options.zone;
-    WorkflowNode node(paths, directory, pool, SystemClock::instance(), {}, choice);
+    scheduler::EngineOptions engine_options;
+    engine_options.default_pool_slots = options.default_pool_slots;
+    WorkflowNode node(paths, directory, pool, SystemClock::instance(), engine_options, choice);
     RegistryCatalog catalog(registry.registry());
     std::optional<api::ApiServer> api;
     http::ServerOptions web_options;

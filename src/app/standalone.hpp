@@ -32,6 +32,7 @@ struct StandaloneOptions {
     bool insecure_registry = false;  // allow a non-loopback host without registry credentials
     bool secure_cookies = false;     // the console is reached over TLS (a proxy in front)
     std::string zone;                // --zone or $ORQUESTRA_ZONE: http tasks prefer it
+    std::optional<std::int64_t> default_pool_slots;  // default_pool's size, set at start
     std::optional<registry::HealthCheckOptions> health;  // set: active health checks
     std::string version;
 };

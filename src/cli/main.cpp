@@ -172,6 +172,11 @@ int main(int argc, char** argv) {
                            "This scheduler's zone: http tasks prefer service instances whose "
                            "metadata.zone is the same (default $ORQUESTRA_ZONE)")
         ->envname("ORQUESTRA_ZONE");
+    standalone->add_option("--default-pool-slots", alone.default_pool_slots,
+                           "Set default_pool's size at start (1..1000000; default: keep it, 128 "
+                           "in a new database)")
+        ->envname("ORQUESTRA_DEFAULT_POOL_SLOTS")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}));
     standalone->add_flag("--insecure-registry", alone.insecure_registry,
                          "Allow a non-loopback --host with a registry that asks no credentials");
     HealthFlags standalone_health;
@@ -359,6 +364,34 @@ int main(int argc, char** argv) {
                       "one dead and takes its runs over")
         ->check(CLI::Range(2, 3600))
         ->capture_default_str();
+    sched->add_option("--default-pool-slots", scheduler_options.default_pool_slots,
+                      "Set default_pool's size at start (1..1000000; default: keep it, 128 in a "
+                      "new database)")
+        ->envname("ORQUESTRA_DEFAULT_POOL_SLOTS")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}));
+
+    // --- pools
+    auto* pools = cli.add_subcommand("pools", "Pool commands");
+    pools->require_subcommand(1);
+    std::string pool_name, pool_slots, pool_file;
+    std::optional<std::string> pool_description;
+    auto* pools_list = pools->add_subcommand("list", "List the pools and their occupied slots");
+    auto* pools_get = pools->add_subcommand("get", "Show one pool");
+    pools_get->add_option("name", pool_name, "The pool's name")->required();
+    auto* pools_set = pools->add_subcommand("set", "Create a pool or change its slots");
+    pools_set->add_option("name", pool_name, "The pool's name")->required();
+    pools_set->add_option("slots", pool_slots, "Its slots (1..1000000)")->required();
+    pools_set->add_option("description", pool_description, "What the pool is for");
+    auto* pools_delete = pools->add_subcommand("delete", "Delete a pool (not default_pool)");
+    pools_delete->add_option("name", pool_name, "The pool's name")->required();
+    auto* pools_import = pools->add_subcommand(
+        "import", "Create or update pools from a JSON file {name: {slots, description}}");
+    pools_import->add_option("file", pool_file, "The JSON file")->required();
+    auto* pools_export = pools->add_subcommand("export", "Write every pool to a JSON file");
+    pools_export->add_option("file", pool_file, "The JSON file")->required();
+    for (auto* cmd : {pools_list, pools_get, pools_set, pools_delete, pools_import, pools_export}) {
+        add_common(cmd, false);
+    }
 
     app::WebserverOptions webserver_options;
     auto* webserver = cli.add_subcommand(
@@ -446,6 +479,14 @@ int main(int argc, char** argv) {
         if (variables_delete->parsed()) return app::cmd_variables_delete(common, var_key);
         if (variables_import->parsed()) return app::cmd_variables_import(common, var_file);
         if (variables_export->parsed()) return app::cmd_variables_export(common, var_file);
+        if (pools_list->parsed()) return app::cmd_pools_list(common);
+        if (pools_get->parsed()) return app::cmd_pools_get(common, pool_name);
+        if (pools_set->parsed()) {
+            return app::cmd_pools_set(common, pool_name, pool_slots, pool_description);
+        }
+        if (pools_delete->parsed()) return app::cmd_pools_delete(common, pool_name);
+        if (pools_import->parsed()) return app::cmd_pools_import(common, pool_file);
+        if (pools_export->parsed()) return app::cmd_pools_export(common, pool_file);
         if (connections_add->parsed()) return app::cmd_connections_add(common, conn);
         if (connections_get->parsed()) return app::cmd_connections_get(common, conn.conn_id);
         if (connections_list->parsed()) return app::cmd_connections_list(common);

@@ -22,6 +22,8 @@ namespace orquestra::dag {
 inline constexpr std::size_t kMaxDagFileBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxTasks = 10'000;
 inline constexpr std::size_t kMaxIdLength = 250;
+// The most slots a pool has, and so a task may take (store/pools.hpp kMaxPoolSlots).
+inline constexpr std::int64_t kMaxPoolSlots = 1'000'000;
 
 // Limits on what one try's rendered templates may add up to; each template is also held to
 // kMaxRenderedBytes (template.hpp). Going past one fails the try, naming the field and limit.
@@ -136,6 +138,8 @@ struct DefaultArgs {
     std::optional<Millis> max_retry_delay;
     std::optional<Millis> execution_timeout;
     Callbacks callbacks;  // each event a task does not set itself
+    std::string pool = "default_pool";  // a try takes pool_slots of its pool's slots
+    int pool_slots = 1;                 // 1..kMaxPoolSlots
 };
 
 struct Task {
@@ -150,6 +154,8 @@ struct Task {
     std::optional<Millis> max_retry_delay;
     std::optional<Millis> execution_timeout;
     std::string owner;
+    std::string pool = "default_pool";
+    int pool_slots = 1;
     TaskKind kind;
     std::string doc;
     int line = 0;  // of the task's key in the file, 1-based

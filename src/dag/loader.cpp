@@ -155,11 +155,12 @@ constexpr std::array<std::string_view, 16> kDagKeys = {"dag_id",
                                                        "tasks",
                                                        "on_failure",
                                                        "on_success"};
-constexpr std::array<std::string_view, 9> kDefaultArgsKeys = {
+constexpr std::array<std::string_view, 11> kDefaultArgsKeys = {
     "owner",           "retries",          "retry_delay", "retry_exponential_backoff",
     "max_retry_delay", "execution_timeout",
-    "on_failure",      "on_success",       "on_retry"};
-constexpr std::array<std::string_view, 17> kTaskKeys = {"upstream",
+    "on_failure",      "on_success",       "on_retry",
+    "pool",            "pool_slots"};
+constexpr std::array<std::string_view, 19> kTaskKeys = {"upstream",
                                                         "trigger_rule",
                                                         "when",
                                                         "retries",
@@ -168,6 +169,8 @@ constexpr std::array<std::string_view, 17> kTaskKeys = {"upstream",
                                                         "max_retry_delay",
                                                         "execution_timeout",
                                                         "owner",
+                                                        "pool",
+                                                        "pool_slots",
                                                         "doc",
                                                         "on_failure",
                                                         "on_success",
@@ -509,6 +512,16 @@ class Loader {
 
     // ---- sections ----
     DefaultArgs parse_default_args(const Entry* e);
+    // A pool's name: an id, as store/pools.hpp checks it.
+    std::string pool_name(const Entry& e, const std::string& what) {
+        std::string name = scalar(e, what);
+        if (!is_valid_id(name)) {
+            fail(e.value_line, fmt::format("{} must be a pool name of 1 to 250 letters, digits, "
+                                           "'_', '.' or '-', not '{}'",
+                                           what, name.substr(0, 80)));
+        }
+        return name;
+    }
     std::vector<Param> parse_params(const Entry& e);
     HttpSpec parse_http(const Entry& e, const std::string& where);
     CommandSpec parse_command(const Entry& e, const std::string& where);
@@ -548,6 +561,10 @@ DefaultArgs Loader::parse_default_args(const Entry* e) {
         d.execution_timeout = as_duration(*x, "default_args.execution_timeout", false);
     }
     parse_callback_events(m, "default_args", true, d.callbacks);
+    if (const Entry* x = m.find("pool")) d.pool = pool_name(*x, "default_args.pool");
+    if (const Entry* x = m.find("pool_slots")) {
+        d.pool_slots = static_cast<int>(as_int(*x, "default_args.pool_slots", 1, kMaxPoolSlots));
+    }
     return d;
 }
 
@@ -1051,6 +1068,12 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         t.execution_timeout = as_duration(*x, where + " execution_timeout", false);
     }
     if (const Entry* x = m.find("owner")) t.owner = scalar(*x, where + " owner");
+    t.pool = defaults.pool;
+    t.pool_slots = defaults.pool_slots;
+    if (const Entry* x = m.find("pool")) t.pool = pool_name(*x, where + " pool");
+    if (const Entry* x = m.find("pool_slots")) {
+        t.pool_slots = static_cast<int>(as_int(*x, where + " pool_slots", 1, kMaxPoolSlots));
+    }
     if (const Entry* x = m.find("doc")) t.doc = scalar(*x, where + " doc");
     t.callbacks = defaults.callbacks;
     parse_callback_events(m, where, true, t.callbacks);

@@ -46,6 +46,8 @@ store::TaskInstance new_task_instance(const store::DagRun& run, const dag::Task&
     ti.task_id = task.task_id;
     ti.max_tries = task.retries + 1;
     ti.operator_name = std::string(task.kind_name());
+    ti.pool = task.pool;
+    ti.pool_slots = task.pool_slots;
     return ti;
 }
 
@@ -154,6 +156,7 @@ Result<void> Engine::start() {
         me.pid = ::getpid();
         me.started_at = me.heartbeat_at = started_at_;
         if (auto r = store_.heartbeat(me, true); !r) return r.error();
+        if (auto r = size_default_pool(); !r) return r.error();
     }
     housekeeping();
     flush();
@@ -252,6 +255,7 @@ void Engine::count_busy() {
         if (busy > 0) busy_tasks_[key.first] += busy;
     }
     for (const auto& [dag_id, n] : others_running_) running_runs_[dag_id] += n;
+    count_pool_slots();
 }
 
 int Engine::queued_runs() const {
@@ -446,6 +450,7 @@ void Engine::housekeeping() {
     load_unfinished_runs();
     poll_trigger_waits();
     count_others_running();
+    refresh_pools();
     schedule_runs();
     if (!dirty_.empty()) request_flush();
 }
@@ -814,6 +819,8 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     ti.pid = 0;
     ti.process_identity.clear();
     ti.operator_name = std::string(task.kind_name());
+    ti.pool = task.pool;
+    ti.pool_slots = task.pool_slots;
     store::TaskTry tr = try_record(ti, ti.state, now);
     if (const auto* trigger_spec = std::get_if<dag::TriggerDagSpec>(&task.kind)) {
         return start_trigger_try(ar, task, *trigger_spec, ti, tr, now, changes);
@@ -979,14 +986,15 @@ void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
                 waiting_for_slot_[dag.dag_id].insert(key);
                 continue;
             }
-            if (start_try(ar, task, ti, now, changes, dispatches)) ++busy;
-        } else if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
-                   *ti.next_try_at <= now) {
+            if (start_in_pool(ar, task, ti, now, changes, dispatches)) ++busy;
+        } else if ((ti.state == TaskState::kUpForRetry && ti.next_try_at &&
+                    *ti.next_try_at <= now) ||
+                   ti.state == TaskState::kScheduled) {  // kScheduled: waits for a pool slot
             if (busy >= dag.max_active_tasks) {
                 waiting_for_slot_[dag.dag_id].insert(key);
                 continue;
             }
-            if (start_try(ar, task, ti, now, changes, dispatches)) ++busy;
+            if (start_in_pool(ar, task, ti, now, changes, dispatches)) ++busy;
         }
     }
 }
@@ -1022,6 +1030,7 @@ void Engine::flush() {
     carried_ = store::Changes{};
     std::vector<Dispatch> dispatches;
     std::set<std::string, std::less<>> freed;  // DAGs where a try ended: a slot is free
+    std::set<std::string, std::less<>> freed_pools;  // pools where a try ended
     std::vector<std::tuple<RunKey, std::string, int, std::vector<std::string>>> logs;
 
     for (auto& p : results_) {
@@ -1069,8 +1078,10 @@ void Engine::flush() {
         logs.emplace_back(p.key, p.task_id, p.try_number, std::move(lines));
         dirty_.insert(p.key);
         freed.insert(p.key.first);
+        freed_pools.insert(ti.pool);
     }
     results_.clear();
+    wake_pool_waiters(freed_pools);
     for (const auto& dag_id : freed) {
         auto waiting = waiting_for_slot_.find(dag_id);
         if (waiting == waiting_for_slot_.end()) continue;
@@ -1290,6 +1301,7 @@ std::vector<Engine::RunView> Engine::inspect() const {
         const auto waiting = waiting_for_slot_.find(key.first);
         v.waits_for_slot = waiting != waiting_for_slot_.end() && waiting->second.contains(key);
         for (const auto& [id, ti] : ar.tis) {
+            if (ti.state == TaskState::kScheduled) v.waits_for_pool = true;
             v.tis.push_back(ti);
             if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
                 (*ti.next_try_at > now || !v.waits_for_slot)) {

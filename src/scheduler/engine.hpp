@@ -16,7 +16,9 @@
 // it goes back to no state and keeps its try number.
 //
 // Liveness: every run that can move has a try queued or running, a timer (a retry, a
-// schedule), or waits for a slot that a try of its DAG holds and whose end wakes it.
+// schedule), or waits for a slot that a try of its DAG holds and whose end wakes it, or for a
+// pool's slot (scheduler/pools.cpp): woken by the end of a try in that pool and at every
+// housekeeping (slots freed by other schedulers, a pool made larger).
 
 #include "core/clock.hpp"
 #include "core/masker.hpp"
@@ -79,6 +81,9 @@ struct EngineOptions {
     // at once and wait.
     executor::TaskRunner* callback_runner = nullptr;
     CallbackLimits callback_limits;
+    // Set: default_pool's slots are set to this when the engine starts (it keeps its size
+    // otherwise: 128 from the migration, or what the API or the CLI made it).
+    std::optional<std::int64_t> default_pool_slots;
 };
 
 // Renders a task's templates for one try (path, query, headers, body, argv, env...). An http
@@ -179,6 +184,7 @@ public:
         std::vector<store::TaskInstance> tis;
         std::optional<Millis> wake_at;  // the timer that will move it, if any
         bool waits_for_slot = false;    // woken when a try of its DAG ends
+        bool waits_for_pool = false;    // a task waits for a pool's slot
     };
     std::vector<RunView> inspect() const;
     // Looks at the folder and the store now (loop thread).
@@ -346,6 +352,29 @@ private:
     bool more_to_claim_ = false;  // the last claim was a full batch
     void claim_now();
     int queued_runs() const;
+
+    // Pools (scheduler/pools.cpp). A ready task takes its pool_slots from its pool before its
+    // try starts; without them it waits in `scheduled`, in waiting_for_pool_, blocking nothing
+    // else. Occupied = this engine's own queued and running tries (counted in memory at each
+    // flush) + the other schedulers' (pool_usage, read at each housekeeping).
+    enum class PoolAnswer { kStart, kWait, kFail };
+    // Whether the task may start now; kFail puts why in `error` (no such pool, or it needs
+    // more slots than the pool has).
+    PoolAnswer take_pool_slots(const dag::Task& task, std::string& error);
+    Result<void> size_default_pool();  // options_.default_pool_slots
+    bool start_in_pool(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
+                       store::Changes& changes, std::vector<Dispatch>& dispatches);
+    void refresh_pools();
+    void count_pool_slots();
+    void wake_pool_waiters(const std::set<std::string, std::less<>>& pools);
+    // Fails the try a task would start (no pool for it), as a try that could not render does.
+    void fail_before_start(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti,
+                           Millis now, const std::string& error, store::Changes& changes);
+    std::map<std::string, std::int64_t, std::less<>> pool_sizes_;   // name -> slots
+    std::map<std::string, std::int64_t, std::less<>> pool_mine_;    // slots my tries hold
+    std::map<std::string, std::int64_t, std::less<>> pool_others_;  // other schedulers'
+    bool pools_known_ = false;  // pool_sizes_ has been read from the store
+    std::map<std::string, std::set<RunKey>, std::less<>> waiting_for_pool_;
     LogWriter logs_;
     // Callbacks of the ends decided since the last commit, run once it succeeds
     // (engine_callbacks.cpp).

@@ -106,6 +106,9 @@ struct TaskInstance {
     std::string process_identity;
     // The scheduler process that owns a running try; a try whose owner is gone is recovered.
     std::string owner;
+    // The pool its tries take slots from, and how many (migration 8).
+    std::string pool = "default_pool";
+    int pool_slots = 1;
 };
 
 struct TaskTry {
@@ -183,7 +186,24 @@ struct Connection {
     bool is_extra_encrypted = false;
 };
 
-// How put_variable / put_connection treat an existing record: kCreate fails with kConflict
+// A pool (migration 8): a number of slots shared by every DAG; a try takes its task's
+// pool_slots from its pool while queued or running. `default_pool` always exists.
+struct Pool {
+    std::string name;
+    std::int64_t slots = 0;
+    std::optional<std::string> description;
+    bool include_deferred = false;
+};
+
+// The slots that task instances in one pool hold, by state (store::pool_usage).
+struct PoolUsage {
+    std::string pool;
+    std::int64_t scheduled = 0;
+    std::int64_t queued = 0;
+    std::int64_t running = 0;
+};
+
+// How put_variable / put_connection / put_pool treat an existing record: kCreate fails with kConflict
 // when it exists, kUpdate with kNotFound when it does not, kUpsert writes either way.
 enum class PutMode { kCreate, kUpdate, kUpsert };
 

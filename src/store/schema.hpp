@@ -34,10 +34,11 @@ inline constexpr std::array<std::string_view, 19> kRunColumns = {
 inline constexpr std::array<std::string_view, 6> kProcessColumns = {
     "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};
 
-inline constexpr std::array<std::string_view, 18> kTaskColumns = {
+inline constexpr std::array<std::string_view, 20> kTaskColumns = {
     "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
     "start_date", "end_date", "queued_when", "next_try_at", "operator",   "hostname",
-    "served_by",  "output",   "note",        "pid",         "owner",      "process_identity"};
+    "served_by",  "output",   "note",        "pid",         "owner",      "process_identity",
+    "pool",       "pool_slots"};  // the last two: migration 8
 
 // Without "id", which the store assigns; SELECTs read "id" first.
 inline constexpr std::array<std::string_view, 7> kUserColumns = {
@@ -57,6 +58,10 @@ inline constexpr std::array<std::string_view, 4> kVariableColumns = {"key", "val
 inline constexpr std::array<std::string_view, 11> kConnectionColumns = {
     "conn_id", "conn_type", "description", "host",         "port",              "login",
     "password", "schema",   "extra",       "is_encrypted", "is_extra_encrypted"};
+
+// Migration 8. The key (first) is written last in an UPDATE.
+inline constexpr std::array<std::string_view, 4> kPoolColumns = {"name", "slots", "description",
+                                                                 "include_deferred"};
 
 // kInvalidArgument for a limit outside 0..kMaxPageLimit or a negative offset.
 std::optional<Error> check_page(int limit, int offset);

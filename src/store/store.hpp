@@ -195,6 +195,19 @@ public:
     virtual Result<std::optional<Connection>> get_connection(const std::string& conn_id) = 0;
     virtual Result<Page<Connection>> list_connections(int limit, int offset) = 0;
     virtual Result<void> delete_connection(const std::string& conn_id) = 0;
+
+    // Pools (migration 8). put_pool follows PutMode; delete_pool fails with kNotFound when there
+    // is no such pool and kInvalidArgument for default_pool, which always exists. list_pools is
+    // ordered by name; limit 0..1000, offset >= 0. Checking names and slots is the caller's
+    // (store/pools.hpp).
+    virtual Result<void> put_pool(const Pool& pool, PutMode mode) = 0;
+    virtual Result<std::optional<Pool>> get_pool(const std::string& name) = 0;
+    virtual Result<Page<Pool>> list_pools(int limit, int offset) = 0;
+    virtual Result<void> delete_pool(const std::string& name) = 0;
+    // The slots held in each pool by task instances scheduled, queued or running (pools with
+    // none are left out), leaving out the tries owned by `exclude_owner` when it is not empty
+    // (a scheduler counts its own in memory). One grouped query over the state index.
+    virtual Result<std::vector<PoolUsage>> pool_usage(const std::string& exclude_owner) = 0;
 };
 
 }  // namespace orquestra::store

@@ -1039,13 +1039,13 @@ TEST_F(ApiTest, ABurstOfNewCredentialsFromOneAddressWaitsForTheFirstCheck) {
 // --- what is not served, the OpenAPI document -------------------------------------------------
 
 TEST_F(ApiTest, PathsOrquestraDoesNotServeAre404ProblemsSayingSo) {
-    for (const char* path : {"/pools", "/variables/x/y", "/dags/quick/dagRuns/r/taskInstances/t/x",
+    for (const char* path : {"/providers", "/variables/x/y", "/dags/quick/dagRuns/r/taskInstances/t/x",
                              "/plugins", "/datasets", "/", "/dags/quick/dagRuns/r/foo/bar/baz"}) {
         auto reply = call("GET", path);
         expect_problem(reply, 404, "Not Found", {"does not serve", "openapi.json"});
     }
     // Even without credentials, and for any method.
-    expect_problem(call("DELETE", "/pools/default_pool", "", ""), 404, "Not Found",
+    expect_problem(call("DELETE", "/providers/x", "", ""), 404, "Not Found",
                    {"does not serve"});
     // A served path with another method is 405 with Allow.
     auto wrong = call("DELETE", "/dags/quick/details");
@@ -1066,7 +1066,8 @@ TEST_F(ApiTest, OpenApiDocumentListsExactlyWhatIsServed) {
     const auto& paths = doc["paths"].as_object();
     EXPECT_TRUE(paths.contains("/dags/~/dagRuns/list"));
     EXPECT_TRUE(paths.contains("/eventLogs"));
-    EXPECT_FALSE(paths.contains("/pools"));
+    EXPECT_TRUE(paths.contains("/pools/{pool_name}"));
+    EXPECT_FALSE(paths.contains("/providers"));
     // Every documented operation is served: with made-up parameters it may find nothing (a
     // 404 about the thing) but is never "not served" nor a 405.
     int operations = 0;

@@ -164,6 +164,22 @@ CREATE INDEX event_logs_time ON event_logs (event_time);
 CREATE INDEX event_logs_dag ON event_logs (dag_id);
 )sql";
 
+// Pools: named slots shared by every DAG; default_pool always exists (its size set again at a
+// scheduler's start when configured). A task instance names its pool and how many slots it takes.
+constexpr std::string_view kPools = R"sql(
+CREATE TABLE pools (
+    name             TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    slots            BIGINT  NOT NULL,
+    description      TEXT,
+    include_deferred BOOLEAN NOT NULL DEFAULT FALSE
+);
+INSERT INTO pools (name, slots, description, include_deferred)
+    VALUES ('default_pool', 128, 'Default pool', FALSE);
+ALTER TABLE task_instances
+    ADD COLUMN pool       TEXT COLLATE "C" NOT NULL DEFAULT 'default_pool',
+    ADD COLUMN pool_slots INTEGER NOT NULL DEFAULT 1;
+)sql";
+
 // DAG to DAG: the run and task that triggered a run, and how deep the chain of triggers is.
 constexpr std::string_view kTriggeredRuns = R"sql(
 ALTER TABLE dag_runs ADD COLUMN parent_dag_id TEXT COLLATE "C" NOT NULL DEFAULT '';
@@ -172,7 +188,7 @@ ALTER TABLE dag_runs ADD COLUMN parent_task_id TEXT COLLATE "C" NOT NULL DEFAULT
 ALTER TABLE dag_runs ADD COLUMN trigger_depth INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr std::array<Migration, 8> kMigrations = {{
+constexpr std::array<Migration, 9> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
@@ -180,6 +196,7 @@ constexpr std::array<Migration, 8> kMigrations = {{
     {5, "scheduler processes", kSchedulerProcesses},
     {6, "variables and connections", kVariablesConnections},
     {7, "event logs", kEventLogs},
+    {8, "pools", kPools},
     {9, "triggered runs", kTriggeredRuns},
 }};
 

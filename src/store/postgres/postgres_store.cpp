@@ -3,6 +3,7 @@
 #include "core/clock.hpp"
 #include "store/db_url.hpp"
 #include "store/postgres/migrations.hpp"
+#include "store/pools.hpp"
 #include "store/schema.hpp"
 
 #include <fmt/format.h>
@@ -127,9 +128,10 @@ constexpr std::array<std::string_view, 19> kRunTypes = {
     "bigint", "bigint", "text", "text", "boolean", "bigint", "text",
     "text",   "text",   "text", "integer"};  // migration 9
 
-constexpr std::array<std::string_view, 18> kTaskTypes = {
+constexpr std::array<std::string_view, 20> kTaskTypes = {
     "text",   "text", "text", "text", "integer", "integer", "bigint",  "bigint", "bigint",
-    "bigint", "text", "text", "text", "text",    "text",    "integer", "text",   "text"};
+    "bigint", "text", "text", "text", "text",    "text",    "integer", "text",   "text",
+    "text",   "integer"};
 
 constexpr std::array<std::string_view, 12> kTryTypes = {"text", "text",   "text",   "integer",
                                                         "text", "bigint", "bigint", "text",
@@ -362,7 +364,7 @@ void bind_task(Params& p, const TaskInstance& t, std::string_view dag_id, std::s
     p.add(t.try_number).add(t.max_tries).add(t.start_date).add(t.end_date);
     p.add(t.queued_when).add(t.next_try_at).add(t.operator_name).add(t.hostname);
     p.add(t.served_by).add(t.output_json).add(t.note).add(t.pid).add(t.owner);
-    p.add(t.process_identity);
+    p.add(t.process_identity).add(t.pool).add(t.pool_slots);
 }
 
 Result<TaskInstance> read_task(const pqxx::row& r) {
@@ -388,6 +390,8 @@ Result<TaskInstance> read_task(const pqxx::row& r) {
     t.pid = static_cast<int>(int64(r[15]));
     t.owner = text(r[16]);
     t.process_identity = text(r[17]);
+    t.pool = text(r[18]);
+    t.pool_slots = static_cast<int>(int64(r[19]));
     return t;
 }
 
@@ -501,6 +505,21 @@ Connection read_connection(const pqxx::row& r) {
     return c;
 }
 
+void bind_pool(Params& p, const Pool& pool, bool key_last) {
+    if (!key_last) p.add(pool.name);
+    p.add(pool.slots).add(pool.description).add(pool.include_deferred);
+    if (key_last) p.add(pool.name);
+}
+
+Pool read_pool(const pqxx::row& r) {
+    Pool pool;
+    pool.name = text(r[0]);
+    pool.slots = int64(r[1]);
+    pool.description = opt_text(r[2]);
+    pool.include_deferred = boolean(r[3]);
+    return pool;
+}
+
 // UPDATE of every column but the first (the key), which the WHERE names: its parameter last.
 std::string update_sql(std::string_view table, std::span<const std::string_view> columns) {
     std::string sets;
@@ -587,6 +606,14 @@ enum class Ps : std::size_t {
     kListConnections,
     kCountConnections,
     kDeleteConnection,
+    kInsertPool,
+    kUpdatePool,
+    kUpsertPool,
+    kGetPool,
+    kListPools,
+    kCountPools,
+    kDeletePool,
+    kPoolUsage,
     kCount,
 };
 
@@ -694,6 +721,21 @@ std::string statement_sql(Ps id) {
                                column_list(kConnectionColumns));
         case Ps::kCountConnections: return "SELECT COUNT(*) FROM connections";
         case Ps::kDeleteConnection: return "DELETE FROM connections WHERE conn_id = $1";
+        case Ps::kInsertPool:
+            return insert_sql("pools", kPoolColumns) + " ON CONFLICT (name) DO NOTHING";
+        case Ps::kUpdatePool: return update_sql("pools", kPoolColumns);
+        case Ps::kUpsertPool: return upsert_sql("pools", kPoolColumns, 1);
+        case Ps::kGetPool:
+            return fmt::format("SELECT {} FROM pools WHERE name = $1", column_list(kPoolColumns));
+        case Ps::kListPools:
+            return fmt::format("SELECT {} FROM pools ORDER BY name LIMIT $1 OFFSET $2",
+                               column_list(kPoolColumns));
+        case Ps::kCountPools: return "SELECT COUNT(*) FROM pools";
+        case Ps::kDeletePool: return "DELETE FROM pools WHERE name = $1";
+        case Ps::kPoolUsage:
+            return "SELECT pool, state, SUM(pool_slots) FROM task_instances "
+                   "WHERE state IN ('scheduled', 'queued', 'running') "
+                   "AND ($1::text = '' OR owner <> $1::text) GROUP BY pool, state ORDER BY pool";
         case Ps::kCount:
             break;
     }
@@ -1897,6 +1939,52 @@ Result<Page<Connection>> PostgresStore::list_connections(int limit, int offset) 
 
 Result<void> PostgresStore::delete_connection(const std::string& conn_id) {
     return delete_record(*pool_, kConnectionSql, conn_id);
+}
+
+// --- pools ----------------------------------------------------------------------------------
+
+namespace {
+constexpr RecordSql kPoolSql{Ps::kInsertPool, Ps::kUpdatePool, Ps::kUpsertPool,
+                             Ps::kGetPool,    Ps::kListPools,  Ps::kCountPools,
+                             Ps::kDeletePool, "pool"};
+}  // namespace
+
+Result<void> PostgresStore::put_pool(const Pool& pool, PutMode mode) {
+    return put_record(*pool_, kPoolSql, pool, pool.name, mode, &bind_pool);
+}
+
+Result<std::optional<Pool>> PostgresStore::get_pool(const std::string& name) {
+    return get_record<Pool>(*pool_, kPoolSql, name, read_pool);
+}
+
+Result<Page<Pool>> PostgresStore::list_pools(int limit, int offset) {
+    return list_records<Pool>(*pool_, kPoolSql, limit, offset, read_pool);
+}
+
+Result<void> PostgresStore::delete_pool(const std::string& name) {
+    if (name == kDefaultPoolName) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("pool '{}' cannot be deleted", kDefaultPoolName)};
+    }
+    return delete_record(*pool_, kPoolSql, name);
+}
+
+Result<std::vector<PoolUsage>> PostgresStore::pool_usage(const std::string& exclude_owner) {
+    return with_connection(*pool_, "count pool slots",
+                           [&](Call& c) -> Result<std::vector<PoolUsage>> {
+                               pqxx::nontransaction tx(c.conn);
+                               auto rows = exec(tx, Ps::kPoolUsage, Params().add(exclude_owner));
+                               std::vector<PoolUsage> usage;
+                               for (const auto& row : rows) {
+                                   std::string pool = text(row[0]);
+                                   if (usage.empty() || usage.back().pool != pool) {
+                                       usage.emplace_back();
+                                       usage.back().pool = std::move(pool);
+                                   }
+                                   add_pool_slots(usage.back(), text(row[1]), int64(row[2]));
+                               }
+                               return usage;
+                           });
 }
 
 }  // namespace orquestra::store

@@ -111,6 +111,11 @@ class PostgresStore final : public Store {
     Result<std::optional<Connection>> get_connection(const std::string& conn_id) override;
     Result<Page<Connection>> list_connections(int limit, int offset) override;
     Result<void> delete_connection(const std::string& conn_id) override;
+    Result<void> put_pool(const Pool& pool, PutMode mode) override;
+    Result<std::optional<Pool>> get_pool(const std::string& name) override;
+    Result<Page<Pool>> list_pools(int limit, int offset) override;
+    Result<void> delete_pool(const std::string& name) override;
+    Result<std::vector<PoolUsage>> pool_usage(const std::string& exclude_owner) override;
 
     // Heartbeats and run claims of several schedulers (store.hpp). A claim takes its runs with
     // SELECT ... FOR UPDATE SKIP LOCKED: claimers at once never share a run nor wait for

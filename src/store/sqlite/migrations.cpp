@@ -166,6 +166,21 @@ CREATE INDEX event_logs_time ON event_logs (event_time);
 CREATE INDEX event_logs_dag ON event_logs (dag_id);
 )sql";
 
+// Pools: named slots shared by every DAG; default_pool always exists (its size set again at a
+// scheduler's start when configured). A task instance names its pool and how many slots it takes.
+constexpr std::string_view kPools = R"sql(
+CREATE TABLE pools (
+    name             TEXT    NOT NULL PRIMARY KEY,
+    slots            INTEGER NOT NULL,
+    description      TEXT,
+    include_deferred INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO pools (name, slots, description, include_deferred)
+    VALUES ('default_pool', 128, 'Default pool', 0);
+ALTER TABLE task_instances ADD COLUMN pool TEXT NOT NULL DEFAULT 'default_pool';
+ALTER TABLE task_instances ADD COLUMN pool_slots INTEGER NOT NULL DEFAULT 1;
+)sql";
+
 // DAG to DAG: the run and task that triggered a run, and how deep the chain of triggers is.
 constexpr std::string_view kTriggeredRuns = R"sql(
 ALTER TABLE dag_runs ADD COLUMN parent_dag_id TEXT NOT NULL DEFAULT '';
@@ -174,7 +189,7 @@ ALTER TABLE dag_runs ADD COLUMN parent_task_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE dag_runs ADD COLUMN trigger_depth INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr std::array<Migration, 8> kMigrations = {{
+constexpr std::array<Migration, 9> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
@@ -182,6 +197,7 @@ constexpr std::array<Migration, 8> kMigrations = {{
     {5, "scheduler processes", kSchedulerProcesses},
     {6, "variables and connections", kVariablesConnections},
     {7, "event logs", kEventLogs},
+    {8, "pools", kPools},
     {9, "triggered runs", kTriggeredRuns},
 }};
 

@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "store/sqlite/migrations.hpp"
+#include "store/pools.hpp"
 #include "store/schema.hpp"
 
 #include <fmt/format.h>
@@ -273,7 +274,7 @@ void bind_task(Query& q, const TaskInstance& t, std::string_view dag_id, std::st
     q.bind(t.try_number).bind(t.max_tries).bind(t.start_date).bind(t.end_date);
     q.bind(t.queued_when).bind(t.next_try_at).bind(t.operator_name).bind(t.hostname);
     q.bind(t.served_by).bind(t.output_json).bind(t.note).bind(t.pid).bind(t.owner);
-    q.bind(t.process_identity);
+    q.bind(t.process_identity).bind(t.pool).bind(t.pool_slots);
 }
 
 Result<TaskInstance> read_task(const Query& q) {
@@ -299,6 +300,8 @@ Result<TaskInstance> read_task(const Query& q) {
     t.pid = static_cast<int>(q.int64(15));
     t.owner = q.text(16);
     t.process_identity = q.text(17);
+    t.pool = q.text(18);
+    t.pool_slots = static_cast<int>(q.int64(19));
     return t;
 }
 
@@ -413,6 +416,21 @@ Connection read_connection(const Query& q) {
     return c;
 }
 
+void bind_pool(Query& q, const Pool& p, bool key_last) {
+    if (!key_last) q.bind(p.name);
+    q.bind(p.slots).bind(p.description).bind(p.include_deferred);
+    if (key_last) q.bind(p.name);
+}
+
+Pool read_pool(const Query& q) {
+    Pool p;
+    p.name = q.text(0);
+    p.slots = q.int64(1);
+    p.description = q.opt_text(2);
+    p.include_deferred = q.boolean(3);
+    return p;
+}
+
 // Steps through every row, converting each with read (returning T or Result<T>).
 template <class T, class Read>
 Result<std::vector<T>> read_all(Query& q, Read read) {
@@ -494,6 +512,14 @@ enum class Sql : std::size_t {
     kListConnections,
     kCountConnections,
     kDeleteConnection,
+    kInsertPool,
+    kUpdatePool,
+    kUpsertPool,
+    kGetPool,
+    kListPools,
+    kCountPools,
+    kDeletePool,
+    kPoolUsage,
     kCount,
 };
 
@@ -637,6 +663,24 @@ StatementText statement_text(Sql id) {
             return {"count connections", "SELECT COUNT(*) FROM connections"};
         case Sql::kDeleteConnection:
             return {"delete connection", "DELETE FROM connections WHERE conn_id = ?"};
+        case Sql::kInsertPool:
+            return {"insert pool",
+                    insert_sql("pools", kPoolColumns) + " ON CONFLICT (name) DO NOTHING"};
+        case Sql::kUpdatePool: return {"update pool", update_sql("pools", kPoolColumns)};
+        case Sql::kUpsertPool: return {"upsert pool", upsert_sql("pools", kPoolColumns, 1)};
+        case Sql::kGetPool:
+            return {"get pool", fmt::format("SELECT {} FROM pools WHERE name = ?",
+                                            column_list(kPoolColumns))};
+        case Sql::kListPools:
+            return {"list pools", fmt::format("SELECT {} FROM pools ORDER BY name LIMIT ? OFFSET ?",
+                                              column_list(kPoolColumns))};
+        case Sql::kCountPools: return {"count pools", "SELECT COUNT(*) FROM pools"};
+        case Sql::kDeletePool: return {"delete pool", "DELETE FROM pools WHERE name = ?"};
+        case Sql::kPoolUsage:
+            return {"count pool slots",
+                    "SELECT pool, state, SUM(pool_slots) FROM task_instances "
+                    "WHERE state IN ('scheduled', 'queued', 'running') AND (? = '' OR owner <> ?) "
+                    "GROUP BY pool, state ORDER BY pool"};
         case Sql::kCount: break;
     }
     return {"unknown statement", ""};
@@ -1614,6 +1658,61 @@ Result<Page<Connection>> SqliteStore::list_connections(int limit, int offset) {
 Result<void> SqliteStore::delete_connection(const std::string& conn_id) {
     std::lock_guard lock(mu_);
     return delete_record(*db_, kConnectionSql, conn_id);
+}
+
+// --- pools ----------------------------------------------------------------------------------
+
+namespace {
+constexpr RecordSql kPoolSql{Sql::kInsertPool, Sql::kUpdatePool, Sql::kUpsertPool,
+                             Sql::kGetPool,    Sql::kListPools,  Sql::kCountPools,
+                             Sql::kDeletePool, "pool"};
+}  // namespace
+
+Result<void> SqliteStore::put_pool(const Pool& pool, PutMode mode) {
+    std::lock_guard lock(mu_);
+    return put_record(*db_, kPoolSql, pool, pool.name, mode, &bind_pool);
+}
+
+Result<std::optional<Pool>> SqliteStore::get_pool(const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kGetPool);
+    if (!q) return q.error();
+    q->bind(name);
+    return read_optional<Pool>(*q, read_pool);
+}
+
+Result<Page<Pool>> SqliteStore::list_pools(int limit, int offset) {
+    std::lock_guard lock(mu_);
+    return list_records<Pool>(*db_, kPoolSql, limit, offset, read_pool);
+}
+
+Result<void> SqliteStore::delete_pool(const std::string& name) {
+    if (name == kDefaultPoolName) {
+        return Error{ErrorCode::kInvalidArgument,
+                     fmt::format("pool '{}' cannot be deleted", kDefaultPoolName)};
+    }
+    std::lock_guard lock(mu_);
+    return delete_record(*db_, kPoolSql, name);
+}
+
+Result<std::vector<PoolUsage>> SqliteStore::pool_usage(const std::string& exclude_owner) {
+    std::lock_guard lock(mu_);
+    auto q = db_->cached(Sql::kPoolUsage);
+    if (!q) return q.error();
+    q->bind(exclude_owner).bind(exclude_owner);
+    std::vector<PoolUsage> usage;
+    for (;;) {
+        auto row = q->step();
+        if (!row) return row.error();
+        if (!*row) break;
+        std::string pool = q->text(0);
+        if (usage.empty() || usage.back().pool != pool) {
+            usage.emplace_back();
+            usage.back().pool = std::move(pool);
+        }
+        add_pool_slots(usage.back(), q->text(1), q->int64(2));
+    }
+    return usage;
 }
 
 }  // namespace orquestra::store

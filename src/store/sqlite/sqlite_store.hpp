@@ -111,6 +111,11 @@ public:
     Result<std::optional<Connection>> get_connection(const std::string& conn_id) override;
     Result<Page<Connection>> list_connections(int limit, int offset) override;
     Result<void> delete_connection(const std::string& conn_id) override;
+    Result<void> put_pool(const Pool& pool, PutMode mode) override;
+    Result<std::optional<Pool>> get_pool(const std::string& name) override;
+    Result<Page<Pool>> list_pools(int limit, int offset) override;
+    Result<void> delete_pool(const std::string& name) override;
+    Result<std::vector<PoolUsage>> pool_usage(const std::string& exclude_owner) override;
 
     Result<void> heartbeat(const SchedulerProcess& process, bool first) override;
     Result<std::vector<DagRun>> claim_runs(const ClaimRequest& request) override;
