@@ -6,6 +6,7 @@
 #include "dag/schedule.hpp"
 #include "dag/time_text.hpp"
 #include "scheduler/decide.hpp"
+#include "scheduler/service_triggers.hpp"
 #include "executor/process_group.hpp"
 
 #include <boost/asio/post.hpp>
@@ -135,9 +136,12 @@ Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolde
       wake_timer_(loop),
       secrets_(store, options_.secret_keys != nullptr ? *options_.secret_keys : no_keys_) {
     if (options_.owner.empty()) options_.owner = random_owner();
+    service_events_ = std::make_shared<ServiceEventSink>(metrics_);
+    debounce_ = std::make_unique<ServiceDebounce>();
 }
 
 Engine::~Engine() {
+    close_service_events();
     run_watch_.reset();
     *alive_ = false;
 }
@@ -156,6 +160,7 @@ Result<void> Engine::start() {
     housekeeping();
     flush();
     rearm_housekeeping();
+    open_service_events();
     if (options_.execute && options_.only_dag.empty()) {
         // Any thread: only posts onto the loop.
         run_watch_ = store_.watch_runs([this, alive = alive_] {
@@ -216,6 +221,7 @@ void Engine::rearm_housekeeping() {
 
 void Engine::stop() {
     stopped_ = true;
+    close_service_events();
     run_watch_.reset();
     housekeeping_timer_.cancel();
     wake_timer_.cancel();
@@ -384,6 +390,7 @@ void Engine::sync_dags() {
         }
     }
     dags_ = std::move(fresh);
+    watch_services();
     // Runs of a DAG whose file is gone run nothing more; a broken file (an import error)
     // only holds them until it loads again.
     store::Changes retired;
