@@ -2,6 +2,7 @@
 // the ServiceEventSink from whatever thread the registry (or the discovery client) made them
 // on, and are turned into runs here, on the loop.
 
+#include "core/strings.hpp"
 #include "dag/time_text.hpp"
 #include "scheduler/engine.hpp"
 #include "scheduler/service_triggers.hpp"
