@@ -3,6 +3,7 @@
 #include "app/run.hpp"
 #include "app/web_front.hpp"
 #include "app/home_access.hpp"
+#include "app/remote_directory.hpp"
 #include "app/registry_events.hpp"
 
 #include "api/users.hpp"
@@ -62,55 +63,6 @@ std::string kind_summary(const dag::Task& t) {
     const auto& w = std::get<dag::WaitForServiceSpec>(t.kind);
     return fmt::format("wait_for_service {} (≥ {} UP)", w.service, w.min_instances);
 }
-
-// Where runners find services when the registry is another process: the discovery client on
-// a thread of its own, its view refreshed by delta every second.
-class RemoteDirectory {
-public:
-    explicit RemoteDirectory(const CommonFlags& flags)
-        : guard_(boost::asio::make_work_guard(io_)) {
-        discovery::EurekaClientOptions options;
-        for (auto url : split(flags.registry_url, ',')) {
-            if (!url.empty()) options.registry_urls.emplace_back(url);
-        }
-        options.registry_auth = flags.registry_auth;
-        options.refresh_interval = std::chrono::milliseconds(1000);
-        options.retries = 1;
-        client_.emplace(io_.get_executor(), std::move(options));
-        thread_ = std::thread([this] { io_.run(); });
-        client_->start();
-        // Until the first fetch answered one way or the other (bounded), so that tasks started
-        // right away find their services.
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-        for (;;) {
-            const auto stats = client_->stats();
-            if (stats.full_fetches > 0) break;
-            if (stats.fetch_failures > 0 || std::chrono::steady_clock::now() > deadline) {
-                spdlog::warn("cannot read the registry at {} yet (trying again every second)",
-                             http::url_without_credentials(flags.registry_url));
-                break;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-    }
-    ~RemoteDirectory() {
-        client_->stop();
-        client_.reset();
-        guard_.reset();
-        io_.stop();
-        thread_.join();
-    }
-    RemoteDirectory(const RemoteDirectory&) = delete;
-    RemoteDirectory& operator=(const RemoteDirectory&) = delete;
-
-    discovery::EurekaClient& operator*() { return *client_; }
-
-private:
-    boost::asio::io_context io_{1};
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-    std::optional<discovery::EurekaClient> client_;
-    std::thread thread_;
-};
 
 discovery::ChoiceOptions choice_options(const CommonFlags& flags) {
     discovery::ChoiceOptions options;
