@@ -4,6 +4,7 @@
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -92,7 +93,7 @@ TEST(ServiceTriggersTest, DebouncePerDagAndService) {
     EXPECT_TRUE(debounce.admit("d", "servico_usuarios", 0, kT0 + 30'000));
     debounce.keep_only({"e"});
     EXPECT_TRUE(debounce.admit("d", "servico_usuarios", 30'000, kT0 + 30'001));
-    EXPECT_FALSE(debounce.admit("e", "servico_usuarios", 30'000, kT0 + 30'001));
+    EXPECT_FALSE(debounce.admit("e", "servico_usuarios", 30'000, kT0 + 30'000));
 }
 
 TEST(ServiceTriggersTest, RunIdPartsAreSafeAndBounded) {
