@@ -7,6 +7,7 @@
 #include "api/api.hpp"
 #include "api/api_detail.hpp"
 #include "api/routes.hpp"
+#include "api/schemas.hpp"
 
 namespace orquestra::api {
 
@@ -79,22 +80,30 @@ json::object operation(const RouteSpec& route, V method) {
                                           {"schema", json::object{{"type", "string"}}}});
     }
     if (!parameters.empty()) op["parameters"] = std::move(parameters);
-    if (method == V::post || method == V::patch || method == V::put) {
+    // The bodies' schemas come from schemas.cpp; a route missing there is documented with a
+    // bare object (and fails openapi_schema_test).
+    const OperationSchema* schemas = find_operation_schema(route.endpoint, method);
+    const bool takes_body = method == V::post || method == V::patch || method == V::put;
+    if (takes_body) {
+        const bool typed = schemas != nullptr && !schemas->request.empty();
         op["requestBody"] = json::object{
             {"required", false},
             {"content",
              json::object{{"application/json",
-                           json::object{{"schema", json::object{{"type", "object"}}}}}}}};
+                           json::object{{"schema", typed ? schema_of(schemas->request)
+                                                         : json::object{{"type", "object"}}}}}}}};
     }
     json::object responses;
-    if (method == V::delete_) {
+    if (schemas != nullptr ? schemas->response.empty() : method == V::delete_) {
         responses["204"] = json::object{{"description", "Done"}};
     } else {
         responses["200"] = json::object{
             {"description", "Success"},
             {"content",
              json::object{{"application/json",
-                           json::object{{"schema", json::object{{"type", "object"}}}}}}}};
+                           json::object{{"schema", schemas != nullptr
+                                                       ? schema_of(schemas->response)
+                                                       : json::object{{"type", "object"}}}}}}}};
     }
     responses["400"] = problem_response("The request is malformed or a field is invalid");
     if (route.access != Access::kPublic) {
@@ -102,6 +111,14 @@ json::object operation(const RouteSpec& route, V method) {
         responses["403"] = problem_response("The user's role may not do this");
     }
     responses["404"] = problem_response("Not found");
+    const bool changes = takes_body || method == V::delete_;
+    if (changes && route.access != Access::kRead && route.access != Access::kSession) {
+        responses["409"] = problem_response(
+            "It conflicts with the current state (exists already, or the run is not finished)");
+    }
+    if (takes_body) {
+        responses["415"] = problem_response("The body is not JSON");
+    }
     op["responses"] = std::move(responses);
     if (route.access == Access::kPublic) op["security"] = json::array{};
     return op;
@@ -116,16 +133,6 @@ json::object openapi_document(std::string_view version) {
         for (V method : route.methods) item[method_name(method)] = operation(route, method);
         paths[route.path] = std::move(item);
     }
-    json::object error_schema{
-        {"type", "object"},
-        {"description", "RFC 7807 problem details"},
-        {"properties",
-         json::object{{"type", json::object{{"type", "string"}}},
-                      {"title", json::object{{"type", "string"}}},
-                      {"status", json::object{{"type", "number"}}},
-                      {"detail", json::object{{"type", "string"}}},
-                      {"instance", json::object{{"type", "string"}}}}},
-        {"required", json::array{"type", "title", "status"}}};
     json::object doc;
     doc["openapi"] = "3.0.3";
     doc["info"] = json::object{
@@ -139,7 +146,7 @@ json::object openapi_document(std::string_view version) {
     doc["components"] = json::object{
         {"securitySchemes",
          json::object{{"Basic", json::object{{"type", "http"}, {"scheme", "basic"}}}}},
-        {"schemas", json::object{{"Error", std::move(error_schema)}}}};
+        {"schemas", component_schemas()}};
     doc["security"] = json::array{json::object{{"Basic", json::array{}}}};
     return doc;
 }

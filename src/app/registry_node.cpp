@@ -27,7 +27,12 @@ RegistryNode::RegistryNode(boost::asio::io_context& io, const Clock& clock,
         api_.set_replication(replicator_.get());
     }
     if (options_.health) {
-        health_ = std::make_unique<registry::HealthChecker>(io_, registry_, *options_.health);
+        registry::HealthCheckOptions health = *options_.health;
+        // In a cluster each instance is probed by the node its client uses, and the verdicts
+        // are replicated (README "Health checks").
+        if (replicator_) health.direct_only = true;
+        health_ = std::make_unique<registry::HealthChecker>(io_, registry_, health);
+        health_->set_replication(replicator_.get());
     }
 }
 
@@ -56,8 +61,8 @@ void RegistryNode::stop() {
         trimmer_.request_stop();
         trimmer_.join();
     }
+    if (health_) health_->stop();  // before the replicator its verdicts go to
     if (replicator_) replicator_->stop();
-    if (health_) health_->stop();
     eviction_->stopped = true;
     boost::asio::post(io_, [eviction = eviction_] { eviction->timer.cancel(); });
 }

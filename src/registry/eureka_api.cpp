@@ -269,7 +269,7 @@ EurekaApi::Route EurekaApi::eureka(const http::Request& req, http::Response& res
                 const std::string id = sink_ == nullptr          ? std::string()
                                        : info->instance_id.empty() ? info->id()
                                                                    : info->instance_id;
-                auto r = registry_.register_instance(app, std::move(*info));
+                auto r = registry_.register_instance(app, std::move(*info), is_replicated(req));
                 if (!r) {
                     reply_error(res, r.error());
                 } else {

@@ -96,6 +96,7 @@ struct HealthChecker::State {
     std::atomic<std::size_t> max_in_flight{0};
     std::atomic<std::uint64_t> skipped{0};
     std::atomic<std::uint64_t> rounds{0};
+    std::atomic<ReplicationSink*> sink{nullptr};
 };
 
 namespace {
@@ -122,6 +123,13 @@ static asio::awaitable<void> probe_one(StatePtr state, HealthTarget target, Prob
                                       state->options.failure_threshold,
                                       state->options.success_threshold);
     if (!change) co_return;  // gone meanwhile
+    if (*change != HealthChange::kNone) {
+        // The peers learn the verdict as a registration of the instance as it now is.
+        if (ReplicationSink* sink = state->sink.load()) {
+            sink->replicate(ReplicationAction::kRegister, to_upper(target.app), target.instance_id,
+                            std::nullopt);
+        }
+    }
     if (*change == HealthChange::kMarkedDown) {
         spdlog::warn("health check: {} of {} marked DOWN after {} failed probes (last: {})",
                      target.instance_id, target.app, state->options.failure_threshold,
@@ -165,7 +173,8 @@ static void launch(const StatePtr& state, HealthTarget target) {
 static asio::awaitable<void> run_rounds(StatePtr state) {
     while (!state->stopped.load()) {
         const auto round_start = SteadyClock::now();
-        std::vector<HealthTarget> targets = state->registry.health_targets();
+        std::vector<HealthTarget> targets =
+            state->registry.health_targets(state->options.direct_only);
         // Instances in a stable order, so each keeps its place in the interval from round to
         // round.
         std::sort(targets.begin(), targets.end(), [](const HealthTarget& a, const HealthTarget& b) {
@@ -190,6 +199,8 @@ HealthChecker::HealthChecker(asio::io_context& io, InstanceRegistry& registry,
 
 HealthChecker::~HealthChecker() { stop(); }
 
+void HealthChecker::set_replication(ReplicationSink* sink) { state_->sink.store(sink); }
+
 void HealthChecker::start() {
     asio::co_spawn(state_->io, run_rounds(state_), asio::detached);
 }
@@ -202,7 +213,7 @@ void HealthChecker::stop() {
 asio::awaitable<void> HealthChecker::probe_all() {
     StatePtr state = state_;
     asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (auto& target : state->registry.health_targets()) {
+    for (auto& target : state->registry.health_targets(state->options.direct_only)) {
         if (!co_await wait_for_slot(state, timer)) co_return;
         launch(state, std::move(target));
     }

@@ -15,12 +15,20 @@
 // above, without credentials, within `max_url_bytes`, are probed, and only with GET. Other
 // instances are left alone (counted in skipped()): https is not probed (no TLS client).
 //
+// In a cluster (set_replication()): only the instances whose client talks to this node are
+// probed (`direct_only`, see InstanceRegistry::health_targets), so each instance is probed
+// once, by the node it registered and renews with, not by every node; and each verdict (DOWN
+// or back UP) is handed to the ReplicationSink as a registration of the instance, which the
+// peers apply as they apply any replicated registration (Java Eureka peers too), holding a
+// DOWN until their own probes or the verdict UP release it.
+//
 // Threads: start(), stop() and the counters from any thread; the work runs on `io`, which must
 // be run by one thread. stop() drops the results of probes still in flight.
 
 #include "core/error.hpp"
 #include "http/client.hpp"
 #include "registry/instance_registry.hpp"
+#include "registry/replication_batch.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -41,6 +49,8 @@ struct HealthCheckOptions {
     std::size_t max_in_flight = 64;
     std::size_t max_body_bytes = 16u << 10;
     std::size_t max_url_bytes = 2048;
+    // Probe only the instances whose own client registered or renewed here (in a cluster).
+    bool direct_only = false;
 };
 
 // Where and what to send for one target, or why it is not probed (kInvalidArgument).
@@ -61,6 +71,10 @@ public:
     ~HealthChecker();
     HealthChecker(const HealthChecker&) = delete;
     HealthChecker& operator=(const HealthChecker&) = delete;
+
+    // Where verdicts go to reach the peers (null: nowhere). Call before start(); the sink
+    // must outlive the checker's probes (stop() the checker first).
+    void set_replication(ReplicationSink* sink);
 
     // Rounds, one per interval, until stop().
     void start();

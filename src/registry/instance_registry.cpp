@@ -105,7 +105,8 @@ void InstanceRegistry::purge_delta(Millis now) {
     }
 }
 
-Result<void> InstanceRegistry::register_instance(std::string_view path_app, InstanceInfo info) {
+Result<void> InstanceRegistry::register_instance(std::string_view path_app, InstanceInfo info,
+                                                bool replication) {
     std::string app = to_upper(path_app);
     if (app.empty()) return Error{ErrorCode::kInvalidArgument, "Missing appName"};
     if (info.host_name.empty()) return Error{ErrorCode::kInvalidArgument, "Missing hostname"};
@@ -153,6 +154,7 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
             lease.health_failures = existing.health_failures;
             lease.health_successes = existing.health_successes;
             lease.health_held_down = existing.health_held_down;
+            lease.direct_contact = existing.direct_contact;
             --status_counts_[status_index(existing.info->status)];
         }
         if (info.last_dirty_timestamp == 0) info.last_dirty_timestamp = now;
@@ -167,9 +169,14 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
                 info.overridden_status = o->second;
             }
         }
-        // Failing health checks hold an instance DOWN whatever the client says of itself; a
-        // client that reports something other than UP is taken at its word.
-        if (lease.health_held_down) {
+        if (replication) {
+            // A peer's copy carries the peer's word: its health verdict (DOWN), held here too
+            // until this node's probes or the peer release it, or its client's.
+            lease.health_held_down =
+                info.status == InstanceStatus::kDown && !info.health_check_url.empty();
+        } else if (lease.health_held_down) {
+            // Failing health checks hold an instance DOWN whatever the client says of itself; a
+            // client that reports something other than UP is taken at its word.
             if (info.status == InstanceStatus::kUp) {
                 info.status = InstanceStatus::kDown;
             } else {
@@ -180,6 +187,7 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
         info.last_updated_timestamp = now;
         info.action_type = ActionType::kAdded;
         lease.last_renewal = now;
+        if (!replication) lease.direct_contact = now;
         lease.duration_ms = info.lease.duration_secs > 0
                                 ? static_cast<Millis>(info.lease.duration_secs) * 1000
                                 : options_.default_lease_duration_ms;
@@ -245,6 +253,7 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
             changed = true;
         }
         lease->last_renewal = now;
+        if (!request.replication) lease->direct_contact = now;
         Bucket& b = renew_buckets_[static_cast<std::size_t>((now / 1000) % 60)];
         if (b.second != now / 1000) {
             b.second = now / 1000;
@@ -371,13 +380,20 @@ Result<void> InstanceRegistry::update_metadata(
     return {};
 }
 
-std::vector<HealthTarget> InstanceRegistry::health_targets() const {
+std::vector<HealthTarget> InstanceRegistry::health_targets(bool direct_only) const {
     // The shared data is collected under the lock (a pointer each), expanded outside it.
     std::vector<std::shared_ptr<const StoredInstance>> infos;
+    const Millis now = clock_.now_ms();
     {
         std::lock_guard lock(mu_);
         for (const auto& [name, entry] : apps_) {
-            for (const auto& [id, lease] : entry.leases) infos.push_back(lease.info);
+            for (const auto& [id, lease] : entry.leases) {
+                if (direct_only && (lease.direct_contact == 0 ||
+                                    now - lease.direct_contact > lease.duration_ms)) {
+                    continue;
+                }
+                infos.push_back(lease.info);
+            }
         }
     }
     std::vector<HealthTarget> out;

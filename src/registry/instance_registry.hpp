@@ -96,7 +96,10 @@ public:
     InstanceRegistry(const Clock& clock, RegistryOptions options = {});
 
     // Validates and stores `info` under `path_app`. kInvalidArgument names the missing field.
-    Result<void> register_instance(std::string_view path_app, InstanceInfo info);
+    // `replication`: the copy comes from a peer (a batch item, a replicated call, the startup
+    // sync, a 409's newer copy), not from the instance's own client; see record_health().
+    Result<void> register_instance(std::string_view path_app, InstanceInfo info,
+                                   bool replication = false);
     // kNotFound when there is no such lease or the client must re-register; kConflict only for
     // a replicated renewal whose lastDirtyTimestamp is older than ours.
     Result<void> renew(std::string_view app, std::string_view id, const RenewRequest& request);
@@ -110,14 +113,23 @@ public:
     Result<void> update_metadata(std::string_view app, std::string_view id,
                                  const std::vector<std::pair<std::string, std::string>>& kv);
 
-    // Active health checks. The instances with a healthCheckUrl, in no particular order.
-    std::vector<HealthTarget> health_targets() const;
+    // Active health checks. The instances with a healthCheckUrl, in no particular order;
+    // `direct_only`: only those whose client talks to this node — registered or renewed here
+    // by the client itself, not through a peer, within the last lease duration. In a cluster
+    // each instance is then probed by the node its client uses, not by every node.
+    std::vector<HealthTarget> health_targets(bool direct_only = false) const;
     // Records one probe's outcome for an instance. `failure_threshold` failures in a row turn an
     // UP instance DOWN — a server-made change, recorded in the delta like any other — and the
     // registry then holds it DOWN: a client that reports UP again (registering, or a status in a
     // heartbeat) stays DOWN while it is held. `success_threshold` successes in a row release it
     // and bring it back UP. An instance that is not UP is never changed by a failure (a client's
     // own DOWN, STARTING or OUT_OF_SERVICE stands). kNotFound when the instance is gone.
+    //
+    // In a cluster the verdict travels as a replicated registration of the instance (the
+    // HealthChecker asks its ReplicationSink): a peer takes a replicated copy's status as the
+    // sender's word and, when that copy is DOWN and has a healthCheckUrl, holds it DOWN as if
+    // it had reached the verdict itself — its client reporting UP at this peer stays DOWN —
+    // until this node's own probes pass or the sender replicates it UP.
     Result<HealthChange> record_health(std::string_view app, std::string_view id, bool healthy,
                                        int failure_threshold, int success_threshold);
 
@@ -194,6 +206,8 @@ private:
         std::uint16_t health_failures = 0;
         std::uint16_t health_successes = 0;
         bool health_held_down = false;
+        // When the instance's own client last registered or renewed here (not via a peer).
+        Millis direct_contact = 0;
         Millis expires_at() const { return last_renewal + duration_ms; }
     };
     struct AppEntry {

@@ -446,8 +446,8 @@ void PeerReplicator::start() {
                             auto mine = self->registry_.instance(item.app, item.id);
                             if (!mine ||
                                 result.entity->last_dirty_timestamp > mine->last_dirty_timestamp) {
-                                if (self->registry_.register_instance(item.app,
-                                                                      std::move(*result.entity))) {
+                                if (self->registry_.register_instance(
+                                        item.app, std::move(*result.entity), true)) {
                                     p.conflicts_taken.fetch_add(1, std::memory_order_relaxed);
                                 }
                             }
@@ -555,7 +555,7 @@ void PeerReplicator::sync_from_peers() {
                     ++expired;
                     continue;
                 }
-                (registry_.register_instance(app.name, std::move(info)) ? loaded : refused)++;
+                (registry_.register_instance(app.name, std::move(info), true) ? loaded : refused)++;
             }
         }
         spdlog::info("replication: loaded {} instance(s) from {}{}{}", loaded, p->url,

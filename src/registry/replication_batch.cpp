@@ -286,7 +286,7 @@ std::vector<ReplicationResult> apply_replication_batch(InstanceRegistry& registr
                     r.status_code = 400;
                     break;
                 }
-                auto done = registry.register_instance(item.app, std::move(*item.instance));
+                auto done = registry.register_instance(item.app, std::move(*item.instance), true);
                 r.status_code = done ? 200 : status_of(done.error());
                 break;
             }

@@ -69,6 +69,7 @@ Result<void> ApiStack::start_api(
     if (!created) return created.error();
 
     if (options.choice == nullptr) options.choice = &node_->choice();
+    if (options.secret_keys == nullptr) options.secret_keys = &node_->secret_keys();
     if (options.readers.empty()) {
         // As standalone runs it: reads on read-only connections of their own.
         auto readers = node_->open_readers(2);
