@@ -4,6 +4,7 @@
 #include "app/web_front.hpp"
 #include "app/home_access.hpp"
 #include "app/remote_directory.hpp"
+#include "app/registry_events.hpp"
 
 #include "api/users.hpp"
 #include "dag/loader.hpp"
@@ -375,7 +376,14 @@ int run_scheduler(const CommonFlags& flags, const SchedulerOptions& options) {
                       choice_options(flags));
     Application app;
     add_event_loops(app, pool);
-    app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
+    app.add(
+        "scheduler",
+        [&]() -> Result<void> {
+            if (auto r = node.start(); !r) return r.error();
+            feed_registry_events(*directory, node.engine());
+            return {};
+        },
+        [&] { node.stop(); });
     if (auto r = app.start(); !r) return fail(r.error().message);
     spdlog::info("scheduler running: DAGs in {}, database {}, services from {}",
                  paths.dags.string(), paths.database_shown(),

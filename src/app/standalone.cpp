@@ -6,6 +6,7 @@
 #include "app/home_access.hpp"
 #include "app/registry_catalog.hpp"
 #include "app/registry_directory.hpp"
+#include "app/registry_events.hpp"
 #include "app/registry_node.hpp"
 #include "app/run.hpp"
 #include "app/service_file.hpp"
@@ -294,7 +295,14 @@ int run_standalone(const StandaloneOptions& options) {
                 if (supervisor) supervisor->stop();
             });
     }
-    app.add("scheduler", [&] { return node.start(); }, [&] { node.stop(); });
+    app.add(
+        "scheduler",
+        [&]() -> Result<void> {
+            if (auto r = node.start(); !r) return r.error();
+            feed_registry_events(registry.registry(), node.engine());
+            return {};
+        },
+        [&] { node.stop(); });
     app.add(
         "admin user",
         [&]() -> Result<void> {

@@ -168,6 +168,21 @@ struct Task {
     std::string_view kind_name() const;
 };
 
+// YAML `on_service`: run the DAG when the registry reports one of `events` for an instance
+// of `service`, or when the service's UP count falls from `below` or more to fewer.
+struct OnService {
+    std::string service;              // as written; matched without regard to case
+    std::vector<std::string> events;  // names from kServiceEvents, without repeats
+    std::optional<int> below;
+    Millis min_interval = 0;  // events within it of the last run they started are dropped
+    int line = 0;             // of the entry, 1-based
+};
+// The event names `on_service.events` accepts.
+inline constexpr std::string_view kServiceEvents[] = {"registered",     "up",        "down",
+                                                      "out_of_service", "cancelled", "evicted"};
+inline constexpr std::size_t kMaxServiceNameLength = 100;
+inline constexpr std::size_t kMaxOnService = 100;
+
 struct Dag {
     std::string dag_id;
     std::string description;
@@ -184,6 +199,7 @@ struct Dag {
     std::vector<Param> params;  // in file order
     DefaultArgs default_args;
     Callbacks callbacks;      // on_failure and on_success of a run (on_retry stays empty)
+    std::vector<OnService> on_service;  // in file order
     std::vector<Task> tasks;  // topologically sorted; file order among independent tasks
     int dag_id_line = 0;      // of the dag_id key, 1-based
 

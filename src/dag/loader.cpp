@@ -139,7 +139,7 @@ std::string hint(std::string_view key, std::span<const std::string_view> known) 
     return fmt::format(" (valid keys: {})", join(known));
 }
 
-constexpr std::array<std::string_view, 16> kDagKeys = {"dag_id",
+constexpr std::array<std::string_view, 17> kDagKeys = {"dag_id",
                                                        "description",
                                                        "doc",
                                                        "schedule",
@@ -154,7 +154,10 @@ constexpr std::array<std::string_view, 16> kDagKeys = {"dag_id",
                                                        "default_args",
                                                        "tasks",
                                                        "on_failure",
-                                                       "on_success"};
+                                                       "on_success",
+                                                       "on_service"};
+constexpr std::array<std::string_view, 4> kOnServiceKeys = {"service", "events", "below",
+                                                            "min_interval"};
 constexpr std::array<std::string_view, 11> kDefaultArgsKeys = {
     "owner",           "retries",          "retry_delay", "retry_exponential_backoff",
     "max_retry_delay", "execution_timeout",
@@ -527,6 +530,7 @@ class Loader {
     CommandSpec parse_command(const Entry& e, const std::string& where);
     WaitForServiceSpec parse_wait(const Entry& e, const std::string& where);
     TriggerDagSpec parse_trigger(const Entry& e, const std::string& where);
+    std::vector<OnService> parse_on_service(const Entry& e);
     Task parse_task(const Entry& e, const DefaultArgs& defaults, std::vector<int>& upstream_lines);
     // on_failure / on_success / on_retry: one callback or a list of them.
     std::vector<Callback> parse_callbacks(const Entry& e, const std::string& where);
@@ -777,6 +781,62 @@ CommandSpec Loader::parse_command(const Entry& e, const std::string& where) {
         if (c.cwd->empty()) fail(x->value_line, fmt::format("{}.cwd is empty", what));
     }
     return c;
+}
+
+std::vector<OnService> Loader::parse_on_service(const Entry& e) {
+    if (!e.value.IsSequence()) {
+        fail(e.value_line, fmt::format("on_service must be a list of mappings, got a {}",
+                                       type_name(e.value)));
+    }
+    if (e.value.size() > kMaxOnService) {
+        fail(e.value_line, fmt::format("on_service has {} entries; the limit is {}",
+                                       e.value.size(), kMaxOnService));
+    }
+    std::vector<OnService> out;
+    int index = 0;
+    for (const YAML::Node& item : e.value) {
+        const int line = line_of(item, e.value_line);
+        const std::string what = fmt::format("on_service[{}]", index++);
+        MapView m(item, what, line, kOnServiceKeys);
+        if (!item.IsMap()) fail(line, fmt::format("{} must be a mapping", what));
+        OnService s;
+        s.line = line;
+        const Entry* service = m.find("service");
+        if (service == nullptr) fail(line, fmt::format("{} needs a service", what));
+        s.service = scalar(*service, what + ".service");
+        if (!is_valid_id(s.service) || s.service.size() > kMaxServiceNameLength) {
+            fail(service->value_line,
+                 fmt::format("bad service name '{}' in {}: use 1 to {} letters, digits, '_', "
+                             "'.' or '-'",
+                             s.service.substr(0, kMaxServiceNameLength), what,
+                             kMaxServiceNameLength));
+        }
+        if (const Entry* x = m.find("events")) {
+            for (auto& [name, name_line] : as_string_list(*x, what + ".events")) {
+                if (std::find(std::begin(kServiceEvents), std::end(kServiceEvents), name) ==
+                    std::end(kServiceEvents)) {
+                    fail(name_line,
+                         fmt::format("unknown event '{}' in {}.events (use registered, up, "
+                                     "down, out_of_service, cancelled or evicted)",
+                                     name.substr(0, 100), what));
+                }
+                if (std::find(s.events.begin(), s.events.end(), name) == s.events.end()) {
+                    s.events.push_back(std::move(name));
+                }
+            }
+        }
+        if (const Entry* x = m.find("below")) {
+            s.below = static_cast<int>(as_int(*x, what + ".below", 1, 100'000));
+        }
+        if (s.events.empty() && !s.below) {
+            fail(line, fmt::format("{} needs events or below", what));
+        }
+        if (const Entry* x = m.find("min_interval")) {
+            s.min_interval = as_duration(*x, what + ".min_interval", true);
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
 }
 
 WaitForServiceSpec Loader::parse_wait(const Entry& e, const std::string& where) {
@@ -1267,6 +1327,7 @@ Dag Loader::build(const YAML::Node& root) {
         }
     }
     if (const Entry* x = top.find("params")) dag.params = parse_params(*x);
+    if (const Entry* x = top.find("on_service")) dag.on_service = parse_on_service(*x);
     dag.default_args = parse_default_args(top.find("default_args"));
     parse_callback_events(top, "", false, dag.callbacks);
 

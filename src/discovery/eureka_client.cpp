@@ -2,6 +2,7 @@
 
 #include "core/strings.hpp"
 #include "discovery/service_call.hpp"
+#include "discovery/view_changes.hpp"
 #include "http/client_pool.hpp"
 #include "registry/codec.hpp"
 
@@ -239,7 +240,11 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
                 ids.insert_or_assign(std::move(id), std::move(info));
             }
         }
+        std::vector<registry::InstanceChange> changes;
+        if (have_view && tracks_changes()) changes = view_changes(view, fresh, clock.now_ms());
         view = std::move(fresh);
+        have_view = true;
+        emit_changes(changes);
         ++counters.full_fetches;
         publish();
         co_return true;
@@ -251,9 +256,16 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
         if (!res || res->status != 200) co_return false;
         auto delta = registry::parse_applications_json(res->body);
         if (!delta) co_return false;
+        const bool tracking = tracks_changes();
+        std::vector<registry::InstanceChange> changes;
         for (auto& app : delta->applications) {
             auto name = to_upper(app.name);
             for (auto& info : app.instances) {
+                if (tracking) {
+                    if (auto change = delta_change(view, name, info)) {
+                        changes.push_back(std::move(*change));
+                    }
+                }
                 auto id = info.id();
                 if (info.action_type == registry::ActionType::kDeleted) {
                     auto it = view.find(name);
@@ -266,6 +278,7 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
                 }
             }
         }
+        emit_changes(changes);
         std::vector<const InstanceInfo*> all;
         for (const auto& [name, ids] : view) {
             for (const auto& [id, info] : ids) all.push_back(&info);
@@ -277,6 +290,22 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
         ++counters.delta_fetches;
         publish();
         co_return true;
+    }
+
+    bool tracks_changes() const {
+        std::lock_guard lock(mu);
+        return !change_listeners.empty();
+    }
+    void emit_changes(const std::vector<registry::InstanceChange>& changes) {
+        if (changes.empty()) return;
+        std::vector<std::function<void(const registry::InstanceChange&)>> to_call;
+        {
+            std::lock_guard lock(mu);
+            to_call = change_listeners;
+        }
+        for (const auto& change : changes) {
+            for (const auto& listener : to_call) listener(change);
+        }
     }
 
     // Recomputes the UP lists from `view` and tells subscribers which services changed.
@@ -378,6 +407,7 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
 
     // Strand only: the whole registry as last fetched, by upper-case app then instance id.
     std::map<std::string, std::map<std::string, InstanceInfo>> view;
+    bool have_view = false;  // strand only: a full fetch has filled `view`
 
     struct Counters {
         std::atomic<std::uint64_t> registrations{0}, registration_failures{0}, heartbeats{0},
@@ -390,6 +420,7 @@ struct EurekaClient::Core : std::enable_shared_from_this<Core> {
     bool fetched = false;
     std::map<std::string, std::vector<ServiceInstance>> up_view;
     std::vector<std::function<void(const std::string&)>> listeners;
+    std::vector<std::function<void(const registry::InstanceChange&)>> change_listeners;
 };
 
 EurekaClient::EurekaClient(asio::any_io_executor executor, EurekaClientOptions options)
@@ -501,6 +532,12 @@ std::vector<ServiceInstance> EurekaClient::up_instances(const std::string& servi
 void EurekaClient::subscribe(std::function<void(const std::string& service)> on_change) {
     std::lock_guard lock(core_->mu);
     core_->listeners.push_back(std::move(on_change));
+}
+
+void EurekaClient::subscribe_changes(
+    std::function<void(const registry::InstanceChange& change)> on_change) {
+    std::lock_guard lock(core_->mu);
+    core_->change_listeners.push_back(std::move(on_change));
 }
 
 EurekaClientStats EurekaClient::stats() const {

@@ -44,6 +44,7 @@
 #include "discovery/instance_choice.hpp"
 #include "discovery/service_directory.hpp"
 #include "http/client.hpp"
+#include "registry/instance_change.hpp"
 #include "registry/model.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -143,6 +144,11 @@ public:
     // `on_change(SERVICE)` (upper-case) runs on the client's strand after a refresh changed
     // that service's UP instances.
     void subscribe(std::function<void(const std::string& service)> on_change) override;
+    // `on_change(change)` runs on the client's strand for each instance that appeared,
+    // changed status or left, as the deltas (or, after a mismatch, two full fetches) show it:
+    // a registry event at most one refresh_interval after the registry made it. The first
+    // full fetch reports nothing (it is where the client starts from).
+    void subscribe_changes(std::function<void(const registry::InstanceChange& change)> on_change);
 
     EurekaClientStats stats() const;
     BreakerState breaker_state(const std::string& service, const std::string& instance_id) const;

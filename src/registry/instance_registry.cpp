@@ -134,14 +134,17 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
     }
     Millis now = clock_.now_ms();
     std::string id = info.instance_id;
+    std::vector<InstanceChange> changes;
     {
         std::lock_guard lock(mu_);
         auto& entry = apps_[app];
         auto it = entry.leases.find(id);
         Lease lease;
         lease.registration = now;
+        std::optional<InstanceStatus> before;
         if (it != entry.leases.end()) {
             const Lease& existing = it->second;
+            before = existing.info->status;
             // The server keeps its copy when it is dirtier than the incoming one.
             if (existing.info->last_dirty_timestamp > info.last_dirty_timestamp &&
                 info.last_dirty_timestamp != 0) {
@@ -194,9 +197,11 @@ Result<void> InstanceRegistry::register_instance(std::string_view path_app, Inst
         auto& slot = entry.leases[id];
         slot = std::move(lease);
         record_change(entry, slot, ActionType::kAdded, now);
+        note_change(entry, app, id, before, slot.info->status, false, now, changes);
     }
     counters_.registrations.fetch_add(1, std::memory_order_relaxed);
     notify(app);
+    emit(changes);
     return {};
 }
 
@@ -206,6 +211,7 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
     Millis now = clock_.now_ms();
     bool changed = false;
     bool conflict = false;
+    std::vector<InstanceChange> changes;
     {
         std::lock_guard lock(mu_);
         auto a = apps_.find(app);
@@ -236,12 +242,14 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
         if (o != overrides_.end() && info.status != o->second &&
             info.status != InstanceStatus::kDown && info.status != InstanceStatus::kStarting) {
             InstanceStatus s = o->second;
+            InstanceStatus before = info.status;
             modify(*lease, [s, now](InstanceInfo& i) {
                 i.status = s;
                 i.overridden_status = s;
                 i.last_updated_timestamp = now;
             });
             record_change(a->second, *lease, ActionType::kModified, now);
+            note_change(a->second, app, id, before, s, false, now, changes);
             changed = true;
         }
         lease->last_renewal = now;
@@ -257,6 +265,7 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
     }
     counters_.renewals.fetch_add(1, std::memory_order_relaxed);
     if (changed) notify(app);
+    emit(changes);
     if (conflict) {
         return Error{ErrorCode::kConflict,
                      fmt::format("instance '{}' of '{}' is newer here than at the peer", id, app)};
@@ -267,6 +276,7 @@ Result<void> InstanceRegistry::renew(std::string_view app_in, std::string_view i
 Result<void> InstanceRegistry::cancel(std::string_view app_in, std::string_view id) {
     std::string app = to_upper(app_in);
     Millis now = clock_.now_ms();
+    std::vector<InstanceChange> changes;
     {
         std::lock_guard lock(mu_);
         auto a = apps_.find(app);
@@ -274,6 +284,8 @@ Result<void> InstanceRegistry::cancel(std::string_view app_in, std::string_view 
         auto l = a->second.leases.find(id);
         if (l == a->second.leases.end()) return not_found(app, id);
         record_change(a->second, l->second, ActionType::kDeleted, now);
+        note_change(a->second, app, id, l->second.info->status, std::nullopt, false, now,
+                    changes);
         --status_counts_[status_index(l->second.info->status)];
         overrides_.erase(std::string(id));
         a->second.leases.erase(l);
@@ -281,6 +293,7 @@ Result<void> InstanceRegistry::cancel(std::string_view app_in, std::string_view 
     }
     counters_.cancels.fetch_add(1, std::memory_order_relaxed);
     notify(app);
+    emit(changes);
     return {};
 }
 
@@ -289,11 +302,13 @@ Result<void> InstanceRegistry::set_status_override(std::string_view app_in, std:
                                                    std::optional<Millis> last_dirty_timestamp) {
     std::string app = to_upper(app_in);
     Millis now = clock_.now_ms();
+    std::vector<InstanceChange> changes;
     {
         std::lock_guard lock(mu_);
         auto a = apps_.find(app);
         Lease* lease = find(app, id);
         if (lease == nullptr) return not_found(app, id);
+        InstanceStatus before = lease->info->status;
         overrides_[std::string(id)] = status;
         modify(*lease, [&](InstanceInfo& i) {
             i.overridden_status = status;
@@ -304,9 +319,11 @@ Result<void> InstanceRegistry::set_status_override(std::string_view app_in, std:
         lease->last_renewal = now;
         if (status == InstanceStatus::kUp && lease->service_up == 0) lease->service_up = now;
         record_change(a->second, *lease, ActionType::kModified, now);
+        note_change(a->second, app, id, before, status, false, now, changes);
     }
     counters_.status_updates.fetch_add(1, std::memory_order_relaxed);
     notify(app);
+    emit(changes);
     return {};
 }
 
@@ -316,11 +333,13 @@ Result<void> InstanceRegistry::remove_status_override(std::string_view app_in,
                                                       std::optional<Millis> last_dirty_timestamp) {
     std::string app = to_upper(app_in);
     Millis now = clock_.now_ms();
+    std::vector<InstanceChange> changes;
     {
         std::lock_guard lock(mu_);
         auto a = apps_.find(app);
         Lease* lease = find(app, id);
         if (lease == nullptr) return not_found(app, id);
+        InstanceStatus before = lease->info->status;
         overrides_.erase(std::string(id));
         InstanceStatus next = fallback.value_or(InstanceStatus::kUnknown);
         if (lease->health_held_down && next == InstanceStatus::kUp) next = InstanceStatus::kDown;
@@ -331,9 +350,11 @@ Result<void> InstanceRegistry::remove_status_override(std::string_view app_in,
             i.last_updated_timestamp = now;
         });
         record_change(a->second, *lease, ActionType::kModified, now);
+        note_change(a->second, app, id, before, next, false, now, changes);
     }
     counters_.status_updates.fetch_add(1, std::memory_order_relaxed);
     notify(app);
+    emit(changes);
     return {};
 }
 
@@ -391,6 +412,7 @@ Result<HealthChange> InstanceRegistry::record_health(std::string_view app_in, st
     std::string app = to_upper(app_in);
     Millis now = clock_.now_ms();
     HealthChange change = HealthChange::kNone;
+    std::vector<InstanceChange> changes;
     counters_.health_probes.fetch_add(1, std::memory_order_relaxed);
     if (!healthy) counters_.health_probe_failures.fetch_add(1, std::memory_order_relaxed);
     {
@@ -411,6 +433,8 @@ Result<HealthChange> InstanceRegistry::record_health(std::string_view app_in, st
                     });
                     if (lease->service_up == 0) lease->service_up = now;
                     record_change(a->second, *lease, ActionType::kModified, now);
+                    note_change(a->second, app, id, InstanceStatus::kDown, InstanceStatus::kUp,
+                                false, now, changes);
                     change = HealthChange::kMarkedUp;
                 }
             }
@@ -427,6 +451,8 @@ Result<HealthChange> InstanceRegistry::record_health(std::string_view app_in, st
                     i.last_updated_timestamp = now;
                 });
                 record_change(a->second, *lease, ActionType::kModified, now);
+                note_change(a->second, app, id, InstanceStatus::kUp, InstanceStatus::kDown, false,
+                            now, changes);
                 change = HealthChange::kMarkedDown;
             }
         }
@@ -437,12 +463,14 @@ Result<HealthChange> InstanceRegistry::record_health(std::string_view app_in, st
         counters_.health_marked_up.fetch_add(1, std::memory_order_relaxed);
     }
     if (change != HealthChange::kNone) notify(app);
+    emit(changes);
     return change;
 }
 
 std::size_t InstanceRegistry::evict_expired() {
     Millis now = clock_.now_ms();
     std::vector<std::string> changed_apps;
+    std::vector<InstanceChange> changes;
     std::size_t evicted = 0;
     {
         std::lock_guard lock(mu_);
@@ -479,6 +507,8 @@ std::size_t InstanceRegistry::evict_expired() {
             auto a = apps_.find(e.app);
             auto l = a->second.leases.find(e.id);
             record_change(a->second, l->second, ActionType::kDeleted, now);
+            note_change(a->second, e.app, e.id, l->second.info->status, std::nullopt, true, now,
+                        changes);
             --status_counts_[status_index(l->second.info->status)];
             overrides_.erase(e.id);
             a->second.leases.erase(l);
@@ -492,6 +522,7 @@ std::size_t InstanceRegistry::evict_expired() {
     }
     counters_.evictions.fetch_add(evicted, std::memory_order_relaxed);
     for (const auto& app : changed_apps) notify(app);
+    emit(changes);
     return evicted;
 }
 
@@ -705,6 +736,45 @@ void InstanceRegistry::notify(const std::string& app) {
         copy = listeners_;
     }
     for (const auto& l : copy) l(app);
+}
+
+void InstanceRegistry::add_change_listener(ChangeListener listener) {
+    std::lock_guard lock(listeners_mu_);
+    change_listeners_.push_back(std::move(listener));
+    has_change_listeners_.store(true, std::memory_order_release);
+}
+
+void InstanceRegistry::note_change(AppEntry& entry, const std::string& app, std::string_view id,
+                                   std::optional<InstanceStatus> before,
+                                   std::optional<InstanceStatus> after, bool evicted, Millis now,
+                                   std::vector<InstanceChange>& out) {
+    std::size_t up_before = entry.up;
+    if (before == InstanceStatus::kUp) --entry.up;
+    if (after == InstanceStatus::kUp) ++entry.up;
+    if (!has_change_listeners_.load(std::memory_order_acquire)) return;
+    if (before == after) return;
+    InstanceChange c;
+    c.app = app;
+    c.instance_id = std::string(id);
+    c.old_status = before;
+    c.new_status = after;
+    c.evicted = evicted;
+    c.time = now;
+    c.up_before = up_before;
+    c.up_after = entry.up;
+    out.push_back(std::move(c));
+}
+
+void InstanceRegistry::emit(const std::vector<InstanceChange>& changes) {
+    if (changes.empty()) return;
+    std::vector<ChangeListener> copy;
+    {
+        std::lock_guard lock(listeners_mu_);
+        copy = change_listeners_;
+    }
+    for (const auto& change : changes) {
+        for (const auto& l : copy) l(change);
+    }
 }
 
 }  // namespace orquestra::registry

@@ -11,6 +11,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "registry/instance_change.hpp"
 #include "registry/model.hpp"
 #include "registry/stored_instance.hpp"
 
@@ -176,6 +177,13 @@ public:
     // Called (outside the lock) with the upper-case app name after any change to that app.
     using Listener = std::function<void(const std::string& app)>;
     void add_listener(Listener listener);
+    // Called (outside the lock, on the thread that made the change) with each change of an
+    // instance's presence or status: registrations, status changes (a client's, an override's,
+    // a health check's), cancels and evictions, replicated ones included. Metadata-only
+    // changes and renewals are not reported. A listener must return quickly (post the change
+    // elsewhere); add listeners before the registry is in use.
+    using ChangeListener = std::function<void(const InstanceChange& change)>;
+    void add_change_listener(ChangeListener listener);
 
 private:
     struct StringHash {
@@ -205,6 +213,7 @@ private:
     struct AppEntry {
         std::unordered_map<std::string, Lease, StringHash, std::equal_to<>> leases;
         std::uint64_t generation = 0;  // the registry generation of the app's last change
+        std::size_t up = 0;            // leases whose status is UP
     };
     // The recent-changes log keeps the latest change of each instance within the retention
     // window, oldest first: memory stays bounded by the number of instances that changed,
@@ -230,6 +239,12 @@ private:
     std::string hashcode_locked() const;
     Application render_app(const std::string& name, const AppEntry& entry) const;
     void notify(const std::string& app);
+    // Keeps `entry.up` right after an instance's status moved from `before` to `after`
+    // (nullopt: absent), and adds the change to `out` when someone listens.
+    void note_change(AppEntry& entry, const std::string& app, std::string_view id,
+                     std::optional<InstanceStatus> before, std::optional<InstanceStatus> after,
+                     bool evicted, Millis now, std::vector<InstanceChange>& out);
+    void emit(const std::vector<InstanceChange>& changes);
     std::uint64_t renews_last_minute_locked(Millis now) const;
 
     const Clock& clock_;
@@ -253,6 +268,8 @@ private:
     RegistryCounters counters_;
     std::mutex listeners_mu_;
     std::vector<Listener> listeners_;
+    std::vector<ChangeListener> change_listeners_;  // guarded by listeners_mu_
+    std::atomic<bool> has_change_listeners_{false};
 };
 
 }  // namespace orquestra::registry

@@ -6,6 +6,7 @@
 #include "dag/schedule.hpp"
 #include "dag/time_text.hpp"
 #include "scheduler/decide.hpp"
+#include "scheduler/service_triggers.hpp"
 #include "executor/process_group.hpp"
 
 #include <boost/asio/post.hpp>
@@ -139,9 +140,12 @@ Engine::Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolde
     if (options_.owner.empty()) options_.owner = random_owner();
     callbacks_ = make_callback_dispatcher();
     listeners_.push_back([this](const store::DagRun& run) { on_child_finished(run); });
+    service_events_ = std::make_shared<ServiceEventSink>(metrics_);
+    debounce_ = std::make_unique<ServiceDebounce>();
 }
 
 Engine::~Engine() {
+    close_service_events();
     run_watch_.reset();
     *alive_ = false;
 }
@@ -161,6 +165,7 @@ Result<void> Engine::start() {
     housekeeping();
     flush();
     rearm_housekeeping();
+    open_service_events();
     if (options_.execute && options_.only_dag.empty()) {
         // Any thread: only posts onto the loop.
         run_watch_ = store_.watch_runs([this, alive = alive_] {
@@ -221,6 +226,7 @@ void Engine::rearm_housekeeping() {
 
 void Engine::stop() {
     stopped_ = true;
+    close_service_events();
     run_watch_.reset();
     housekeeping_timer_.cancel();
     wake_timer_.cancel();
@@ -390,6 +396,7 @@ void Engine::sync_dags() {
         }
     }
     dags_ = std::move(fresh);
+    watch_services();
     // Runs of a DAG whose file is gone run nothing more; a broken file (an import error)
     // only holds them until it loads again.
     store::Changes retired;

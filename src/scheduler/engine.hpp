@@ -25,6 +25,7 @@
 #include "dag/dag_folder.hpp"
 #include "executor/task_runner.hpp"
 #include "scheduler/callbacks.hpp"
+#include "registry/instance_change.hpp"
 #include "scheduler/engine_metrics.hpp"
 #include "scheduler/log_writer.hpp"
 #include "scheduler/operations.hpp"
@@ -129,6 +130,9 @@ struct TriggerRequest {
 // Called when a run finishes (on the loop thread).
 using RunListener = std::function<void(const store::DagRun&)>;
 
+class ServiceEventSink;  // service_triggers.hpp
+class ServiceDebounce;
+
 class Engine {
 public:
     Engine(boost::asio::io_context& loop, store::Store& store, dag::DagFolder& folder,
@@ -196,6 +200,14 @@ public:
     const std::string& owner() const { return options_.owner; }
 
     void add_run_listener(RunListener listener);
+
+    // Runs triggered by the registry (YAML on_service; engine_service_events.cpp). The sink a
+    // registry posts its changes to, from any thread (a scheduler's only: an engine that runs
+    // nothing or only one DAG's test run accepts none).
+    std::shared_ptr<ServiceEventSink> service_events() const { return service_events_; }
+    // Starts the runs one change triggers, now: what the sink's changes come to on the loop
+    // (tests call it directly). Loop thread.
+    void on_instance_change(const registry::InstanceChange& change);
     std::size_t active_runs() const { return runs_.size(); }
     std::filesystem::path log_path(const std::string& dag_id, const std::string& run_id,
                                    const std::string& task_id, int try_number) const;
@@ -385,6 +397,13 @@ private:
     std::unique_ptr<CallbackDispatcher> make_callback_dispatcher();
     std::vector<CallbackJob> staged_callbacks_;
     std::unique_ptr<CallbackDispatcher> callbacks_;
+    // on_service (engine_service_events.cpp).
+    std::shared_ptr<ServiceEventSink> service_events_;
+    std::unique_ptr<ServiceDebounce> debounce_;
+    void open_service_events();
+    void close_service_events();
+    void watch_services();  // after the DAGs changed
+    void drain_service_events();
 };
 
 }  // namespace orquestra::scheduler

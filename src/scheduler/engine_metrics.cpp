@@ -34,6 +34,16 @@ void EngineMetrics::render(std::string& out) const {
     metric_header(out, "orquestra_store_commit_duration_seconds", "histogram",
                   "Time of the scheduler's commits to the store.");
     commit_duration.render(out, "orquestra_store_commit_duration_seconds", "");
+    metric_header(out, "orquestra_on_service_events_total", "counter",
+                  "Registry changes of services some DAG's on_service watches.");
+    metric_sample(out, "orquestra_on_service_events_total", "",
+                  static_cast<double>(registry_events.load(std::memory_order_relaxed)));
+    metric_header(out, "orquestra_on_service_runs_total", "counter",
+                  "Runs started by registry events (on_service), by DAG.");
+    registry_runs.render(out, "orquestra_on_service_runs_total");
+    metric_header(out, "orquestra_on_service_events_dropped_total", "counter",
+                  "Registry events that started no run, by reason.");
+    registry_events_dropped.render(out, "orquestra_on_service_events_dropped_total");
     metric_header(out, "orquestra_store_commit_failures_total", "counter",
                   "Scheduler commits the store refused.");
     metric_sample(out, "orquestra_store_commit_failures_total", "",

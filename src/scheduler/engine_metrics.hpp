@@ -28,6 +28,12 @@ struct EngineMetrics {
                                0.1, 0.25, 0.5, 1, 5}};
     std::atomic<std::uint64_t> commit_failures{0};
     std::atomic<std::int64_t> active_runs{0};
+    // Registry events (on_service): changes of watched services looked at, the runs they
+    // started by DAG, and those that started none by reason (queue_full, debounced, paused,
+    // max_active_runs, invalid, duplicate, refused).
+    std::atomic<std::uint64_t> registry_events{0};
+    CounterFamily registry_runs;            // dag_id
+    CounterFamily registry_events_dropped;  // reason
 
     // Prometheus text (HELP and TYPE lines, then the samples).
     void render(std::string& out) const;

@@ -9,8 +9,8 @@ namespace {
 constexpr std::array<RunState, 4> kAllRunStates = {RunState::kQueued, RunState::kRunning,
                                                    RunState::kSuccess, RunState::kFailed};
 
-constexpr std::array<RunType, 3> kAllRunTypes = {RunType::kManual, RunType::kScheduled,
-                                                 RunType::kBackfill};
+constexpr std::array<RunType, 4> kAllRunTypes = {RunType::kManual, RunType::kScheduled,
+                                                 RunType::kBackfill, RunType::kRegistryEvent};
 
 constexpr std::array<TaskState, 10> kAllTaskStates = {
     TaskState::kNone,    TaskState::kScheduled,  TaskState::kQueued,
@@ -44,6 +44,7 @@ std::string_view to_string(RunType t) {
         case RunType::kManual: return "manual";
         case RunType::kScheduled: return "scheduled";
         case RunType::kBackfill: return "backfill";
+        case RunType::kRegistryEvent: return "registry_event";
     }
     return "manual";
 }

@@ -14,7 +14,8 @@
 namespace orquestra::store {
 
 enum class RunState { kQueued, kRunning, kSuccess, kFailed };
-enum class RunType { kManual, kScheduled, kBackfill };
+// kRegistryEvent: started by a registry event (a DAG's `on_service`).
+enum class RunType { kManual, kScheduled, kBackfill, kRegistryEvent };
 enum class TaskState {
     kNone,  // created with the run, not yet considered
     kScheduled,
