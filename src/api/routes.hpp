@@ -58,6 +58,9 @@ enum class Endpoint {
     kVariable,
     kConnections,
     kConnection,
+    kMappedTaskInstances,
+    kMappedTaskInstance,
+    kMappedTries,
 };
 
 // Who may call a route: kPublic needs no credentials; kReadEdit lets every role GET and needs

@@ -22,6 +22,10 @@ namespace orquestra::dag {
 inline constexpr std::size_t kMaxDagFileBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxTasks = 10'000;
 inline constexpr std::size_t kMaxIdLength = 250;
+// Dynamic task mapping: how many instances one mapped task may expand to, by default (the DAG
+// key max_map_length changes it) and at most.
+inline constexpr int kDefaultMaxMapLength = 1024;
+inline constexpr int kMaxMapLengthCap = 10'000;
 
 // Limits on what one try's rendered templates may add up to; each template is also held to
 // kMaxRenderedBytes (template.hpp). Going past one fails the try, naming the field and limit.
@@ -91,6 +95,14 @@ struct WaitForServiceSpec {
 
 using TaskKind = std::variant<HttpSpec, CommandSpec, WaitForServiceSpec>;
 
+// One key of a task's `expand`: a value that renders to a list (a template, or a literal YAML
+// list whose strings may be templates). Each instance reads its element as {{ expand.<key> }}.
+struct ExpandArg {
+    std::string key;
+    TemplateTree value;
+    int line = 0;
+};
+
 // Task defaults for the whole DAG; each task may override any of them.
 struct DefaultArgs {
     std::string owner = "airflow";
@@ -119,7 +131,12 @@ struct Task {
     // What its templates (and its http connection) read of variables and connections: the
     // scheduler looks them up when it renders a try.
     SecretReads secret_reads;
+    // Dynamic task mapping (YAML `expand`): one instance per element, or per combination of
+    // elements with several keys (their cartesian product, the last key varying fastest).
+    // Empty: not mapped.
+    std::vector<ExpandArg> expand;
 
+    bool is_mapped() const { return !expand.empty(); }
     // "http", "command" or "wait_for_service"
     std::string_view kind_name() const;
 };
@@ -135,6 +152,7 @@ struct Dag {
     bool catchup = false;
     int max_active_runs = 16;
     int max_active_tasks = 16;
+    int max_map_length = kDefaultMaxMapLength;  // instances one mapped task may expand to
     std::vector<std::string> tags;
     bool is_paused_upon_creation = true;
     std::vector<Param> params;  // in file order

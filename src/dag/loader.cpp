@@ -139,7 +139,7 @@ std::string hint(std::string_view key, std::span<const std::string_view> known) 
     return fmt::format(" (valid keys: {})", join(known));
 }
 
-constexpr std::array<std::string_view, 14> kDagKeys = {"dag_id",
+constexpr std::array<std::string_view, 15> kDagKeys = {"dag_id",
                                                        "description",
                                                        "doc",
                                                        "schedule",
@@ -148,6 +148,7 @@ constexpr std::array<std::string_view, 14> kDagKeys = {"dag_id",
                                                        "catchup",
                                                        "max_active_runs",
                                                        "max_active_tasks",
+                                                       "max_map_length",
                                                        "tags",
                                                        "is_paused_upon_creation",
                                                        "params",
@@ -156,7 +157,7 @@ constexpr std::array<std::string_view, 14> kDagKeys = {"dag_id",
 constexpr std::array<std::string_view, 6> kDefaultArgsKeys = {
     "owner",           "retries",          "retry_delay", "retry_exponential_backoff",
     "max_retry_delay", "execution_timeout"};
-constexpr std::array<std::string_view, 13> kTaskKeys = {"upstream",
+constexpr std::array<std::string_view, 14> kTaskKeys = {"upstream",
                                                         "trigger_rule",
                                                         "when",
                                                         "retries",
@@ -168,7 +169,8 @@ constexpr std::array<std::string_view, 13> kTaskKeys = {"upstream",
                                                         "doc",
                                                         "http",
                                                         "command",
-                                                        "wait_for_service"};
+                                                        "wait_for_service",
+                                                        "expand"};
 constexpr std::array<std::string_view, 3> kTaskKinds = {"http", "command", "wait_for_service"};
 constexpr std::array<std::string_view, 12> kHttpKeys = {
     "service", "url",     "connection",      "method",         "path", "query", "headers",
@@ -259,8 +261,10 @@ constexpr std::string_view kUseEnvHint =
 // run_id is chosen by whoever triggers and may start with '-'; it reaches commands as
 // ORQUESTRA_RUN_ID.
 bool is_static_read(std::string_view path) {
-    static constexpr std::array<std::string_view, 6> kStatic = {
-        "ds", "ds_nodash", "ts", "logical_date", "data_interval_start", "data_interval_end"};
+    static constexpr std::array<std::string_view, 7> kStatic = {
+        "ds",       "ds_nodash",           "ts",
+        "logical_date", "data_interval_start", "data_interval_end",
+        "map_index"};
     static constexpr std::array<std::string_view, 4> kStaticDagRun = {
         "dag_id", "logical_date", "data_interval_start", "data_interval_end"};
     std::string_view root = path.substr(0, path.find_first_of(".["));
@@ -498,6 +502,7 @@ class Loader {
     CommandSpec parse_command(const Entry& e, const std::string& where);
     WaitForServiceSpec parse_wait(const Entry& e, const std::string& where);
     Task parse_task(const Entry& e, const DefaultArgs& defaults, std::vector<int>& upstream_lines);
+    void parse_expand(const Entry& e, Task& t, const std::string& where);
     static void sort_tasks(Dag& dag, std::vector<std::vector<int>>& upstream_lines);
 
     std::string fileloc_;
@@ -764,6 +769,30 @@ WaitForServiceSpec Loader::parse_wait(const Entry& e, const std::string& where) 
     return w;
 }
 
+// What a task's templates read of `expand`: only a mapped task has it, and only its own keys.
+void check_expand_reads(const Task& t, const std::vector<std::string>& paths, int line,
+                        const std::string& where) {
+    for (const std::string& path : paths) {
+        std::string_view p = path;
+        if (p.substr(0, p.find_first_of(".[")) != "expand") continue;
+        if (!t.is_mapped()) {
+            fail(line, fmt::format("bad template in {}: '{}' needs the task to have expand", where,
+                                   path));
+        }
+        if (p.size() <= 7 || p[6] != '.') continue;  // expand whole, or expand[k] computed
+        std::string_view key = p.substr(7);
+        key = key.substr(0, key.find_first_of(".["));
+        bool known = std::any_of(t.expand.begin(), t.expand.end(),
+                                 [&](const ExpandArg& a) { return a.key == key; });
+        if (!known) {
+            std::vector<std::string_view> keys;
+            for (const auto& a : t.expand) keys.push_back(a.key);
+            fail(line, fmt::format("bad template in {}: '{}' names no key of its expand ({})",
+                                   where, path, join(keys)));
+        }
+    }
+}
+
 Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
                         std::vector<int>& upstream_lines) {
     Task t;
@@ -827,6 +856,7 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
     }
     if (const Entry* x = m.find("owner")) t.owner = scalar(*x, where + " owner");
     if (const Entry* x = m.find("doc")) t.doc = scalar(*x, where + " doc");
+    if (const Entry* x = m.find_any("expand")) parse_expand(*x, t, where);
 
     const Entry* kind = nullptr;
     for (std::string_view k : kTaskKinds) {
@@ -853,6 +883,7 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         if (auto r = add_secret_reads(paths, t.secret_reads); !r) {
             fail(line, fmt::format("bad template in {}: {}", where, r.error().message));
         }
+        check_expand_reads(t, paths, line, where);
     };
     if (t.condition) reads(t.condition->read_paths(), e.line);
     if (const auto* h = std::get_if<HttpSpec>(&t.kind)) {
@@ -871,6 +902,62 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         for (const auto& [k, v] : c->env) reads(v.read_paths(), e.line);
     }
     return t;
+}
+
+// `expand: {key: value, ...}`: each value a template that renders to a list, or a literal
+// list. A value reading another task's output needs that task upstream (its output is known
+// only once it has run).
+void Loader::parse_expand(const Entry& e, Task& t, const std::string& where) {
+    const std::string what = where + " expand";
+    if (e.is_null()) fail(e.line, fmt::format("{} is empty", what));
+    MapView m(e.value, what, e.line);
+    if (m.entries().empty()) fail(e.line, fmt::format("{} is empty", what));
+    for (const Entry& x : m.entries()) {
+        const std::string key_where = fmt::format("{}.{}", what, x.key);
+        if (!is_valid_id(x.key) || x.key.find('.') != std::string::npos) {
+            fail(x.line, fmt::format("bad key '{}' in {}: use letters, digits, '_' or '-'", x.key,
+                                     what));
+        }
+        if (x.is_null()) fail(x.line, fmt::format("{} is empty", key_where));
+        if (x.value.IsScalar()) {
+            Template one = compile_template(x.value.Scalar(), x.value_line, key_where);
+            if (one.is_constant() || !one.is_single_expression()) {
+                fail(x.value_line, fmt::format("{} must be one {{{{ expression }}}} that renders "
+                                               "to a list, or a list, not '{}'",
+                                               key_where, x.value.Scalar()));
+            }
+        } else if (!x.value.IsSequence()) {
+            fail(x.value_line, fmt::format("{} must be a template that renders to a list, or a "
+                                           "list, got a {}",
+                                           key_where, type_name(x.value)));
+        }
+        json::value tree = to_json(x.value, 0, x.value_line);
+        Result<TemplateTree> compiled = TemplateTree::compile(tree);
+        if (!compiled) {
+            fail(x.value_line,
+                 fmt::format("bad template in {}: {}", key_where, compiled.error().message));
+        }
+        check_names(compiled->root_names(), x.value_line, key_where);
+        for (const std::string& read : compiled->read_paths()) {
+            std::string_view root = std::string_view(read).substr(0, read.find_first_of(".["));
+            if (root == "expand" || root == "map_index") {
+                fail(x.value_line, fmt::format("{} cannot read '{}': it is what expand makes",
+                                               key_where, read));
+            }
+            if (root != "tasks" || read.size() <= 6) continue;
+            std::string_view rest = std::string_view(read).substr(6);
+            std::string id(rest.substr(0, rest.find_first_of(".[")));
+            if (std::find(t.upstream.begin(), t.upstream.end(), id) == t.upstream.end()) {
+                fail(x.value_line, fmt::format("{} reads the output of task '{}', which is not "
+                                               "upstream of {}: add it to upstream",
+                                               key_where, id, where));
+            }
+        }
+        if (auto r = add_secret_reads(compiled->read_paths(), t.secret_reads); !r) {
+            fail(x.value_line, fmt::format("bad template in {}: {}", key_where, r.error().message));
+        }
+        t.expand.push_back(ExpandArg{x.key, std::move(*compiled), x.line});
+    }
 }
 
 // Orders tasks so that each comes after its upstream tasks, keeping file order among tasks that
@@ -998,6 +1085,9 @@ Dag Loader::build(const YAML::Node& root) {
     }
     if (const Entry* x = top.find("max_active_tasks")) {
         dag.max_active_tasks = static_cast<int>(as_int(*x, "max_active_tasks", 1, 100'000));
+    }
+    if (const Entry* x = top.find("max_map_length")) {
+        dag.max_map_length = static_cast<int>(as_int(*x, "max_map_length", 1, kMaxMapLengthCap));
     }
     if (const Entry* x = top.find("tags")) {
         for (auto& [tag, line] : as_string_list(*x, "tags")) {

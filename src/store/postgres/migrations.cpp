@@ -164,7 +164,20 @@ CREATE INDEX event_logs_time ON event_logs (event_time);
 CREATE INDEX event_logs_dag ON event_logs (dag_id);
 )sql";
 
-constexpr std::array<Migration, 7> kMigrations = {{
+// Dynamic task mapping: map_index joins the key of task instances and tries (-1: not mapped).
+constexpr std::string_view kMapIndex = R"sql(
+ALTER TABLE task_tries DROP CONSTRAINT task_tries_dag_id_run_id_task_id_fkey;
+ALTER TABLE task_instances ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE task_tries ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE task_tries DROP CONSTRAINT task_tries_pkey;
+ALTER TABLE task_instances DROP CONSTRAINT task_instances_pkey;
+ALTER TABLE task_instances ADD PRIMARY KEY (dag_id, run_id, task_id, map_index);
+ALTER TABLE task_tries ADD PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number);
+ALTER TABLE task_tries ADD FOREIGN KEY (dag_id, run_id, task_id, map_index)
+    REFERENCES task_instances (dag_id, run_id, task_id, map_index) ON DELETE CASCADE;
+)sql";
+
+constexpr std::array<Migration, 8> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
@@ -172,6 +185,7 @@ constexpr std::array<Migration, 7> kMigrations = {{
     {5, "scheduler processes", kSchedulerProcesses},
     {6, "variables and connections", kVariablesConnections},
     {7, "event logs", kEventLogs},
+    {10, "map index", kMapIndex},
 }};
 
 }  // namespace
