@@ -38,7 +38,7 @@ TEST(RoutesTest, LiteralSegmentsWinOverParameters) {
 }
 
 TEST(RoutesTest, UnservedPathsMatchNothing) {
-    for (const char* path : {"/", "/pools", "/dags/d/dagRuns/r/taskInstances/t/x",
+    for (const char* path : {"/", "/pools", "/dags/d/dagRuns/r/taskInstances/t/x/y",
                              "/dags/d/unknown", "/users/a/b", "/config/section/core"}) {
         EXPECT_EQ(reached(path), "") << path;
     }
