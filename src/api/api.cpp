@@ -410,6 +410,27 @@ asio::awaitable<void> ApiServer::route(Call& call) {
         case Endpoint::kTaskInstance:
             co_await get_task_instance(call, s[1], s[3], s[5]);
             break;
+        case Endpoint::kMappedTaskInstances:
+            co_await list_mapped(call, s[1], s[3], s[5]);
+            break;
+        case Endpoint::kMappedTaskInstance:
+        case Endpoint::kMappedTries: {
+            auto index = parse_int(s[6]);
+            if (!index || *index < 0 || *index > 1'000'000) {
+                send_error(call.res,
+                           invalid(fmt::format("map_index must be an integer >= 0, not '{}'",
+                                               s[6])),
+                           call.instance);
+                break;
+            }
+            const int map_index = static_cast<int>(*index);
+            if (matched->endpoint == Endpoint::kMappedTries) {
+                co_await list_tries(call, s[1], s[3], s[5], map_index);
+            } else {
+                co_await get_task_instance(call, s[1], s[3], s[5], map_index);
+            }
+            break;
+        }
         case Endpoint::kLog:
             co_await get_log(call, s[1], s[3], s[5], s[7]);
             break;
@@ -1220,6 +1241,48 @@ asio::awaitable<void> ApiServer::list_task_instances(Call& call, const std::stri
     send_task_instances(call.res, call.instance, listed);
 }
 
+asio::awaitable<void> ApiServer::list_mapped(Call& call, const std::string& dag_id,
+                                             const std::string& run_id,
+                                             const std::string& task_id) {
+    auto filter = [&]() -> Result<store::TaskFilter> {
+        store::TaskFilter f;
+        f.dag_id = dag_id;
+        f.run_id = run_id;
+        f.task_ids = {task_id};
+        f.mapped_only = true;
+        auto paging = parse_paging(call.req);
+        if (!paging) return paging.error();
+        f.limit = paging->limit;
+        f.offset = paging->offset;
+        auto states = parse_task_states(call.req);
+        if (!states) return states.error();
+        f.states = std::move(*states);
+        if (auto order = call.req.query_param("order_by"); order && !order->empty()) {
+            f.order_by = std::string(order->substr(0, 64));
+        }
+        for (auto [name, target] : {std::pair{"start_date_gte", &f.start_date_gte},
+                                    std::pair{"start_date_lte", &f.start_date_lte},
+                                    std::pair{"end_date_gte", &f.end_date_gte},
+                                    std::pair{"end_date_lte", &f.end_date_lte}}) {
+            auto when = query_datetime(call.req, name);
+            if (!when) return when.error();
+            *target = *when;
+        }
+        return f;
+    }();
+    if (!filter) {
+        send_error(call.res, filter.error(), call.instance);
+        co_return;
+    }
+    auto listed = co_await on_reader([&filter](store::Store& store) -> Result<ListedTasks> {
+        auto run = store.get_run(*filter->dag_id, *filter->run_id);
+        if (!run) return run.error();
+        if (!run->has_value()) return run_not_found(*filter->dag_id, *filter->run_id);
+        return list_tasks_with_dates(store, *filter);
+    });
+    send_task_instances(call.res, call.instance, listed);
+}
+
 asio::awaitable<void> ApiServer::list_task_instances_batch(Call& call) {
     auto filter = [&]() -> Result<store::TaskFilter> {
         auto body = parse_body(call.req);
@@ -1354,13 +1417,27 @@ struct RunAndTask {
 };
 
 Result<RunAndTask> find_task_instance(store::Store& store, const std::string& dag_id,
-                                      const std::string& run_id, const std::string& task_id) {
+                                      const std::string& run_id, const std::string& task_id,
+                                      int map_index = -1) {
     auto run = store.get_run(dag_id, run_id);
     if (!run) return run.error();
     if (!run->has_value()) return run_not_found(dag_id, run_id);
-    auto ti = store.get_task_instance(dag_id, run_id, task_id);
+    auto ti = store.get_task_instance(dag_id, run_id, task_id, map_index);
     if (!ti) return ti.error();
     if (!ti->has_value()) {
+        if (map_index >= 0) {
+            return not_found(fmt::format("task instance '{}' has no mapped instance {} in DAG "
+                                         "run '{}' of DAG '{}'",
+                                         task_id, map_index, run_id, dag_id));
+        }
+        // A mapped task has instances 0..n-1 and no -1 once it expanded.
+        auto first = store.get_task_instance(dag_id, run_id, task_id, 0);
+        if (first && first->has_value()) {
+            return not_found(fmt::format("task instance '{}' of DAG run '{}' is mapped: give its "
+                                         "map_index (.../taskInstances/{}/{{map_index}}, or "
+                                         "?map_index= for logs)",
+                                         task_id, run_id, task_id));
+        }
         return not_found(fmt::format("task instance '{}' not found in DAG run '{}' of DAG '{}'",
                                      task_id, run_id, dag_id));
     }
@@ -1371,15 +1448,16 @@ Result<RunAndTask> find_task_instance(store::Store& store, const std::string& da
 
 asio::awaitable<void> ApiServer::get_task_instance(Call& call, const std::string& dag_id,
                                                    const std::string& run_id,
-                                                   const std::string& task_id) {
+                                                   const std::string& task_id, int map_index) {
     struct Found {
         RunAndTask found;
         std::string rendered;  // the current try's
     };
-    auto found = co_await on_reader([&dag_id, &run_id, &task_id](store::Store& store) -> Result<Found> {
-        auto ti = find_task_instance(store, dag_id, run_id, task_id);
+    auto found = co_await on_reader([&dag_id, &run_id, &task_id,
+                                     map_index](store::Store& store) -> Result<Found> {
+        auto ti = find_task_instance(store, dag_id, run_id, task_id, map_index);
         if (!ti) return ti.error();
-        auto tries = store.tries(dag_id, run_id, task_id);
+        auto tries = store.tries(dag_id, run_id, task_id, map_index);
         if (!tries) return tries.error();
         Found out{std::move(*ti), {}};
         for (auto& t : *tries) {
@@ -1402,15 +1480,16 @@ asio::awaitable<void> ApiServer::get_task_instance(Call& call, const std::string
 
 asio::awaitable<void> ApiServer::list_tries(Call& call, const std::string& dag_id,
                                             const std::string& run_id,
-                                            const std::string& task_id) {
+                                            const std::string& task_id, int map_index) {
     struct Found {
         RunAndTask found;
         std::vector<store::TaskTry> tries;
     };
-    auto found = co_await on_reader([&dag_id, &run_id, &task_id](store::Store& store) -> Result<Found> {
-        auto ti = find_task_instance(store, dag_id, run_id, task_id);
+    auto found = co_await on_reader([&dag_id, &run_id, &task_id,
+                                     map_index](store::Store& store) -> Result<Found> {
+        auto ti = find_task_instance(store, dag_id, run_id, task_id, map_index);
         if (!ti) return ti.error();
-        auto tries = store.tries(dag_id, run_id, task_id);
+        auto tries = store.tries(dag_id, run_id, task_id, map_index);
         if (!tries) return tries.error();
         return Found{std::move(*ti), std::move(*tries)};
     });
@@ -1500,10 +1579,25 @@ asio::awaitable<void> ApiServer::get_log(Call& call, const std::string& dag_id,
         offset = *decoded;
     }
     const int attempt = static_cast<int>(*try_number);
+    // A mapped instance's log: ?map_index= (as Airflow).
+    int map_index = -1;
+    if (auto text = call.req.query_param("map_index"); text && !text->empty()) {
+        auto index = parse_int(*text);
+        if (!index || *index < -1 || *index > 1'000'000) {
+            send_error(call.res,
+                       invalid(fmt::format("query parameter 'map_index' must be an integer >= "
+                                           "-1, not '{}'",
+                                           text->substr(0, 40))),
+                       call.instance);
+            co_return;
+        }
+        map_index = static_cast<int>(*index);
+    }
     // log_path() only joins names: any thread may call it.
     auto path = co_await on_reader(
-        [this, &dag_id, &run_id, &task_id, attempt](store::Store& store) -> Result<std::filesystem::path> {
-            auto found = find_task_instance(store, dag_id, run_id, task_id);
+        [this, &dag_id, &run_id, &task_id, attempt,
+         map_index](store::Store& store) -> Result<std::filesystem::path> {
+            auto found = find_task_instance(store, dag_id, run_id, task_id, map_index);
             if (!found) return found.error();
             if (attempt > found->ti.try_number) {
                 return not_found(
@@ -1511,7 +1605,7 @@ asio::awaitable<void> ApiServer::get_log(Call& call, const std::string& dag_id,
                                 "(it has had {})",
                                 task_id, run_id, attempt, found->ti.try_number));
             }
-            return engine_.log_path(dag_id, run_id, task_id, attempt);
+            return engine_.log_path(dag_id, run_id, task_id, attempt, map_index);
         });
     if (!path) {
         send_error(call.res, path.error(), call.instance);

@@ -214,7 +214,12 @@ class ApiServer {
                                                      const std::string& run_id);
     boost::asio::awaitable<void> get_task_instance(Call& call, const std::string& dag_id,
                                                    const std::string& run_id,
-                                                   const std::string& task_id);
+                                                   const std::string& task_id,
+                                                   int map_index = -1);
+    // GET .../taskInstances/{task_id}/listMapped: a mapped task's instances.
+    boost::asio::awaitable<void> list_mapped(Call& call, const std::string& dag_id,
+                                             const std::string& run_id,
+                                             const std::string& task_id);
     boost::asio::awaitable<void> get_log(Call& call, const std::string& dag_id,
                                          const std::string& run_id, const std::string& task_id,
                                          const std::string& try_text);
@@ -229,7 +234,8 @@ class ApiServer {
     boost::asio::awaitable<void> list_runs_batch(Call& call);
     boost::asio::awaitable<void> list_task_instances_batch(Call& call);
     boost::asio::awaitable<void> list_tries(Call& call, const std::string& dag_id,
-                                            const std::string& run_id, const std::string& task_id);
+                                            const std::string& run_id, const std::string& task_id,
+                                            int map_index = -1);
 
     // /variables[/{key}] (variables.cpp) and /connections[/{connection_id}] (connections.cpp).
     boost::asio::awaitable<void> variables(Call& call, const std::string* key);

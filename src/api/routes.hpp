@@ -60,6 +60,9 @@ enum class Endpoint {
     kConnection,
     kPools,
     kPool,
+    kMappedTaskInstances,
+    kMappedTaskInstance,
+    kMappedTries,
 };
 
 // Who may call a route: kPublic needs no credentials; kReadEdit lets every role GET and needs

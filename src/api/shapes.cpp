@@ -305,7 +305,7 @@ json::object task_instance_json(const store::TaskInstance& ti, Millis logical_da
     out["state"] = ti.state == store::TaskState::kNone ? json::value(nullptr)
                                                        : json::value(store::to_string(ti.state));
     out["try_number"] = ti.try_number;
-    out["map_index"] = -1;
+    out["map_index"] = ti.map_index;
     // Airflow's max_tries counts retries; Orquestra's record counts tries.
     out["max_tries"] = std::max(0, ti.max_tries - 1);
     out["hostname"] = ti.hostname;
@@ -338,7 +338,7 @@ json::object task_try_json(const store::TaskTry& t, const store::TaskInstance& t
     out["dag_run_id"] = t.run_id;
     out["execution_date"] = datetime_json(logical_date);
     out["try_number"] = t.try_number;
-    out["map_index"] = -1;
+    out["map_index"] = t.map_index;
     out["state"] = t.state == store::TaskState::kNone ? json::value(nullptr)
                                                       : json::value(store::to_string(t.state));
     out["start_date"] = datetime_json(t.start_date);
@@ -372,7 +372,7 @@ json::object xcom_json(const store::TaskInstance& ti, Millis logical_date, bool 
     out["key"] = "return_value";
     out["timestamp"] = datetime_json(ti.end_date.value_or(logical_date));
     out["execution_date"] = datetime_json(logical_date);
-    out["map_index"] = -1;
+    out["map_index"] = ti.map_index;
     out["task_id"] = ti.task_id;
     out["dag_id"] = ti.dag_id;
     out["dag_run_id"] = ti.run_id;

@@ -272,11 +272,14 @@ int cmd_dags_test(const CommonFlags& flags, const std::string& dag_id,
         for (const auto& task : dag->tasks) {
             for (const auto& ti : *tis) {
                 if (ti.task_id != task.task_id) continue;
-                std::printf("  %-28s %-16s", ti.task_id.c_str(),
+                // A mapped task's instances as task_id[map_index].
+                const std::string name =
+                    ti.map_index < 0 ? ti.task_id : fmt::format("{}[{}]", ti.task_id, ti.map_index);
+                std::printf("  %-28s %-16s", name.c_str(),
                             std::string(store::to_string(ti.state)).c_str());
                 if (ti.output_json) std::printf(" output: %s", ti.output_json->c_str());
                 if (!ti.note.empty()) std::printf(" (%s)", ti.note.c_str());
-                auto tries = node.store().tries(dag_id, done.run_id, ti.task_id);
+                auto tries = node.store().tries(dag_id, done.run_id, ti.task_id, ti.map_index);
                 if (tries && !tries->empty() && !tries->back().error.empty()) {
                     std::printf(" error: %s", tries->back().error.c_str());
                 }

@@ -24,6 +24,10 @@ inline constexpr std::size_t kMaxTasks = 10'000;
 inline constexpr std::size_t kMaxIdLength = 250;
 // The most slots a pool has, and so a task may take (store/pools.hpp kMaxPoolSlots).
 inline constexpr std::int64_t kMaxPoolSlots = 1'000'000;
+// Dynamic task mapping: how many instances one mapped task may expand to, by default (the DAG
+// key max_map_length changes it) and at most.
+inline constexpr int kDefaultMaxMapLength = 1024;
+inline constexpr int kMaxMapLengthCap = 10'000;
 
 // Limits on what one try's rendered templates may add up to; each template is also held to
 // kMaxRenderedBytes (template.hpp). Going past one fails the try, naming the field and limit.
@@ -129,6 +133,14 @@ struct Callbacks {
     bool empty() const { return on_failure.empty() && on_success.empty() && on_retry.empty(); }
 };
 
+// One key of a task's `expand`: a value that renders to a list (a template, or a literal YAML
+// list whose strings may be templates). Each instance reads its element as {{ expand.<key> }}.
+struct ExpandArg {
+    std::string key;
+    TemplateTree value;
+    int line = 0;
+};
+
 // Task defaults for the whole DAG; each task may override any of them.
 struct DefaultArgs {
     std::string owner = "airflow";
@@ -164,6 +176,12 @@ struct Task {
     SecretReads secret_reads;
     Callbacks callbacks;  // its own, else default_args'
 
+    // Dynamic task mapping (YAML `expand`): one instance per element, or per combination of
+    // elements with several keys (their cartesian product, the last key varying fastest).
+    // Empty: not mapped.
+    std::vector<ExpandArg> expand;
+
+    bool is_mapped() const { return !expand.empty(); }
     // "http", "command", "wait_for_service" or "trigger_dag"
     std::string_view kind_name() const;
 };
@@ -194,6 +212,7 @@ struct Dag {
     bool catchup = false;
     int max_active_runs = 16;
     int max_active_tasks = 16;
+    int max_map_length = kDefaultMaxMapLength;  // instances one mapped task may expand to
     std::vector<std::string> tags;
     bool is_paused_upon_creation = true;
     std::vector<Param> params;  // in file order

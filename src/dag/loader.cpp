@@ -139,7 +139,7 @@ std::string hint(std::string_view key, std::span<const std::string_view> known) 
     return fmt::format(" (valid keys: {})", join(known));
 }
 
-constexpr std::array<std::string_view, 17> kDagKeys = {"dag_id",
+constexpr std::array<std::string_view, 18> kDagKeys = {"dag_id",
                                                        "description",
                                                        "doc",
                                                        "schedule",
@@ -148,6 +148,7 @@ constexpr std::array<std::string_view, 17> kDagKeys = {"dag_id",
                                                        "catchup",
                                                        "max_active_runs",
                                                        "max_active_tasks",
+                                                       "max_map_length",
                                                        "tags",
                                                        "is_paused_upon_creation",
                                                        "params",
@@ -163,7 +164,7 @@ constexpr std::array<std::string_view, 11> kDefaultArgsKeys = {
     "max_retry_delay", "execution_timeout",
     "on_failure",      "on_success",       "on_retry",
     "pool",            "pool_slots"};
-constexpr std::array<std::string_view, 19> kTaskKeys = {"upstream",
+constexpr std::array<std::string_view, 20> kTaskKeys = {"upstream",
                                                         "trigger_rule",
                                                         "when",
                                                         "retries",
@@ -181,7 +182,8 @@ constexpr std::array<std::string_view, 19> kTaskKeys = {"upstream",
                                                         "http",
                                                         "command",
                                                         "wait_for_service",
-                                                        "trigger_dag"};
+                                                        "trigger_dag",
+                                                        "expand"};
 constexpr std::array<std::string_view, 4> kTaskKinds = {"http", "command", "wait_for_service",
                                                         "trigger_dag"};
 constexpr std::array<std::string_view, 7> kTriggerKeys = {
@@ -281,8 +283,10 @@ constexpr std::string_view kUseEnvHint =
 // run_id is chosen by whoever triggers and may start with '-'; it reaches commands as
 // ORQUESTRA_RUN_ID.
 bool is_static_read(std::string_view path) {
-    static constexpr std::array<std::string_view, 6> kStatic = {
-        "ds", "ds_nodash", "ts", "logical_date", "data_interval_start", "data_interval_end"};
+    static constexpr std::array<std::string_view, 7> kStatic = {
+        "ds",       "ds_nodash",           "ts",
+        "logical_date", "data_interval_start", "data_interval_end",
+        "map_index"};
     static constexpr std::array<std::string_view, 4> kStaticDagRun = {
         "dag_id", "logical_date", "data_interval_start", "data_interval_end"};
     std::string_view root = path.substr(0, path.find_first_of(".["));
@@ -537,6 +541,7 @@ class Loader {
     Callback parse_callback(const YAML::Node& node, int line, const std::string& where);
     void parse_callback_events(const MapView& m, const std::string& where, bool with_retry,
                                Callbacks& out);
+    void parse_expand(const Entry& e, Task& t, const std::string& where);
     static void sort_tasks(Dag& dag, std::vector<std::vector<int>>& upstream_lines);
 
     std::string fileloc_;
@@ -1066,6 +1071,30 @@ TriggerDagSpec Loader::parse_trigger(const Entry& e, const std::string& where) {
     return g;
 }
 
+// What a task's templates read of `expand`: only a mapped task has it, and only its own keys.
+void check_expand_reads(const Task& t, const std::vector<std::string>& paths, int line,
+                        const std::string& where) {
+    for (const std::string& path : paths) {
+        std::string_view p = path;
+        if (p.substr(0, p.find_first_of(".[")) != "expand") continue;
+        if (!t.is_mapped()) {
+            fail(line, fmt::format("bad template in {}: '{}' needs the task to have expand", where,
+                                   path));
+        }
+        if (p.size() <= 7 || p[6] != '.') continue;  // expand whole, or expand[k] computed
+        std::string_view key = p.substr(7);
+        key = key.substr(0, key.find_first_of(".["));
+        bool known = std::any_of(t.expand.begin(), t.expand.end(),
+                                 [&](const ExpandArg& a) { return a.key == key; });
+        if (!known) {
+            std::vector<std::string_view> keys;
+            for (const auto& a : t.expand) keys.push_back(a.key);
+            fail(line, fmt::format("bad template in {}: '{}' names no key of its expand ({})",
+                                   where, path, join(keys)));
+        }
+    }
+}
+
 Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
                         std::vector<int>& upstream_lines) {
     Task t;
@@ -1137,6 +1166,7 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
     if (const Entry* x = m.find("doc")) t.doc = scalar(*x, where + " doc");
     t.callbacks = defaults.callbacks;
     parse_callback_events(m, where, true, t.callbacks);
+    if (const Entry* x = m.find_any("expand")) parse_expand(*x, t, where);
 
     const Entry* kind = nullptr;
     for (std::string_view k : kTaskKinds) {
@@ -1166,6 +1196,7 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         if (auto r = add_secret_reads(paths, t.secret_reads); !r) {
             fail(line, fmt::format("bad template in {}: {}", where, r.error().message));
         }
+        check_expand_reads(t, paths, line, where);
     };
     if (t.condition) reads(t.condition->read_paths(), e.line);
     if (const auto* h = std::get_if<HttpSpec>(&t.kind)) {
@@ -1188,6 +1219,62 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         if (g->conf) reads(g->conf->read_paths(), e.line);
     }
     return t;
+}
+
+// `expand: {key: value, ...}`: each value a template that renders to a list, or a literal
+// list. A value reading another task's output needs that task upstream (its output is known
+// only once it has run).
+void Loader::parse_expand(const Entry& e, Task& t, const std::string& where) {
+    const std::string what = where + " expand";
+    if (e.is_null()) fail(e.line, fmt::format("{} is empty", what));
+    MapView m(e.value, what, e.line);
+    if (m.entries().empty()) fail(e.line, fmt::format("{} is empty", what));
+    for (const Entry& x : m.entries()) {
+        const std::string key_where = fmt::format("{}.{}", what, x.key);
+        if (!is_valid_id(x.key) || x.key.find('.') != std::string::npos) {
+            fail(x.line, fmt::format("bad key '{}' in {}: use letters, digits, '_' or '-'", x.key,
+                                     what));
+        }
+        if (x.is_null()) fail(x.line, fmt::format("{} is empty", key_where));
+        if (x.value.IsScalar()) {
+            Template one = compile_template(x.value.Scalar(), x.value_line, key_where);
+            if (one.is_constant() || !one.is_single_expression()) {
+                fail(x.value_line, fmt::format("{} must be one {{{{ expression }}}} that renders "
+                                               "to a list, or a list, not '{}'",
+                                               key_where, x.value.Scalar()));
+            }
+        } else if (!x.value.IsSequence()) {
+            fail(x.value_line, fmt::format("{} must be a template that renders to a list, or a "
+                                           "list, got a {}",
+                                           key_where, type_name(x.value)));
+        }
+        json::value tree = to_json(x.value, 0, x.value_line);
+        Result<TemplateTree> compiled = TemplateTree::compile(tree);
+        if (!compiled) {
+            fail(x.value_line,
+                 fmt::format("bad template in {}: {}", key_where, compiled.error().message));
+        }
+        check_names(compiled->root_names(), x.value_line, key_where);
+        for (const std::string& read : compiled->read_paths()) {
+            std::string_view root = std::string_view(read).substr(0, read.find_first_of(".["));
+            if (root == "expand" || root == "map_index") {
+                fail(x.value_line, fmt::format("{} cannot read '{}': it is what expand makes",
+                                               key_where, read));
+            }
+            if (root != "tasks" || read.size() <= 6) continue;
+            std::string_view rest = std::string_view(read).substr(6);
+            std::string id(rest.substr(0, rest.find_first_of(".[")));
+            if (std::find(t.upstream.begin(), t.upstream.end(), id) == t.upstream.end()) {
+                fail(x.value_line, fmt::format("{} reads the output of task '{}', which is not "
+                                               "upstream of {}: add it to upstream",
+                                               key_where, id, where));
+            }
+        }
+        if (auto r = add_secret_reads(compiled->read_paths(), t.secret_reads); !r) {
+            fail(x.value_line, fmt::format("bad template in {}: {}", key_where, r.error().message));
+        }
+        t.expand.push_back(ExpandArg{x.key, std::move(*compiled), x.line});
+    }
 }
 
 // Orders tasks so that each comes after its upstream tasks, keeping file order among tasks that
@@ -1315,6 +1402,9 @@ Dag Loader::build(const YAML::Node& root) {
     }
     if (const Entry* x = top.find("max_active_tasks")) {
         dag.max_active_tasks = static_cast<int>(as_int(*x, "max_active_tasks", 1, 100'000));
+    }
+    if (const Entry* x = top.find("max_map_length")) {
+        dag.max_map_length = static_cast<int>(as_int(*x, "max_map_length", 1, kMaxMapLengthCap));
     }
     if (const Entry* x = top.find("tags")) {
         for (auto& [tag, line] : as_string_list(*x, "tags")) {

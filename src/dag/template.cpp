@@ -1396,7 +1396,9 @@ const std::vector<std::string>& context_names() {
                                                     "data_interval_end",
                                                     "tasks",
                                                     "var",
-                                                    "conn"};
+                                                    "conn",
+                                                    "expand",
+                                                    "map_index"};
     return kNames;
 }
 

@@ -150,6 +150,9 @@ Result<boost::json::value> render_tree(const boost::json::value& tree,
 //   var         {value: {<key>: text}, json: {<key>: value}}   variables
 //   conn        {<conn_id>: {conn_type, host, port, login, password, schema, extra,
 //                extra_dejson, description}}                  connections
+// and for each task instance (dynamic task mapping):
+//   map_index   the instance's index, 0..n-1 (-1 for a task that is not mapped)
+//   expand      {<key>: element} the instance's elements, for a mapped task only
 struct RenderInputs {
     std::string dag_id;
     std::string run_id;

@@ -58,6 +58,7 @@ store::TaskTry try_record(const store::TaskInstance& ti, TaskState state, Millis
     tr.dag_id = ti.dag_id;
     tr.run_id = ti.run_id;
     tr.task_id = ti.task_id;
+    tr.map_index = ti.map_index;
     tr.try_number = std::max(1, ti.try_number);
     tr.state = state;
     tr.start_date = start;
@@ -233,9 +234,11 @@ void Engine::stop() {
 }
 
 std::filesystem::path Engine::log_path(const std::string& dag_id, const std::string& run_id,
-                                       const std::string& task_id, int try_number) const {
-    return options_.log_dir / log_segment(dag_id) / log_segment(run_id) / log_segment(task_id) /
-           fmt::format("{}.log", try_number);
+                                       const std::string& task_id, int try_number,
+                                       int map_index) const {
+    auto dir = options_.log_dir / log_segment(dag_id) / log_segment(run_id) / log_segment(task_id);
+    if (map_index >= 0) dir /= fmt::format("map_index={}", map_index);
+    return dir / fmt::format("{}.log", try_number);
 }
 
 std::shared_ptr<const dag::Dag> Engine::find_dag(const std::string& dag_id) const {
@@ -257,7 +260,9 @@ void Engine::count_busy() {
     for (const auto& [key, ar] : runs_) {
         if (ar.run.state == RunState::kRunning) ++running_runs_[key.first];
         int busy = 0;
-        for (const auto& [id, ti] : ar.tis) busy += is_busy(ti.state) ? 1 : 0;
+        for_each_instance(ar, [&](const store::TaskInstance& ti) {
+            busy += is_busy(ti.state) ? 1 : 0;
+        });
         if (busy > 0) busy_tasks_[key.first] += busy;
     }
     for (const auto& [dag_id, n] : others_running_) running_runs_[dag_id] += n;
@@ -323,13 +328,18 @@ bool Engine::dag_file_broken(const std::string& dag_id) const {
 void Engine::retire_run(ActiveRun& ar, const std::string& reason, Millis now,
                         store::Changes& changes) {
     ar.retired = reason;
-    for (auto& [id, ti] : ar.tis) {
-        if (store::is_finished(ti.state) || is_busy(ti.state)) continue;
+    for_each_instance(ar, [&](store::TaskInstance& ti) {
+        if (store::is_finished(ti.state) || is_busy(ti.state)) return;
         ti.state = TaskState::kRemoved;
         ti.next_try_at.reset();
         ti.end_date = now;
         ti.note = reason;
         changes.tasks.push_back(ti);
+    });
+    for (auto& [id, list] : ar.mapped) {
+        if (const dag::Task* task = ar.dag->find_task(id)) {
+            summarize_mapped(ar, *task, ar.tis[id], now);
+        }
     }
     ar.run.note = reason;
     dirty_.insert({ar.run.dag_id, ar.run.run_id});
@@ -352,8 +362,10 @@ void Engine::stop_leftover_processes(const store::TaskInstance& ti) {
     executor::TryProcesses target;
     target.group = ti.pid;
     target.identity = ti.process_identity;
-    target.marker = executor::try_marker(ti.owner, ti.dag_id, ti.run_id, ti.task_id,
-                                         ti.try_number);
+    target.marker = executor::try_marker(
+        ti.owner, ti.dag_id, ti.run_id,
+        ti.map_index < 0 ? ti.task_id : fmt::format("{}[{}]", ti.task_id, ti.map_index),
+        ti.try_number);
     int stopped = executor::stop_try_processes(target);
     if (stopped > 0) {
         spdlog::warn("{} / {} / {}: stopped {} process(es) left by try {}", ti.dag_id, ti.run_id,
@@ -570,23 +582,23 @@ void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, 
     bool foreign = false;
     for (auto& ti : tis) {
         if (is_busy(ti.state) && !recovering && ti.owner != options_.owner) foreign = true;
-        if (ti.output_json) {
+        if (ti.output_json && ti.map_index < 0) {
             boost::system::error_code ec;
             auto v = json::parse(*ti.output_json, ec);
             if (!ec) ar.outputs[ti.task_id] = std::move(v);
         }
-        std::string id = ti.task_id;
-        ar.tis.emplace(std::move(id), std::move(ti));
     }
     if (foreign) return;  // another scheduler is working on it
+    take_instances(ar, std::move(tis));
     const store::DagRun& r = ar.run;
     if (recovering) {
-        for (auto& [id, ti] : ar.tis) {
+        for_each_instance(ar, [&](store::TaskInstance& ti) {
+            const std::string& id = ti.task_id;
             const dag::Task* task = dag ? dag->find_task(id) : nullptr;
             if (is_busy(ti.state)) stop_leftover_processes(ti);
             if (ti.state == TaskState::kRunning && task != nullptr &&
                 resume_trigger_wait(key, *task, ti)) {
-                continue;
+                return;  // a trigger_dag try waiting for its child keeps waiting
             }
             if (ti.state == TaskState::kRunning) {
                 spdlog::warn("{} / {} / {}: try {} was running when the scheduler stopped",
@@ -598,7 +610,8 @@ void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, 
                     ti.max_tries = ti.try_number;  // no retry of a task that is gone
                     fail_try(ar, dag::Task{}, ti, now, why, changes);
                 }
-                write_log(key, id, ti.try_number, {why + "; the try counts as failed"});
+                write_log(key, id, ti.try_number, {why + "; the try counts as failed"},
+                          ti.map_index);
             } else if (ti.state == TaskState::kQueued) {
                 // Waiting for a free command slot: it never started, so it is no failure.
                 store::TaskTry never = try_record(ti, TaskState::kNone, now);
@@ -614,19 +627,19 @@ void Engine::adopt_run(store::DagRun run, std::vector<store::TaskInstance> tis, 
                 ti.state = TaskState::kNone;
                 changes.tasks.push_back(ti);
             }
-        }
+        });
     }
     if (!dag) {
         // Its file is gone: the run ends, and nothing of it starts.
         std::string reason = fmt::format("DAG '{}' is no longer in the DAG folder", r.dag_id);
-        for (auto& [id, ti] : ar.tis) {
-            if (store::is_finished(ti.state)) continue;
+        for_each_instance(ar, [&](store::TaskInstance& ti) {
+            if (store::is_finished(ti.state)) return;
             ti.state = TaskState::kRemoved;
             ti.end_date = now;
             ti.next_try_at.reset();
             ti.note = reason;
             changes.tasks.push_back(ti);
-        }
+        });
         ar.run.state = RunState::kFailed;
         ar.run.end_date = now;
         ar.run.note = reason;
@@ -835,13 +848,15 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     // Variables and connections are read here, on the loop, as the loop reads and writes the
     // store everywhere else (one lookup per variable or connection the task names).
     auto masker = std::make_shared<Masker>();
-    auto attempt = prepare_attempt(task, context(ar), &secrets_, *masker);
+    auto ctx = context(ar);
+    add_instance_context(ar, ti, ctx);
+    auto attempt = prepare_attempt(task, std::move(ctx), &secrets_, *masker);
     if (!attempt) {
         std::string error = "cannot render the task: " + attempt.error().message;
         changes.tries.push_back(tr);
         fail_try(ar, task, ti, now, error, changes);
         write_log({ar.run.dag_id, ar.run.run_id}, ti.task_id, ti.try_number,
-                  {fmt::format("try {} of {}", ti.try_number, ti.max_tries), error});
+                  {fmt::format("try {} of {}", ti.try_number, ti.max_tries), error}, ti.map_index);
         return false;
     }
     attempt->dag_id = ti.dag_id;
@@ -854,9 +869,15 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
         cmd->env.emplace_back("ORQUESTRA_RUN_ID", ti.run_id);
         cmd->env.emplace_back("ORQUESTRA_TASK_ID", ti.task_id);
         cmd->env.emplace_back("ORQUESTRA_TRY_NUMBER", std::to_string(ti.try_number));
-        cmd->env.emplace_back(std::string(executor::kTryMarkerVariable),
-                              executor::try_marker(options_.owner, ti.dag_id, ti.run_id,
-                                                   ti.task_id, ti.try_number));
+        if (ti.map_index >= 0) {
+            cmd->env.emplace_back("ORQUESTRA_MAP_INDEX", std::to_string(ti.map_index));
+        }
+        cmd->env.emplace_back(
+            std::string(executor::kTryMarkerVariable),
+            executor::try_marker(
+                options_.owner, ti.dag_id, ti.run_id,
+                ti.map_index < 0 ? ti.task_id : fmt::format("{}[{}]", ti.task_id, ti.map_index),
+                ti.try_number));
     }
     tr.rendered_json = masker->apply(describe_attempt(*attempt));
     changes.tasks.push_back(ti);
@@ -864,6 +885,7 @@ bool Engine::start_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance
     Dispatch d;
     d.key = {ar.run.dag_id, ar.run.run_id};
     d.task_id = ti.task_id;
+    d.map_index = ti.map_index;
     d.attempt = std::move(*attempt);
     d.decided = std::chrono::steady_clock::now();
     if (!masker->empty()) d.masker = std::move(masker);
@@ -936,13 +958,14 @@ void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
         auto it = ar.tis.find(task.task_id);
         if (it == ar.tis.end()) continue;
         store::TaskInstance& ti = it->second;
+        if (ar.mapped.contains(task.task_id)) {
+            evaluate_mapped(ar, task, ti, busy, now, changes, dispatches);
+            continue;
+        }
         if (ti.state == TaskState::kNone) {
             std::vector<TaskState> upstream;
             upstream.reserve(task.upstream.size());
-            for (const auto& up : task.upstream) {
-                auto u = ar.tis.find(up);
-                upstream.push_back(u == ar.tis.end() ? TaskState::kSuccess : u->second.state);
-            }
+            for (const auto& up : task.upstream) upstream_states(ar, up, upstream);
             Readiness r = ar.params_ready ? evaluate_trigger(task.trigger_rule, upstream)
                                           : Readiness::kUpstreamFailed;
             if (r == Readiness::kWait) continue;
@@ -953,72 +976,87 @@ void Engine::evaluate(ActiveRun& ar, Millis now, store::Changes& changes,
                 changes.tasks.push_back(ti);
                 continue;
             }
-            if (task.condition) {
-                auto ctx = context(ar);
-                Masker masker;
-                std::vector<std::string> missing;
-                Result<json::value> v = json::value();
-                if (auto added = add_secret_inputs(task, ctx, &secrets_, masker, &missing);
-                    !added) {
-                    v = added.error();
-                } else {
-                    v = task.condition->render(ctx);
-                    if (!v && !missing.empty()) {
-                        v = Error{v.error().code, fmt::format("{}: {}", fmt::join(missing, "; "),
-                                                              v.error().message)};
-                    }
+            if (task.is_mapped()) {
+                expand_task(ar, task, ti, now, changes);
+                if (ar.mapped.contains(task.task_id)) {
+                    evaluate_mapped(ar, task, ti, busy, now, changes, dispatches);
                 }
-                if (!v) {
-                    v = Error{v.error().code, masker.apply(v.error().message)};
-                    ti.try_number = 1;
-                    ti.queued_when = now;
-                    ti.start_date = now;
-                    ti.max_tries = 1;  // a condition that cannot be evaluated is not retried
-                    std::string error = "condition `" + task.condition->source() +
-                                        "` failed: " + v.error().message;
-                    fail_try(ar, task, ti, now, error, changes);
-                    write_log({ar.run.dag_id, ar.run.run_id}, ti.task_id, 1, {error});
-                    continue;
-                }
-                if (!dag::truthy(*v)) {
-                    ti.state = TaskState::kSkipped;
-                    ti.start_date = now;
-                    ti.end_date = now;
-                    ti.note = "skipped: condition `" + task.condition->source() + "` is false";
-                    changes.tasks.push_back(ti);
-                    continue;
-                }
-            }
-            if (busy >= dag.max_active_tasks) {
-                waiting_for_slot_[dag.dag_id].insert(key);
                 continue;
             }
-            if (start_in_pool(ar, task, ti, now, changes, dispatches)) ++busy;
+            consider_start(ar, task, ti, busy, now, changes, dispatches);
         } else if ((ti.state == TaskState::kUpForRetry && ti.next_try_at &&
                     *ti.next_try_at <= now) ||
                    ti.state == TaskState::kScheduled) {  // kScheduled: waits for a pool slot
-            if (busy >= dag.max_active_tasks) {
-                waiting_for_slot_[dag.dag_id].insert(key);
-                continue;
-            }
-            if (start_in_pool(ar, task, ti, now, changes, dispatches)) ++busy;
+            start_if_free(ar, task, ti, busy, now, changes, dispatches);
         }
     }
 }
 
-void Engine::on_result(const RunKey& key, const std::string& task_id, int try_number,
-                       executor::AttemptResult result) {
-    results_.push_back(Pending{key, task_id, try_number, std::move(result)});
+void Engine::consider_start(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti,
+                            int& busy, Millis now, store::Changes& changes,
+                            std::vector<Dispatch>& dispatches) {
+    if (task.condition) {
+        auto ctx = context(ar);
+        add_instance_context(ar, ti, ctx);
+        Masker masker;
+        std::vector<std::string> missing;
+        Result<json::value> v = json::value();
+        if (auto added = add_secret_inputs(task, ctx, &secrets_, masker, &missing); !added) {
+            v = added.error();
+        } else {
+            v = task.condition->render(ctx);
+            if (!v && !missing.empty()) {
+                v = Error{v.error().code, fmt::format("{}: {}", fmt::join(missing, "; "),
+                                                      v.error().message)};
+            }
+        }
+        if (!v) {
+            v = Error{v.error().code, masker.apply(v.error().message)};
+            ti.try_number = 1;
+            ti.queued_when = now;
+            ti.start_date = now;
+            ti.max_tries = 1;  // a condition that cannot be evaluated is not retried
+            std::string error =
+                "condition `" + task.condition->source() + "` failed: " + v.error().message;
+            fail_try(ar, task, ti, now, error, changes);
+            write_log({ar.run.dag_id, ar.run.run_id}, ti.task_id, 1, {error}, ti.map_index);
+            return;
+        }
+        if (!dag::truthy(*v)) {
+            ti.state = TaskState::kSkipped;
+            ti.start_date = now;
+            ti.end_date = now;
+            ti.note = "skipped: condition `" + task.condition->source() + "` is false";
+            changes.tasks.push_back(ti);
+            return;
+        }
+    }
+    start_if_free(ar, task, ti, busy, now, changes, dispatches);
+}
+
+void Engine::start_if_free(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti,
+                           int& busy, Millis now, store::Changes& changes,
+                           std::vector<Dispatch>& dispatches) {
+    if (busy >= ar.dag->max_active_tasks) {
+        waiting_for_slot_[ar.run.dag_id].insert({ar.run.dag_id, ar.run.run_id});
+        return;
+    }
+    if (start_in_pool(ar, task, ti, now, changes, dispatches)) ++busy;
+}
+
+void Engine::on_result(const RunKey& key, const std::string& task_id, int map_index,
+                       int try_number, executor::AttemptResult result) {
+    results_.push_back(Pending{key, task_id, try_number, std::move(result), map_index});
     mark(key);
 }
 
-void Engine::on_started(const RunKey& key, const std::string& task_id, int try_number,
-                        const executor::StartedProcess& process) {
+void Engine::on_started(const RunKey& key, const std::string& task_id, int map_index,
+                        int try_number, const executor::StartedProcess& process) {
     auto run = runs_.find(key);
     if (run == runs_.end()) return;
-    auto it = run->second.tis.find(task_id);
-    if (it == run->second.tis.end()) return;
-    store::TaskInstance& ti = it->second;
+    store::TaskInstance* found = find_instance(run->second, task_id, map_index);
+    if (found == nullptr) return;
+    store::TaskInstance& ti = *found;
     if (ti.state != TaskState::kQueued || ti.try_number != try_number) return;
     ti.state = TaskState::kRunning;
     ti.pid = process.group;
@@ -1038,15 +1076,15 @@ void Engine::flush() {
     std::vector<Dispatch> dispatches;
     std::set<std::string, std::less<>> freed;  // DAGs where a try ended: a slot is free
     std::set<std::string, std::less<>> freed_pools;  // pools where a try ended
-    std::vector<std::tuple<RunKey, std::string, int, std::vector<std::string>>> logs;
+    std::vector<std::tuple<RunKey, std::string, int, std::vector<std::string>, int>> logs;
 
     for (auto& p : results_) {
         auto run = runs_.find(p.key);
         if (run == runs_.end()) continue;
         ActiveRun& ar = run->second;
-        auto it = ar.tis.find(p.task_id);
-        if (it == ar.tis.end()) continue;
-        store::TaskInstance& ti = it->second;
+        store::TaskInstance* found = find_instance(ar, p.task_id, p.map_index);
+        if (found == nullptr) continue;
+        store::TaskInstance& ti = *found;
         if (!is_busy(ti.state) || ti.try_number != p.try_number) {
             spdlog::debug("ignoring a stale result for {} try {}", p.task_id, p.try_number);
             continue;
@@ -1058,7 +1096,7 @@ void Engine::flush() {
             ti.state = TaskState::kSuccess;
             ti.end_date = now;
             ti.output_json = p.result.output_json;
-            if (p.result.output_json) {
+            if (p.result.output_json && ti.map_index < 0) {
                 boost::system::error_code ec;
                 auto v = json::parse(*p.result.output_json, ec);
                 if (!ec) ar.outputs[ti.task_id] = std::move(v);
@@ -1082,7 +1120,12 @@ void Engine::flush() {
                                               dag::format_datetime(*ti.next_try_at))
                                 : "no tries left: the task failed");
         }
-        logs.emplace_back(p.key, p.task_id, p.try_number, std::move(lines));
+        logs.emplace_back(p.key, p.task_id, p.try_number, std::move(lines), p.map_index);
+        // A mapped task's summary follows its instances even in a run that evaluates nothing
+        // more (retired).
+        if (p.map_index >= 0 && task != nullptr) {
+            summarize_mapped(ar, *task, ar.tis[p.task_id], now);
+        }
         dirty_.insert(p.key);
         freed.insert(p.key.first);
         freed_pools.insert(ti.pool);
@@ -1145,7 +1188,8 @@ void Engine::flush() {
                                                                    "the store failed: " +
                                                                        r.error().message,
                                                                    "",
-                                                                   {}}});
+                                                                   {}},
+                                           d.map_index});
                 dirty_.insert(d.key);
             }
             dispatches.clear();
@@ -1154,7 +1198,9 @@ void Engine::flush() {
             });
         }
     }
-    for (auto& [key, task_id, try_number, lines] : logs) write_log(key, task_id, try_number, lines);
+    for (auto& [key, task_id, try_number, lines, map_index] : logs) {
+        write_log(key, task_id, try_number, lines, map_index);
+    }
     fire_staged_callbacks(durable);
     for (const auto& key : finished) {
         auto run = runs_.find(key);
@@ -1178,9 +1224,10 @@ void Engine::flush() {
     metrics_->active_runs.store(static_cast<std::int64_t>(runs_.size()), std::memory_order_relaxed);
     if (!dirty_.empty()) request_flush();
     for (auto& d : dispatches) {
-        write_log(d.key, d.task_id, d.attempt.try_number, d.log);
+        write_log(d.key, d.task_id, d.attempt.try_number, d.log, d.map_index);
         auto key = d.key;
         auto task_id = d.task_id;
+        const int map_index = d.map_index;
         int try_number = d.attempt.try_number;
         // Timings go to the metrics from the runner's threads: they outlive the engine.
         auto timing = std::make_shared<TryTiming>();
@@ -1188,27 +1235,28 @@ void Engine::flush() {
         auto metrics = metrics_;
         const std::string kind = kind_labels(attempt_kind(d.attempt));
         if (std::holds_alternative<executor::RenderedCommand>(d.attempt.work)) {
-            d.attempt.on_started = [this, &loop = loop_, alive = alive_, key, task_id,
+            d.attempt.on_started = [this, &loop = loop_, alive = alive_, key, task_id, map_index,
                                     try_number, timing, metrics,
                                     kind](const executor::StartedProcess& process) {
                 const auto running = std::chrono::steady_clock::now();
                 timing->started_ns.store(steady_ns(running));
                 metrics->queue_wait.observe(
                     kind, std::chrono::duration<double>(running - timing->decided).count());
-                boost::asio::post(loop, [this, alive, key, task_id, try_number, process] {
-                    if (*alive) on_started(key, task_id, try_number, process);
+                boost::asio::post(loop, [this, alive, key, task_id, map_index, try_number,
+                                         process] {
+                    if (*alive) on_started(key, task_id, map_index, try_number, process);
                 });
             };
             // The command's output reaches its log while it runs (through the loop, so that
             // it lands before the lines of the try's end).
-            d.attempt.on_log = [this, &loop = loop_, alive = alive_, key, task_id, try_number,
-                                masker = d.masker](std::vector<std::string> lines) {
+            d.attempt.on_log = [this, &loop = loop_, alive = alive_, key, task_id, map_index,
+                                try_number, masker = d.masker](std::vector<std::string> lines) {
                 if (masker) {
                     for (auto& line : lines) masker->apply_in_place(line);
                 }
-                boost::asio::post(loop, [this, alive, key, task_id, try_number,
+                boost::asio::post(loop, [this, alive, key, task_id, map_index, try_number,
                                          lines = std::move(lines)] {
-                    if (*alive) write_log(key, task_id, try_number, lines);
+                    if (*alive) write_log(key, task_id, try_number, lines, map_index);
                 });
             };
         }
@@ -1221,7 +1269,7 @@ void Engine::flush() {
                 kind, std::chrono::duration<double>(running - d.decided).count());
         }
         runner_.run(std::move(d.attempt), [this, &loop = loop_, alive = alive_, key, task_id,
-                                           try_number, timing, metrics, kind,
+                                           map_index, try_number, timing, metrics, kind,
                                            masker = std::move(d.masker)](
                                               executor::AttemptResult result) {
             // The try's secrets never reach its log, its error or the API.
@@ -1235,9 +1283,9 @@ void Engine::flush() {
                 metrics->task_duration.observe(kind,
                                                static_cast<double>(since - started) / 1e9);
             }
-            boost::asio::post(loop, [this, alive, key, task_id, try_number,
+            boost::asio::post(loop, [this, alive, key, task_id, map_index, try_number,
                                      result = std::move(result)]() mutable {
-                if (*alive) on_result(key, task_id, try_number, std::move(result));
+                if (*alive) on_result(key, task_id, map_index, try_number, std::move(result));
             });
         });
     }
@@ -1251,12 +1299,12 @@ void Engine::arm_timer() {
         if (!ar.retired.empty()) continue;
         const auto waiting = waiting_for_slot_.find(key.first);
         const bool waits = waiting != waiting_for_slot_.end() && waiting->second.contains(key);
-        for (const auto& [id, ti] : ar.tis) {
-            if (ti.state != TaskState::kUpForRetry || !ti.next_try_at) continue;
+        for_each_instance(ar, [&](const store::TaskInstance& ti) {
+            if (ti.state != TaskState::kUpForRetry || !ti.next_try_at) return;
             // A retry that is due but has no slot is woken by the end of a try, not a timer.
-            if (*ti.next_try_at <= now && waits) continue;
+            if (*ti.next_try_at <= now && waits) return;
             earliest = earliest ? std::min(*earliest, *ti.next_try_at) : *ti.next_try_at;
-        }
+        });
     }
     if (auto deadline = next_trigger_deadline()) {
         earliest = earliest ? std::min(*earliest, *deadline) : *deadline;
@@ -1286,12 +1334,12 @@ void Engine::arm_timer() {
 void Engine::fire_timers() {
     Millis now = clock_.now_ms();
     for (const auto& [key, ar] : runs_) {
-        for (const auto& [id, ti] : ar.tis) {
-            if (ti.state == TaskState::kUpForRetry && ti.next_try_at && *ti.next_try_at <= now) {
-                dirty_.insert(key);
-                break;
-            }
-        }
+        bool due = false;
+        for_each_instance(ar, [&](const store::TaskInstance& ti) {
+            due = due || (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
+                          *ti.next_try_at <= now);
+        });
+        if (due) dirty_.insert(key);
     }
     expire_trigger_waits(now);
     schedule_runs();
@@ -1307,27 +1355,28 @@ std::vector<Engine::RunView> Engine::inspect() const {
         v.run = ar.run;
         const auto waiting = waiting_for_slot_.find(key.first);
         v.waits_for_slot = waiting != waiting_for_slot_.end() && waiting->second.contains(key);
-        for (const auto& [id, ti] : ar.tis) {
+        for_each_instance(ar, [&](const store::TaskInstance& ti) {
             if (ti.state == TaskState::kScheduled) v.waits_for_pool = true;
             v.tis.push_back(ti);
             if (ti.state == TaskState::kUpForRetry && ti.next_try_at &&
                 (*ti.next_try_at > now || !v.waits_for_slot)) {
                 v.wake_at = v.wake_at ? std::min(*v.wake_at, *ti.next_try_at) : *ti.next_try_at;
             }
-        }
+        });
         out.push_back(std::move(v));
     }
     return out;
 }
 
 void Engine::write_log(const RunKey& key, const std::string& task_id, int try_number,
-                       const std::vector<std::string>& lines) {
+                       const std::vector<std::string>& lines, int map_index) {
     if (options_.log_dir.empty() || lines.empty()) return;
     std::string stamp = "[" + dag::format_datetime(clock_.now_ms()) + "] ";
     std::vector<std::string> stamped;
     stamped.reserve(lines.size());
     for (const auto& line : lines) stamped.push_back(stamp + line);
-    logs_.append(log_path(key.first, key.second, task_id, try_number), std::move(stamped));
+    logs_.append(log_path(key.first, key.second, task_id, try_number, map_index),
+                 std::move(stamped));
 }
 
 void Engine::flush_logs() { logs_.drain(); }

@@ -209,8 +209,10 @@ public:
     // (tests call it directly). Loop thread.
     void on_instance_change(const registry::InstanceChange& change);
     std::size_t active_runs() const { return runs_.size(); }
+    // <log_dir>/<dag>/<run>/<task>/<try>.log; a mapped instance's under <task>/map_index=<i>/.
     std::filesystem::path log_path(const std::string& dag_id, const std::string& run_id,
-                                   const std::string& task_id, int try_number) const;
+                                   const std::string& task_id, int try_number,
+                                   int map_index = -1) const;
     std::shared_ptr<const dag::Dag> find_dag(const std::string& dag_id) const;
     // Waits until every log line written so far is in its file.
     void flush_logs();
@@ -226,11 +228,22 @@ private:
         boost::json::object outputs;  // task_id -> output
         bool params_ready = false;
         std::string retired;  // why: the DAG is gone; nothing new starts, the run ends failed
+        // Dynamic task mapping (mapping.cpp). A mapped task once expanded: its instances by
+        // map_index; its entry in `tis` (map_index -1) then only sums them up (its state
+        // follows theirs, see summarize_mapped) and is no longer stored.
+        std::map<std::string, std::vector<store::TaskInstance>, std::less<>> mapped;
+        // Instances of a mapped task that was cleared whole, kept until it expands again (their
+        // try numbers go on).
+        std::map<std::string, std::vector<store::TaskInstance>, std::less<>> cleared_instances;
+        // Each mapped task's elements by map_index ({key: element}), computed when it expands
+        // (again after a restart, from the same inputs).
+        std::map<std::string, std::vector<boost::json::object>, std::less<>> map_args;
     };
     using RunKey = std::pair<std::string, std::string>;  // dag_id, run_id
     struct Dispatch {
         RunKey key;
         std::string task_id;
+        int map_index = -1;
         executor::Attempt attempt;
         std::vector<std::string> log;
         std::chrono::steady_clock::time_point decided;
@@ -268,10 +281,50 @@ private:
                    store::Changes& changes, std::vector<Dispatch>& dispatches);
     void fail_try(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
                   const std::string& error, store::Changes& changes);
-    void on_result(const RunKey& key, const std::string& task_id, int try_number,
+    void on_result(const RunKey& key, const std::string& task_id, int map_index, int try_number,
                    executor::AttemptResult result);
-    void on_started(const RunKey& key, const std::string& task_id, int try_number,
+    void on_started(const RunKey& key, const std::string& task_id, int map_index, int try_number,
                     const executor::StartedProcess& process);
+    // The condition, then a free slot, then start_try: what evaluate does with a task instance
+    // whose upstream tasks allow it to run (state none).
+    void consider_start(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, int& busy,
+                        Millis now, store::Changes& changes, std::vector<Dispatch>& dispatches);
+    // Whether one more try of the DAG may start now (max_active_tasks); when not, the run waits
+    // for the end of a try of its DAG. Then start_try.
+    void start_if_free(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, int& busy,
+                       Millis now, store::Changes& changes, std::vector<Dispatch>& dispatches);
+    // Dynamic task mapping (mapping.cpp).
+    // The states of an upstream task's instances (one for a task that is not mapped) into out.
+    static void upstream_states(const ActiveRun& ar, const std::string& task_id,
+                                std::vector<store::TaskState>& out);
+    // Expands a mapped task whose upstream tasks allow it to run: its instances replace its
+    // placeholder; an empty list skips it, a bad value or one too long fails it.
+    void expand_task(ActiveRun& ar, const dag::Task& task, store::TaskInstance& ti, Millis now,
+                     store::Changes& changes);
+    // Moves the instances of an expanded task, then sums them up in its `tis` entry.
+    void evaluate_mapped(ActiveRun& ar, const dag::Task& task, store::TaskInstance& summary,
+                         int& busy, Millis now, store::Changes& changes,
+                         std::vector<Dispatch>& dispatches);
+    void summarize_mapped(ActiveRun& ar, const dag::Task& task, store::TaskInstance& summary,
+                          Millis now);
+    // The instances of a mapped task's elements (computed again after a restart).
+    Result<std::vector<boost::json::object>> map_arguments(const ActiveRun& ar,
+                                                           const dag::Task& task);
+    // The task instance of (task_id, map_index), nullptr when there is none.
+    static store::TaskInstance* find_instance(ActiveRun& ar, std::string_view task_id,
+                                              int map_index);
+    // Every task instance that is stored (a mapped task's instances instead of its summary).
+    template <class Fn>
+    static void for_each_instance(ActiveRun& ar, Fn&& fn);
+    template <class Fn>
+    static void for_each_instance(const ActiveRun& ar, Fn&& fn);
+    // What the templates of `ti` read beyond the run's: map_index, and a mapped instance's
+    // expand.
+    void add_instance_context(const ActiveRun& ar, const store::TaskInstance& ti,
+                              boost::json::object& ctx) const;
+    // Groups task instances read from the store: a mapped task's instances go to `mapped` (or
+    // `cleared_instances`), with a summary in `tis`.
+    void take_instances(ActiveRun& ar, std::vector<store::TaskInstance> tis);
     void count_busy();
     // trigger_dag tries (trigger_dag.cpp): they run inside the engine. A try creates the child
     // run through trigger() (found again by its id and parent when it exists), then ends at
@@ -305,7 +358,7 @@ private:
     void stop_leftover_processes(const store::TaskInstance& ti);
     boost::json::object context(const ActiveRun& ar) const;
     void write_log(const RunKey& key, const std::string& task_id, int try_number,
-                   const std::vector<std::string>& lines);
+                   const std::vector<std::string>& lines, int map_index = -1);
     void arm_timer();
     bool is_paused(const std::string& dag_id) const;
 
@@ -338,6 +391,7 @@ private:
         std::string task_id;
         int try_number;
         executor::AttemptResult result;
+        int map_index = -1;
     };
     std::vector<Pending> results_;
     bool flush_posted_ = false;
@@ -405,5 +459,31 @@ private:
     void watch_services();  // after the DAGs changed
     void drain_service_events();
 };
+
+template <class Fn>
+void Engine::for_each_instance(ActiveRun& ar, Fn&& fn) {
+    for (auto& [id, ti] : ar.tis) {
+        if (!ar.mapped.contains(id)) fn(ti);
+    }
+    for (auto& [id, list] : ar.mapped) {
+        for (auto& ti : list) fn(ti);
+    }
+    for (auto& [id, list] : ar.cleared_instances) {
+        for (auto& ti : list) fn(ti);
+    }
+}
+
+template <class Fn>
+void Engine::for_each_instance(const ActiveRun& ar, Fn&& fn) {
+    for (const auto& [id, ti] : ar.tis) {
+        if (!ar.mapped.contains(id)) fn(ti);
+    }
+    for (const auto& [id, list] : ar.mapped) {
+        for (const auto& ti : list) fn(ti);
+    }
+    for (const auto& [id, list] : ar.cleared_instances) {
+        for (const auto& ti : list) fn(ti);
+    }
+}
 
 }  // namespace orquestra::scheduler

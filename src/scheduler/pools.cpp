@@ -74,9 +74,9 @@ void Engine::refresh_pools() {
 void Engine::count_pool_slots() {
     pool_mine_.clear();
     for (const auto& [key, ar] : runs_) {
-        for (const auto& [id, ti] : ar.tis) {
+        for_each_instance(ar, [&](const store::TaskInstance& ti) {
             if (holds_slots(ti.state)) pool_mine_[ti.pool] += ti.pool_slots;
-        }
+        });
     }
 }
 
@@ -161,7 +161,7 @@ void Engine::fail_before_start(ActiveRun& ar, const dag::Task& task, store::Task
     spdlog::warn("{} / {} / {}: try {} failed: {}", ti.dag_id, ti.run_id, ti.task_id,
                  ti.try_number, error);
     write_log({ar.run.dag_id, ar.run.run_id}, ti.task_id, ti.try_number,
-              {fmt::format("try {} of {}", ti.try_number, ti.max_tries), error});
+              {fmt::format("try {} of {}", ti.try_number, ti.max_tries), error}, ti.map_index);
 }
 
 }  // namespace orquestra::scheduler

@@ -89,6 +89,9 @@ struct TaskInstance {
     std::string dag_id;
     std::string run_id;
     std::string task_id;
+    // Dynamic task mapping: the instance's index among its task's, 0..n-1; -1 for a task that
+    // is not mapped (and for a mapped task before it expands). Part of the key.
+    int map_index = -1;
     TaskState state = TaskState::kNone;
     int try_number = 0;  // tries started so far
     int max_tries = 1;   // retries + 1
@@ -116,6 +119,7 @@ struct TaskTry {
     std::string dag_id;
     std::string run_id;
     std::string task_id;
+    int map_index = -1;  // of its task instance
     int try_number = 1;
     TaskState state = TaskState::kRunning;
     Millis start_date = 0;

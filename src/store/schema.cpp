@@ -82,4 +82,24 @@ Result<std::string> event_log_order_clause(std::string_view order_by) {
                              order_by)};
 }
 
+Result<std::string> task_order_clause(std::string_view order_by, std::string_view ascending,
+                                      std::string_view descending_text) {
+    static constexpr std::string_view kKey = "dag_id, run_id, task_id, map_index";
+    if (order_by.empty()) return fmt::format(" ORDER BY {}", kKey);
+    static constexpr std::array<std::string_view, 5> kNames = {"map_index", "state", "start_date",
+                                                               "end_date", "try_number"};
+    const bool descending = order_by.starts_with('-');
+    const std::string_view name = descending ? order_by.substr(1) : order_by;
+    for (std::string_view n : kNames) {
+        if (n == name) {
+            return fmt::format(" ORDER BY {} {}, {}", n, descending ? descending_text : ascending,
+                               kKey);
+        }
+    }
+    return Error{ErrorCode::kInvalidArgument,
+                 fmt::format("task instances cannot be ordered by '{}': use map_index, state, "
+                             "start_date, end_date or try_number, optionally with a leading '-'",
+                             order_by)};
+}
+
 }  // namespace orquestra::store::schema

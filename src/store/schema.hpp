@@ -34,11 +34,13 @@ inline constexpr std::array<std::string_view, 19> kRunColumns = {
 inline constexpr std::array<std::string_view, 6> kProcessColumns = {
     "id", "kind", "hostname", "pid", "started_at", "heartbeat_at"};
 
-inline constexpr std::array<std::string_view, 20> kTaskColumns = {
-    "dag_id",     "run_id",   "task_id",     "state",       "try_number", "max_tries",
-    "start_date", "end_date", "queued_when", "next_try_at", "operator",   "hostname",
-    "served_by",  "output",   "note",        "pid",         "owner",      "process_identity",
-    "pool",       "pool_slots"};  // the last two: migration 8
+// The key first: dag_id, run_id, task_id, map_index (migration 10); pool and pool_slots last
+// (migration 8).
+inline constexpr std::array<std::string_view, 21> kTaskColumns = {
+    "dag_id",     "run_id",   "task_id",     "map_index",   "state",      "try_number",
+    "max_tries",  "start_date", "end_date",  "queued_when", "next_try_at", "operator",
+    "hostname",   "served_by", "output",     "note",        "pid",        "owner",
+    "process_identity", "pool", "pool_slots"};
 
 // Without "id", which the store assigns; SELECTs read "id" first.
 inline constexpr std::array<std::string_view, 7> kUserColumns = {
@@ -48,9 +50,15 @@ inline constexpr std::array<std::string_view, 7> kUserColumns = {
 inline constexpr std::array<std::string_view, 7> kEventLogColumns = {
     "event_time", "event", "owner", "dag_id", "run_id", "task_id", "extra"};
 
-inline constexpr std::array<std::string_view, 12> kTryColumns = {
-    "dag_id",   "run_id",   "task_id",   "try_number", "state",  "start_date",
-    "end_date", "hostname", "served_by", "error",      "output", "rendered"};
+// The key first: dag_id, run_id, task_id, map_index, try_number.
+inline constexpr std::array<std::string_view, 13> kTryColumns = {
+    "dag_id",   "run_id",   "task_id",   "map_index", "try_number", "state",   "start_date",
+    "end_date", "hostname", "served_by", "error",     "output",     "rendered"};
+
+// " ORDER BY ..." for a TaskFilter::order_by name (directions as for run_order_clause), or
+// kInvalidArgument naming the valid ones. Ties go by dag_id, run_id, task_id, map_index.
+Result<std::string> task_order_clause(std::string_view order_by, std::string_view ascending,
+                                      std::string_view descending);
 
 // Migration 6. The key (first) is written last in an UPDATE.
 inline constexpr std::array<std::string_view, 4> kVariableColumns = {"key", "val", "description",

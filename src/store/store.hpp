@@ -23,9 +23,14 @@ namespace orquestra::store {
 
 struct Changes {
     std::vector<DagRun> runs;               // upserted by (dag_id, run_id)
-    std::vector<TaskInstance> tasks;        // upserted by (dag_id, run_id, task_id)
-    std::vector<TaskTry> tries;             // upserted by (dag_id, run_id, task_id, try_number)
-    bool empty() const { return runs.empty() && tasks.empty() && tries.empty(); }
+    std::vector<TaskInstance> tasks;        // upserted by (dag_id, run_id, task_id, map_index)
+    std::vector<TaskTry> tries;  // upserted by (dag_id, run_id, task_id, map_index, try_number)
+    // Deleted by (dag_id, run_id, task_id, map_index), with their tries, before `tasks` are
+    // written: a mapped task's placeholder (map_index -1) once it expands.
+    std::vector<TaskInstance> removed_tasks = {};
+    bool empty() const {
+        return runs.empty() && tasks.empty() && tries.empty() && removed_tasks.empty();
+    }
 };
 
 struct RunFilter {
@@ -49,6 +54,11 @@ struct TaskFilter {
     std::vector<TaskState> states;
     std::optional<Millis> start_date_gte, start_date_lte;
     std::optional<Millis> end_date_gte, end_date_lte;
+    // Only the instances of mapped tasks (map_index >= 0): the API's listMapped.
+    bool mapped_only = false;
+    // "map_index", "state", "start_date", "end_date", "try_number", with an optional leading
+    // '-' for descending; empty: by dag_id, run_id, task_id, map_index.
+    std::string order_by;
     int limit = 100;
     int offset = 0;
 };
@@ -118,13 +128,17 @@ public:
     // The task instances of several runs of one DAG at once (at most 1000 runs).
     virtual Result<std::vector<TaskInstance>> task_instances_of_runs(
         const std::string& dag_id, const std::vector<std::string>& run_ids) = 0;
+    // Task instances are ordered by task_id, then map_index. A mapped task's instances share
+    // its task_id; map_index -1 is an unmapped task (or a mapped one not expanded yet).
     virtual Result<std::optional<TaskInstance>> get_task_instance(const std::string& dag_id,
                                                                   const std::string& run_id,
-                                                                  const std::string& task_id) = 0;
+                                                                  const std::string& task_id,
+                                                                  int map_index = -1) = 0;
     virtual Result<Page<TaskInstance>> list_task_instances(const TaskFilter& filter) = 0;
     virtual Result<std::vector<TaskTry>> tries(const std::string& dag_id,
                                                const std::string& run_id,
-                                               const std::string& task_id) = 0;
+                                               const std::string& task_id,
+                                               int map_index = -1) = 0;
 
     // One transaction for every change in the batch.
     virtual Result<void> commit(const Changes& changes) = 0;

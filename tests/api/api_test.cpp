@@ -1039,8 +1039,9 @@ TEST_F(ApiTest, ABurstOfNewCredentialsFromOneAddressWaitsForTheFirstCheck) {
 // --- what is not served, the OpenAPI document -------------------------------------------------
 
 TEST_F(ApiTest, PathsOrquestraDoesNotServeAre404ProblemsSayingSo) {
-    for (const char* path : {"/providers", "/variables/x/y", "/dags/quick/dagRuns/r/taskInstances/t/x",
-                             "/plugins", "/datasets", "/", "/dags/quick/dagRuns/r/foo/bar/baz"}) {
+    for (const char* path :
+         {"/providers", "/variables/x/y", "/dags/quick/dagRuns/r/taskInstances/t/x/y", "/plugins",
+          "/datasets", "/", "/dags/quick/dagRuns/r/foo/bar/baz"}) {
         auto reply = call("GET", path);
         expect_problem(reply, 404, "Not Found", {"does not serve", "openapi.json"});
     }

@@ -305,6 +305,10 @@ tasks:
   second:
     upstream: [first]
     command: 'echo done'
+  third:
+    upstream: [first]
+    expand: {n: [1, 2]}
+    command: 'echo mapped'
 )";
 
 // Paused: it never runs; it makes /ui/services list a caller of SVC_A.
@@ -424,6 +428,12 @@ TEST_F(OpenApiAnswersTest, EveryRouteAnswersWhatTheDocumentSays) {
          "/dags/shapes/dagRuns/r1/taskInstances/first", "", 200},
         {"GET", "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/tries",
          "/dags/shapes/dagRuns/r1/taskInstances/first/tries", "", 200},
+        {"GET", "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/listMapped",
+         "/dags/shapes/dagRuns/r1/taskInstances/third/listMapped", "", 200},
+        {"GET", "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}",
+         "/dags/shapes/dagRuns/r1/taskInstances/third/1", "", 200},
+        {"GET", "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/{map_index}/tries",
+         "/dags/shapes/dagRuns/r1/taskInstances/third/1/tries", "", 200},
         {"GET",
          "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances/{task_id}/logs/{task_try_number}",
          "/dags/shapes/dagRuns/r1/taskInstances/first/logs/1", "", 200},

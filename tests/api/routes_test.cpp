@@ -38,8 +38,9 @@ TEST(RoutesTest, LiteralSegmentsWinOverParameters) {
 }
 
 TEST(RoutesTest, UnservedPathsMatchNothing) {
-    for (const char* path : {"/", "/providers", "/pools/a/b", "/dags/d/dagRuns/r/taskInstances/t/x",
-                             "/dags/d/unknown", "/users/a/b", "/config/section/core"}) {
+    for (const char* path :
+         {"/", "/providers", "/pools/a/b", "/dags/d/dagRuns/r/taskInstances/t/x/y", "/dags/d/unknown",
+          "/users/a/b", "/config/section/core"}) {
         EXPECT_EQ(reached(path), "") << path;
     }
 }

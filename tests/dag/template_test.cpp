@@ -396,8 +396,9 @@ TEST(TemplateContextTest, MakeContextLaysOutRunValues) {
         const auto& names = context_names();
         EXPECT_NE(std::find(names.begin(), names.end(), field.key()), names.end()) << field.key();
     }
-    // The scheduler adds var and conn, for what a task reads of them.
-    EXPECT_EQ(context_names().size(), ctx.size() + 2);
+    // The scheduler adds var and conn, for what a task reads of them, and each instance's
+    // map_index and (mapped) expand.
+    EXPECT_EQ(context_names().size(), ctx.size() + 4);
 }
 
 TEST(TemplateTest, CopiesShareTheCompiledTree) {

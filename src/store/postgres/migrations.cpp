@@ -188,7 +188,20 @@ ALTER TABLE dag_runs ADD COLUMN parent_task_id TEXT COLLATE "C" NOT NULL DEFAULT
 ALTER TABLE dag_runs ADD COLUMN trigger_depth INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr std::array<Migration, 9> kMigrations = {{
+// Dynamic task mapping: map_index joins the key of task instances and tries (-1: not mapped).
+constexpr std::string_view kMapIndex = R"sql(
+ALTER TABLE task_tries DROP CONSTRAINT task_tries_dag_id_run_id_task_id_fkey;
+ALTER TABLE task_instances ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE task_tries ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1;
+ALTER TABLE task_tries DROP CONSTRAINT task_tries_pkey;
+ALTER TABLE task_instances DROP CONSTRAINT task_instances_pkey;
+ALTER TABLE task_instances ADD PRIMARY KEY (dag_id, run_id, task_id, map_index);
+ALTER TABLE task_tries ADD PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number);
+ALTER TABLE task_tries ADD FOREIGN KEY (dag_id, run_id, task_id, map_index)
+    REFERENCES task_instances (dag_id, run_id, task_id, map_index) ON DELETE CASCADE;
+)sql";
+
+constexpr std::array<Migration, 10> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
@@ -198,6 +211,7 @@ constexpr std::array<Migration, 9> kMigrations = {{
     {7, "event logs", kEventLogs},
     {8, "pools", kPools},
     {9, "triggered runs", kTriggeredRuns},
+    {10, "map index", kMapIndex},
 }};
 
 }  // namespace

@@ -128,14 +128,14 @@ constexpr std::array<std::string_view, 19> kRunTypes = {
     "bigint", "bigint", "text", "text", "boolean", "bigint", "text",
     "text",   "text",   "text", "integer"};  // migration 9
 
-constexpr std::array<std::string_view, 20> kTaskTypes = {
-    "text",   "text", "text", "text", "integer", "integer", "bigint",  "bigint", "bigint",
-    "bigint", "text", "text", "text", "text",    "text",    "integer", "text",   "text",
-    "text",   "integer"};
+constexpr std::array<std::string_view, 21> kTaskTypes = {
+    "text",   "text",   "text",   "integer", "text", "integer", "integer",
+    "bigint", "bigint", "bigint", "bigint",  "text", "text",    "text",
+    "text",   "text",   "integer", "text",   "text", "text",    "integer"};
 
-constexpr std::array<std::string_view, 12> kTryTypes = {"text", "text",   "text",   "integer",
-                                                        "text", "bigint", "bigint", "text",
-                                                        "text", "text",   "text",   "text"};
+constexpr std::array<std::string_view, 13> kTryTypes = {
+    "text",   "text", "text", "integer", "integer", "text", "bigint",
+    "bigint", "text", "text", "text",    "text",    "text"};
 
 static_assert(kRunTypes.size() == kRunColumns.size());
 static_assert(kTaskTypes.size() == kTaskColumns.size());
@@ -250,8 +250,8 @@ std::string commit_batch_sql() {
     const std::size_t tries_first = tasks_first + kTaskColumns.size();
     return fmt::format("WITH runs AS ({}), tasks AS ({}) {}",
                        upsert_rows_sql("dag_runs", kRunColumns, kRunTypes, 2, 1),
-                       upsert_rows_sql("task_instances", kTaskColumns, kTaskTypes, 3, tasks_first),
-                       upsert_rows_sql("task_tries", kTryColumns, kTryTypes, 4, tries_first));
+                       upsert_rows_sql("task_instances", kTaskColumns, kTaskTypes, 4, tasks_first),
+                       upsert_rows_sql("task_tries", kTryColumns, kTryTypes, 5, tries_first));
 }
 
 // A run and its task instances in one statement; no row back when the run exists already (and
@@ -360,7 +360,7 @@ Result<DagRun> read_run(const pqxx::row& row) {
 }
 
 void bind_task(Params& p, const TaskInstance& t, std::string_view dag_id, std::string_view run_id) {
-    p.add(dag_id).add(run_id).add(t.task_id).add(to_string(t.state));
+    p.add(dag_id).add(run_id).add(t.task_id).add(t.map_index).add(to_string(t.state));
     p.add(t.try_number).add(t.max_tries).add(t.start_date).add(t.end_date);
     p.add(t.queued_when).add(t.next_try_at).add(t.operator_name).add(t.hostname);
     p.add(t.served_by).add(t.output_json).add(t.note).add(t.pid).add(t.owner);
@@ -372,31 +372,32 @@ Result<TaskInstance> read_task(const pqxx::row& r) {
     t.dag_id = text(r[0]);
     t.run_id = text(r[1]);
     t.task_id = text(r[2]);
-    const std::string state = text(r[3]);
+    t.map_index = static_cast<int>(int64(r[3]));
+    const std::string state = text(r[4]);
     auto parsed_state = parse_task_state(state);
     if (!parsed_state) return bad_column("task_instances", "state", state);
     t.state = *parsed_state;
-    t.try_number = static_cast<int>(int64(r[4]));
-    t.max_tries = static_cast<int>(int64(r[5]));
-    t.start_date = opt_int64(r[6]);
-    t.end_date = opt_int64(r[7]);
-    t.queued_when = opt_int64(r[8]);
-    t.next_try_at = opt_int64(r[9]);
-    t.operator_name = text(r[10]);
-    t.hostname = text(r[11]);
-    t.served_by = text(r[12]);
-    t.output_json = opt_text(r[13]);
-    t.note = text(r[14]);
-    t.pid = static_cast<int>(int64(r[15]));
-    t.owner = text(r[16]);
-    t.process_identity = text(r[17]);
-    t.pool = text(r[18]);
-    t.pool_slots = static_cast<int>(int64(r[19]));
+    t.try_number = static_cast<int>(int64(r[5]));
+    t.max_tries = static_cast<int>(int64(r[6]));
+    t.start_date = opt_int64(r[7]);
+    t.end_date = opt_int64(r[8]);
+    t.queued_when = opt_int64(r[9]);
+    t.next_try_at = opt_int64(r[10]);
+    t.operator_name = text(r[11]);
+    t.hostname = text(r[12]);
+    t.served_by = text(r[13]);
+    t.output_json = opt_text(r[14]);
+    t.note = text(r[15]);
+    t.pid = static_cast<int>(int64(r[16]));
+    t.owner = text(r[17]);
+    t.process_identity = text(r[18]);
+    t.pool = text(r[19]);
+    t.pool_slots = static_cast<int>(int64(r[20]));
     return t;
 }
 
 void bind_try(Params& p, const TaskTry& t) {
-    p.add(t.dag_id).add(t.run_id).add(t.task_id).add(t.try_number);
+    p.add(t.dag_id).add(t.run_id).add(t.task_id).add(t.map_index).add(t.try_number);
     p.add(to_string(t.state)).add(t.start_date).add(t.end_date).add(t.hostname);
     p.add(t.served_by).add(t.error).add(t.output_json).add(t.rendered_json);
 }
@@ -406,18 +407,19 @@ Result<TaskTry> read_try(const pqxx::row& r) {
     t.dag_id = text(r[0]);
     t.run_id = text(r[1]);
     t.task_id = text(r[2]);
-    t.try_number = static_cast<int>(int64(r[3]));
-    const std::string state = text(r[4]);
+    t.map_index = static_cast<int>(int64(r[3]));
+    t.try_number = static_cast<int>(int64(r[4]));
+    const std::string state = text(r[5]);
     auto parsed_state = parse_task_state(state);
     if (!parsed_state) return bad_column("task_tries", "state", state);
     t.state = *parsed_state;
-    t.start_date = int64(r[5]);
-    t.end_date = opt_int64(r[6]);
-    t.hostname = text(r[7]);
-    t.served_by = text(r[8]);
-    t.error = text(r[9]);
-    t.output_json = opt_text(r[10]);
-    t.rendered_json = text(r[11]);
+    t.start_date = int64(r[6]);
+    t.end_date = opt_int64(r[7]);
+    t.hostname = text(r[8]);
+    t.served_by = text(r[9]);
+    t.error = text(r[10]);
+    t.output_json = opt_text(r[11]);
+    t.rendered_json = text(r[12]);
     return t;
 }
 
@@ -576,6 +578,7 @@ enum class Ps : std::size_t {
     kDeleteRun,
     kGetTask,
     kTasksOfRun,
+    kDeleteTask,
     kTriesOfTask,
     kDeleteImportErrors,
     kInsertImportError,
@@ -644,13 +647,18 @@ std::string statement_sql(Ps id) {
         case Ps::kDeleteRun:
             return "DELETE FROM dag_runs WHERE dag_id = $1 AND run_id = $2";
         case Ps::kGetTask:
-            return task_select() + " WHERE dag_id = $1 AND run_id = $2 AND task_id = $3";
+            return task_select() +
+                   " WHERE dag_id = $1 AND run_id = $2 AND task_id = $3 AND map_index = $4";
         case Ps::kTasksOfRun:
-            return task_select() + " WHERE dag_id = $1 AND run_id = $2 ORDER BY task_id";
+            return task_select() +
+                   " WHERE dag_id = $1 AND run_id = $2 ORDER BY task_id, map_index";
+        case Ps::kDeleteTask:
+            return "DELETE FROM task_instances WHERE dag_id = $1 AND run_id = $2 AND "
+                   "task_id = $3 AND map_index = $4";
         case Ps::kTriesOfTask:
             return fmt::format(
                 "SELECT {} FROM task_tries WHERE dag_id = $1 AND run_id = $2 AND "
-                "task_id = $3 ORDER BY try_number",
+                "task_id = $3 AND map_index = $4 ORDER BY try_number",
                 column_list(kTryColumns));
         case Ps::kDeleteImportErrors:
             return "DELETE FROM import_errors";
@@ -1401,7 +1409,7 @@ Result<std::vector<TaskInstance>> PostgresStore::task_instances_of_runs(
     Where where;
     where.add_if("dag_id =", std::optional<std::string>(dag_id));
     where.add_any("run_id", run_ids);
-    const std::string sql = task_select() + where.sql + " ORDER BY run_id, task_id";
+    const std::string sql = task_select() + where.sql + " ORDER BY run_id, task_id, map_index";
     return with_connection(
         *pool_, "list task instances of runs", [&](Call& c) -> Result<std::vector<TaskInstance>> {
             Read tx(c.conn);
@@ -1411,12 +1419,15 @@ Result<std::vector<TaskInstance>> PostgresStore::task_instances_of_runs(
 
 Result<std::optional<TaskInstance>> PostgresStore::get_task_instance(const std::string& dag_id,
                                                                      const std::string& run_id,
-                                                                     const std::string& task_id) {
+                                                                     const std::string& task_id,
+                                                                     int map_index) {
     return with_connection(
         *pool_, "get task instance", [&](Call& c) -> Result<std::optional<TaskInstance>> {
             Read tx(c.conn);
             return read_optional<TaskInstance>(
-                exec(tx, Ps::kGetTask, Params().add(dag_id).add(run_id).add(task_id)), read_task);
+                exec(tx, Ps::kGetTask,
+                     Params().add(dag_id).add(run_id).add(task_id).add(map_index)),
+                read_task);
         });
 }
 
@@ -1436,6 +1447,9 @@ Result<Page<TaskInstance>> PostgresStore::list_task_instances(const TaskFilter& 
     where.add_if("start_date <=", filter.start_date_lte);
     where.add_if("end_date >=", filter.end_date_gte);
     where.add_if("end_date <=", filter.end_date_lte);
+    if (filter.mapped_only) where.add_if("map_index >=", std::optional<std::int64_t>(0));
+    auto order = task_order_clause(filter.order_by, "ASC NULLS FIRST", "DESC NULLS LAST");
+    if (!order) return order.error();
     Params page_params = where.params;
     const std::string limit = page_params.next();
     page_params.add(filter.limit);
@@ -1443,8 +1457,7 @@ Result<Page<TaskInstance>> PostgresStore::list_task_instances(const TaskFilter& 
     page_params.add(filter.offset);
     const std::string count_sql = "SELECT COUNT(*) FROM task_instances" + where.sql;
     const std::string list_sql = task_select() + where.sql +
-                                 " ORDER BY dag_id, run_id, task_id LIMIT " + limit + " OFFSET " +
-                                 offset;
+                                 *order + " LIMIT " + limit + " OFFSET " + offset;
 
     return with_connection(
         *pool_, "list task instances", [&](Call& c) -> Result<Page<TaskInstance>> {
@@ -1461,11 +1474,14 @@ Result<Page<TaskInstance>> PostgresStore::list_task_instances(const TaskFilter& 
 
 Result<std::vector<TaskTry>> PostgresStore::tries(const std::string& dag_id,
                                                   const std::string& run_id,
-                                                  const std::string& task_id) {
+                                                  const std::string& task_id,
+                                                  int map_index) {
     return with_connection(*pool_, "list task tries", [&](Call& c) -> Result<std::vector<TaskTry>> {
         Read tx(c.conn);
         return read_all<TaskTry>(
-            exec(tx, Ps::kTriesOfTask, Params().add(dag_id).add(run_id).add(task_id)), read_try);
+            exec(tx, Ps::kTriesOfTask,
+                 Params().add(dag_id).add(run_id).add(task_id).add(map_index)),
+            read_try);
     });
 }
 
@@ -1505,7 +1521,7 @@ Batch make_batch(const Changes& changes) {
     }
     if (!changes.tasks.empty()) {
         for (const TaskInstance* task : last_of_each(changes.tasks, [](const TaskInstance& t) {
-                 return std::make_tuple(t.dag_id, t.run_id, t.task_id);
+                 return std::make_tuple(t.dag_id, t.run_id, t.task_id, t.map_index);
              })) {
             Params row;
             bind_task(row, *task, task->dag_id, task->run_id);
@@ -1514,7 +1530,7 @@ Batch make_batch(const Changes& changes) {
     }
     if (!changes.tries.empty()) {
         const auto key_of = [](const TaskTry& t) {
-            return std::make_tuple(t.dag_id, t.run_id, t.task_id, t.try_number);
+            return std::make_tuple(t.dag_id, t.run_id, t.task_id, t.map_index, t.try_number);
         };
         std::map<decltype(key_of(changes.tries.front())), std::string> rendered;
         for (const TaskTry& attempt : changes.tries) {
@@ -1548,6 +1564,20 @@ Result<void> PostgresStore::commit(const Changes& changes) {
     // One statement, so one transaction and one round trip. Every row is an upsert of the
     // values given, so running it again after a lost connection leaves the same state.
     return with_connection(*pool_, "commit", [&](Call& c) -> Result<void> {
+        if (!changes.removed_tasks.empty()) {
+            // Deletions first, in the same transaction (rarely: a mapped task expanding).
+            Write tx(c.conn);
+            for (const TaskInstance& t : changes.removed_tasks) {
+                exec(tx, Ps::kDeleteTask,
+                     Params().add(t.dag_id).add(t.run_id).add(t.task_id).add(t.map_index));
+            }
+            exec(tx, Ps::kCommitBatch, p);
+            if (std::any_of(changes.runs.begin(), changes.runs.end(), waits_for_claim)) {
+                notify_runs_waiting(tx);
+            }
+            tx.commit();
+            return {};
+        }
         Read tx(c.conn);
         exec(tx, Ps::kCommitBatch, p);
         if (std::any_of(changes.runs.begin(), changes.runs.end(), waits_for_claim)) {

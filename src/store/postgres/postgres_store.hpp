@@ -79,10 +79,12 @@ class PostgresStore final : public Store {
         const std::string& dag_id, const std::vector<std::string>& run_ids) override;
     Result<std::optional<TaskInstance>> get_task_instance(const std::string& dag_id,
                                                           const std::string& run_id,
-                                                          const std::string& task_id) override;
+                                                          const std::string& task_id,
+                                                          int map_index = -1) override;
     Result<Page<TaskInstance>> list_task_instances(const TaskFilter& filter) override;
     Result<std::vector<TaskTry>> tries(const std::string& dag_id, const std::string& run_id,
-                                       const std::string& task_id) override;
+                                       const std::string& task_id,
+                                       int map_index = -1) override;
 
     Result<void> commit(const Changes& changes) override;
 

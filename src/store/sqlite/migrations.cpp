@@ -189,7 +189,73 @@ ALTER TABLE dag_runs ADD COLUMN parent_task_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE dag_runs ADD COLUMN trigger_depth INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr std::array<Migration, 9> kMigrations = {{
+// Dynamic task mapping: map_index joins the key of task instances and tries (-1: not mapped).
+// SQLite cannot change a key in place: both tables are copied into new ones. The old tries go
+// first, so that dropping the old task instances cascades to nothing.
+constexpr std::string_view kMapIndex = R"sql(
+CREATE TABLE task_instances_mapped (
+    dag_id           TEXT    NOT NULL,
+    run_id           TEXT    NOT NULL,
+    task_id          TEXT    NOT NULL,
+    map_index        INTEGER NOT NULL DEFAULT -1,
+    state            TEXT    NOT NULL,
+    try_number       INTEGER NOT NULL DEFAULT 0,
+    max_tries        INTEGER NOT NULL DEFAULT 1,
+    start_date       INTEGER,
+    end_date         INTEGER,
+    queued_when      INTEGER,
+    next_try_at      INTEGER,
+    operator         TEXT    NOT NULL DEFAULT '',
+    hostname         TEXT    NOT NULL DEFAULT '',
+    served_by        TEXT    NOT NULL DEFAULT '',
+    output           TEXT,
+    note             TEXT    NOT NULL DEFAULT '',
+    pid              INTEGER NOT NULL DEFAULT 0,
+    owner            TEXT    NOT NULL DEFAULT '',
+    process_identity TEXT    NOT NULL DEFAULT '',
+    pool             TEXT    NOT NULL DEFAULT 'default_pool',
+    pool_slots       INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (dag_id, run_id, task_id, map_index),
+    FOREIGN KEY (dag_id, run_id) REFERENCES dag_runs (dag_id, run_id) ON DELETE CASCADE
+);
+INSERT INTO task_instances_mapped (dag_id, run_id, task_id, map_index, state, try_number,
+    max_tries, start_date, end_date, queued_when, next_try_at, operator, hostname, served_by,
+    output, note, pid, owner, process_identity, pool, pool_slots)
+SELECT dag_id, run_id, task_id, -1, state, try_number, max_tries, start_date, end_date,
+    queued_when, next_try_at, operator, hostname, served_by, output, note, pid, owner,
+    process_identity, pool, pool_slots
+FROM task_instances;
+CREATE TABLE task_tries_mapped (
+    dag_id      TEXT    NOT NULL,
+    run_id      TEXT    NOT NULL,
+    task_id     TEXT    NOT NULL,
+    map_index   INTEGER NOT NULL DEFAULT -1,
+    try_number  INTEGER NOT NULL,
+    state       TEXT    NOT NULL,
+    start_date  INTEGER NOT NULL,
+    end_date    INTEGER,
+    hostname    TEXT    NOT NULL DEFAULT '',
+    served_by   TEXT    NOT NULL DEFAULT '',
+    error       TEXT    NOT NULL DEFAULT '',
+    output      TEXT,
+    rendered    TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (dag_id, run_id, task_id, map_index, try_number),
+    FOREIGN KEY (dag_id, run_id, task_id, map_index)
+        REFERENCES task_instances_mapped (dag_id, run_id, task_id, map_index) ON DELETE CASCADE
+);
+INSERT INTO task_tries_mapped (dag_id, run_id, task_id, map_index, try_number, state,
+    start_date, end_date, hostname, served_by, error, output, rendered)
+SELECT dag_id, run_id, task_id, -1, try_number, state, start_date, end_date, hostname,
+    served_by, error, output, rendered
+FROM task_tries;
+DROP TABLE task_tries;
+DROP TABLE task_instances;
+ALTER TABLE task_instances_mapped RENAME TO task_instances;
+ALTER TABLE task_tries_mapped RENAME TO task_tries;
+CREATE INDEX task_instances_state ON task_instances (state);
+)sql";
+
+constexpr std::array<Migration, 10> kMigrations = {{
     {1, "workflow tables", kWorkflowTables},
     {2, "users", kUsersTable},
     {3, "process identity", kProcessIdentity},
@@ -199,6 +265,7 @@ constexpr std::array<Migration, 9> kMigrations = {{
     {7, "event logs", kEventLogs},
     {8, "pools", kPools},
     {9, "triggered runs", kTriggeredRuns},
+    {10, "map index", kMapIndex},
 }};
 
 }  // namespace

@@ -270,7 +270,7 @@ Result<DagRun> read_run(const Query& q) {
 
 // dag_id and run_id are passed apart: create_run writes the run's ids.
 void bind_task(Query& q, const TaskInstance& t, std::string_view dag_id, std::string_view run_id) {
-    q.bind(dag_id).bind(run_id).bind(t.task_id).bind(to_string(t.state));
+    q.bind(dag_id).bind(run_id).bind(t.task_id).bind(t.map_index).bind(to_string(t.state));
     q.bind(t.try_number).bind(t.max_tries).bind(t.start_date).bind(t.end_date);
     q.bind(t.queued_when).bind(t.next_try_at).bind(t.operator_name).bind(t.hostname);
     q.bind(t.served_by).bind(t.output_json).bind(t.note).bind(t.pid).bind(t.owner);
@@ -282,31 +282,32 @@ Result<TaskInstance> read_task(const Query& q) {
     t.dag_id = q.text(0);
     t.run_id = q.text(1);
     t.task_id = q.text(2);
-    const std::string state = q.text(3);
+    t.map_index = static_cast<int>(q.int64(3));
+    const std::string state = q.text(4);
     auto parsed_state = parse_task_state(state);
     if (!parsed_state) return bad_column("task_instances", "state", state);
     t.state = *parsed_state;
-    t.try_number = static_cast<int>(q.int64(4));
-    t.max_tries = static_cast<int>(q.int64(5));
-    t.start_date = q.opt_int64(6);
-    t.end_date = q.opt_int64(7);
-    t.queued_when = q.opt_int64(8);
-    t.next_try_at = q.opt_int64(9);
-    t.operator_name = q.text(10);
-    t.hostname = q.text(11);
-    t.served_by = q.text(12);
-    t.output_json = q.opt_text(13);
-    t.note = q.text(14);
-    t.pid = static_cast<int>(q.int64(15));
-    t.owner = q.text(16);
-    t.process_identity = q.text(17);
-    t.pool = q.text(18);
-    t.pool_slots = static_cast<int>(q.int64(19));
+    t.try_number = static_cast<int>(q.int64(5));
+    t.max_tries = static_cast<int>(q.int64(6));
+    t.start_date = q.opt_int64(7);
+    t.end_date = q.opt_int64(8);
+    t.queued_when = q.opt_int64(9);
+    t.next_try_at = q.opt_int64(10);
+    t.operator_name = q.text(11);
+    t.hostname = q.text(12);
+    t.served_by = q.text(13);
+    t.output_json = q.opt_text(14);
+    t.note = q.text(15);
+    t.pid = static_cast<int>(q.int64(16));
+    t.owner = q.text(17);
+    t.process_identity = q.text(18);
+    t.pool = q.text(19);
+    t.pool_slots = static_cast<int>(q.int64(20));
     return t;
 }
 
 void bind_try(Query& q, const TaskTry& t) {
-    q.bind(t.dag_id).bind(t.run_id).bind(t.task_id).bind(t.try_number);
+    q.bind(t.dag_id).bind(t.run_id).bind(t.task_id).bind(t.map_index).bind(t.try_number);
     q.bind(to_string(t.state)).bind(t.start_date).bind(t.end_date).bind(t.hostname);
     q.bind(t.served_by).bind(t.error).bind(t.output_json).bind(t.rendered_json);
 }
@@ -316,18 +317,19 @@ Result<TaskTry> read_try(const Query& q) {
     t.dag_id = q.text(0);
     t.run_id = q.text(1);
     t.task_id = q.text(2);
-    t.try_number = static_cast<int>(q.int64(3));
-    const std::string state = q.text(4);
+    t.map_index = static_cast<int>(q.int64(3));
+    t.try_number = static_cast<int>(q.int64(4));
+    const std::string state = q.text(5);
     auto parsed_state = parse_task_state(state);
     if (!parsed_state) return bad_column("task_tries", "state", state);
     t.state = *parsed_state;
-    t.start_date = q.int64(5);
-    t.end_date = q.opt_int64(6);
-    t.hostname = q.text(7);
-    t.served_by = q.text(8);
-    t.error = q.text(9);
-    t.output_json = q.opt_text(10);
-    t.rendered_json = q.text(11);
+    t.start_date = q.int64(6);
+    t.end_date = q.opt_int64(7);
+    t.hostname = q.text(8);
+    t.served_by = q.text(9);
+    t.error = q.text(10);
+    t.output_json = q.opt_text(11);
+    t.rendered_json = q.text(12);
     return t;
 }
 
@@ -480,6 +482,7 @@ enum class Sql : std::size_t {
     kUpsertTask,
     kGetTask,
     kTasksOfRun,
+    kDeleteTask,
     kUpsertTry,
     kTriesOfTask,
     kDeleteImportErrors,
@@ -567,18 +570,23 @@ StatementText statement_text(Sql id) {
         case Sql::kInsertTask:
             return {"insert task instance", insert_sql("task_instances", kTaskColumns)};
         case Sql::kUpsertTask:
-            return {"upsert task instance", upsert_sql("task_instances", kTaskColumns, 3)};
+            return {"upsert task instance", upsert_sql("task_instances", kTaskColumns, 4)};
         case Sql::kGetTask:
             return {"get task instance",
-                    task_select() + " WHERE dag_id = ? AND run_id = ? AND task_id = ?"};
+                    task_select() +
+                        " WHERE dag_id = ? AND run_id = ? AND task_id = ? AND map_index = ?"};
         case Sql::kTasksOfRun:
             return {"list task instances",
-                    task_select() + " WHERE dag_id = ? AND run_id = ? ORDER BY task_id"};
-        case Sql::kUpsertTry: return {"upsert task try", upsert_sql("task_tries", kTryColumns, 4)};
+                    task_select() +
+                        " WHERE dag_id = ? AND run_id = ? ORDER BY task_id, map_index"};
+        case Sql::kDeleteTask:
+            return {"delete task instance", "DELETE FROM task_instances WHERE dag_id = ? AND "
+                                            "run_id = ? AND task_id = ? AND map_index = ?"};
+        case Sql::kUpsertTry: return {"upsert task try", upsert_sql("task_tries", kTryColumns, 5)};
         case Sql::kTriesOfTask:
             return {"list task tries",
                     fmt::format("SELECT {} FROM task_tries WHERE dag_id = ? AND run_id = ? AND "
-                                "task_id = ? ORDER BY try_number",
+                                "task_id = ? AND map_index = ? ORDER BY try_number",
                                 column_list(kTryColumns))};
         case Sql::kDeleteImportErrors:
             return {"delete import errors", "DELETE FROM import_errors"};
@@ -1205,7 +1213,7 @@ Result<std::vector<TaskInstance>> SqliteStore::task_instances_of_runs(
     std::lock_guard lock(mu_);
     auto q = db_->once("list task instances of runs",
                        task_select() + " WHERE dag_id = ? AND run_id IN (" + marks +
-                           ") ORDER BY run_id, task_id");
+                           ") ORDER BY run_id, task_id, map_index");
     if (!q) return q.error();
     q->bind(dag_id);
     for (const auto& id : run_ids) q->bind(id);
@@ -1214,11 +1222,12 @@ Result<std::vector<TaskInstance>> SqliteStore::task_instances_of_runs(
 
 Result<std::optional<TaskInstance>> SqliteStore::get_task_instance(const std::string& dag_id,
                                                                    const std::string& run_id,
-                                                                   const std::string& task_id) {
+                                                                   const std::string& task_id,
+                                                                   int map_index) {
     std::lock_guard lock(mu_);
     auto q = db_->cached(Sql::kGetTask);
     if (!q) return q.error();
-    q->bind(dag_id).bind(run_id).bind(task_id);
+    q->bind(dag_id).bind(run_id).bind(task_id).bind(map_index);
     return read_optional<TaskInstance>(*q, read_task);
 }
 
@@ -1239,6 +1248,9 @@ Result<Page<TaskInstance>> SqliteStore::list_task_instances(const TaskFilter& fi
     where.add_if("start_date <= ?", filter.start_date_lte);
     where.add_if("end_date >= ?", filter.end_date_gte);
     where.add_if("end_date <= ?", filter.end_date_lte);
+    if (filter.mapped_only) where.add_if("map_index >= ?", std::optional<std::int64_t>(0));
+    auto order = task_order_clause(filter.order_by, "ASC", "DESC");
+    if (!order) return order.error();
 
     std::lock_guard lock(mu_);
     SqliteConnection& c = *db_;
@@ -1255,7 +1267,7 @@ Result<Page<TaskInstance>> SqliteStore::list_task_instances(const TaskFilter& fi
         }
         auto q = c.once("list task instances",
                         task_select() + where.sql +
-                            " ORDER BY dag_id, run_id, task_id LIMIT ? OFFSET ?");
+                            *order + " LIMIT ? OFFSET ?");
         if (!q) return q.error();
         where.bind(*q);
         q->bind(filter.limit).bind(filter.offset);
@@ -1268,11 +1280,12 @@ Result<Page<TaskInstance>> SqliteStore::list_task_instances(const TaskFilter& fi
 
 Result<std::vector<TaskTry>> SqliteStore::tries(const std::string& dag_id,
                                                 const std::string& run_id,
-                                                const std::string& task_id) {
+                                                const std::string& task_id,
+                                                int map_index) {
     std::lock_guard lock(mu_);
     auto q = db_->cached(Sql::kTriesOfTask);
     if (!q) return q.error();
-    q->bind(dag_id).bind(run_id).bind(task_id);
+    q->bind(dag_id).bind(run_id).bind(task_id).bind(map_index);
     return read_all<TaskTry>(*q, read_try);
 }
 
@@ -1290,6 +1303,12 @@ Result<void> SqliteStore::commit(const Changes& changes) {
                 return with_subject(r.error(), fmt::format("DAG run '{}' of DAG '{}'",
                                                            run.run_id, run.dag_id));
             }
+        }
+        for (const TaskInstance& task : changes.removed_tasks) {
+            auto q = c.cached(Sql::kDeleteTask);
+            if (!q) return q.error();
+            q->bind(task.dag_id).bind(task.run_id).bind(task.task_id).bind(task.map_index);
+            if (auto r = q->run(); !r) return r;
         }
         for (const TaskInstance& task : changes.tasks) {
             auto q = c.cached(Sql::kUpsertTask);

@@ -79,12 +79,14 @@ public:
         const std::string& dag_id, const std::vector<std::string>& run_ids) override;
     Result<std::optional<TaskInstance>> get_task_instance(const std::string& dag_id,
                                                           const std::string& run_id,
-                                                          const std::string& task_id) override;
-    // Ordered by dag_id, run_id, task_id; limit 0..1000 and offset >= 0.
+                                                          const std::string& task_id,
+                                                          int map_index = -1) override;
+    // Ordered by filter.order_by; limit 0..1000 and offset >= 0.
     Result<Page<TaskInstance>> list_task_instances(const TaskFilter& filter) override;
     // Ordered by try_number.
     Result<std::vector<TaskTry>> tries(const std::string& dag_id, const std::string& run_id,
-                                       const std::string& task_id) override;
+                                       const std::string& task_id,
+                                       int map_index = -1) override;
 
     Result<void> commit(const Changes& changes) override;
 

@@ -182,6 +182,7 @@ export interface TaskInstance {
   task_id: string;
   dag_id: string;
   dag_run_id: string;
+  map_index?: number; // -1: not mapped
   start_date: string | null;
   end_date: string | null;
   duration: number | null;

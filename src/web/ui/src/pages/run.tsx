@@ -47,7 +47,7 @@ export function RunPage(props: { session: Session; dagId: string; runId: string 
   const tis = live.data ? [...live.data.tis] : [];
   if (order.data) {
     const idx = new Map(order.data.map((t, i) => [t, i]));
-    tis.sort((a, b) => (idx.get(a.task_id) ?? 1e9) - (idx.get(b.task_id) ?? 1e9) || a.task_id.localeCompare(b.task_id));
+    tis.sort((a, b) => (idx.get(a.task_id) ?? 1e9) - (idx.get(b.task_id) ?? 1e9) || a.task_id.localeCompare(b.task_id) || (a.map_index ?? -1) - (b.map_index ?? -1));
   }
   const editor = canEdit(props.session);
   const finished = run ? isFinishedRun(run.state) : false;
@@ -182,8 +182,8 @@ export function RunPage(props: { session: Session; dagId: string; runId: string 
                 </thead>
                 <tbody>
                   {tis.map((t) => (
-                    <tr key={t.task_id} data-task={t.task_id}>
-                      <td><a href={href(['dags', dagId, 'runs', runId, 'tasks', t.task_id], t.try_number ? { try: t.try_number } : undefined)}>{t.task_id}</a></td>
+                    <tr key={`${t.task_id}[${t.map_index ?? -1}]`} data-task={t.task_id}>
+                      <td><a href={href(['dags', dagId, 'runs', runId, 'tasks', t.task_id], t.try_number ? { try: t.try_number } : undefined)}>{mappedName(t)}</a></td>
                       <td><StateMark state={t.state} text /></td>
                       <td>{t.try_number || '—'}</td>
                       <td><Time iso={t.start_date} /></td>
@@ -215,4 +215,9 @@ export function RunPage(props: { session: Session; dagId: string; runId: string 
       )}
     </>
   );
+}
+
+// A mapped task's instances show as task_id[map_index].
+function mappedName(t: TaskInstance): string {
+  return t.map_index !== undefined && t.map_index >= 0 ? `${t.task_id}[${t.map_index}]` : t.task_id;
 }
