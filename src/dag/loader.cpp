@@ -1191,6 +1191,12 @@ Task Loader::parse_task(const Entry& e, const DefaultArgs& defaults,
         t.kind = parse_trigger(*kind, where);
     else
         t.kind = parse_wait(*kind, where);
+    if (t.is_mapped() && kind->key == "trigger_dag") {
+        fail(m.find_any("expand")->line,
+             fmt::format("{}: expand cannot map a trigger_dag task (map the tasks of the DAG it "
+                         "triggers instead)",
+                         where));
+    }
     // What the scheduler looks up before rendering: every read must name its key.
     auto reads = [&](const std::vector<std::string>& paths, int line) {
         if (auto r = add_secret_reads(paths, t.secret_reads); !r) {

@@ -97,6 +97,15 @@ TEST(ExpandLoaderTest, BadExpandsAreRefusedWithTheirLine) {
               std::string::npos);
 }
 
+TEST(ExpandLoaderTest, ATriggerDagTaskIsNotMapped) {
+    // Its waiting try is one per task: a mapped one is refused, naming the line of expand.
+    std::string error = error_of(
+        "dag_id: d\ntasks:\n  a:\n    expand: {n: [1, 2]}\n    trigger_dag: other\n");
+    EXPECT_NE(error.find("expand cannot map a trigger_dag task"), std::string::npos) << error;
+    EXPECT_NE(error.find("d.yaml:4:"), std::string::npos) << error;
+    EXPECT_EQ(error_of("dag_id: d\ntasks:\n  a:\n    trigger_dag: other\n"), "");
+}
+
 TEST(ExpandLoaderTest, AnElementNeverGoesIntoArgv) {
     // A run sets the elements (outputs, conf): argv refuses them as it refuses params.
     const std::string error = error_of(
