@@ -56,7 +56,7 @@ json::object task_callback_json(CallbackEvent event, const store::DagRun& run,
     o["run_id"] = run.run_id;
     o["task_id"] = ti.task_id;
     o["try_number"] = ti.try_number;
-    o["map_index"] = -1;
+    o["map_index"] = ti.map_index;
     o["state"] = store::to_string(ti.state);
     o["logical_date"] = dag::format_datetime(run.logical_date);
     o["start_date"] = date_or_null(ti.start_date);
@@ -242,7 +242,7 @@ void CallbackDispatcher::record(const Item& item, std::string_view kind, bool ok
     out.reserve(lines.size() + 1);
     for (const auto& line : lines) out.push_back(name + ": " + line);
     out.push_back(name + ": " + summary);
-    try_log_(job.dag_id, job.run_id, job.task_id, job.try_number, out);
+    try_log_(job.dag_id, job.run_id, job.task_id, job.try_number, job.map_index, out);
 }
 
 }  // namespace orquestra::scheduler

@@ -42,7 +42,7 @@ std::string_view to_string(CallbackEvent event);
 std::string_view key_of(CallbackEvent event);
 
 // The `callback` object of a task's try that ended: event, dag_id, run_id, task_id,
-// try_number, map_index (-1), state, logical_date, start_date, end_date (ISO 8601 or null),
+// try_number, map_index (-1 when not mapped), state, logical_date, start_date, end_date (ISO 8601 or null),
 // error (as the try recorded it, masked; null when none) and run_type. No conf: it may hold
 // what the triggering user should not send elsewhere.
 boost::json::object task_callback_json(CallbackEvent event, const store::DagRun& run,
@@ -62,6 +62,7 @@ struct CallbackJob {
     std::string run_id;
     std::string task_id;  // empty for a run's callbacks
     int try_number = 0;   // the try whose log gets a task callback's lines
+    int map_index = -1;   // of that try's task instance (-1: not mapped)
     std::string once_key;  // the event's identity: reported at most once
 };
 
@@ -73,9 +74,10 @@ struct CallbackLimits {
 
 class CallbackDispatcher {
 public:
-    // Writes lines into a try's log (dag_id, run_id, task_id, try_number), on the loop.
+    // Writes lines into a try's log (dag_id, run_id, task_id, try_number, map_index), on the
+    // loop.
     using TryLog = std::function<void(const std::string&, const std::string&, const std::string&,
-                                      int, const std::vector<std::string>&)>;
+                                      int, int, const std::vector<std::string>&)>;
     CallbackDispatcher(boost::asio::io_context& loop, executor::TaskRunner& runner,
                        store::Secrets* secrets, std::shared_ptr<EngineMetrics> metrics,
                        TryLog try_log, CallbackLimits limits = {});

@@ -16,8 +16,8 @@ std::unique_ptr<CallbackDispatcher> Engine::make_callback_dispatcher() {
     return std::make_unique<CallbackDispatcher>(
         loop_, runner, &secrets_, metrics_,
         [this](const std::string& dag_id, const std::string& run_id, const std::string& task_id,
-               int try_number, const std::vector<std::string>& lines) {
-            write_log({dag_id, run_id}, task_id, try_number, lines);
+               int try_number, int map_index, const std::vector<std::string>& lines) {
+            write_log({dag_id, run_id}, task_id, try_number, lines, map_index);
         },
         options_.callback_limits);
 }
@@ -56,8 +56,9 @@ void Engine::stage_task_callback(const ActiveRun& ar, const dag::Task& task,
     job.run_id = ti.run_id;
     job.task_id = ti.task_id;
     job.try_number = ti.try_number;
-    job.once_key = fmt::format("task\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", ti.dag_id, ti.run_id,
-                               ti.task_id, ti.try_number, to_string(event));
+    job.map_index = ti.map_index;
+    job.once_key = fmt::format("task\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", ti.dag_id, ti.run_id,
+                               ti.task_id, ti.map_index, ti.try_number, to_string(event));
     staged_callbacks_.push_back(std::move(job));
 }
 

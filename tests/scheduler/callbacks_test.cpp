@@ -20,6 +20,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -236,6 +237,33 @@ tasks:
         << metrics;
 }
 
+TEST_F(CallbacksTest, EachMappedInstanceReportsItsOwnEndWithItsMapIndex) {
+    write_dag(R"(
+dag_id: d
+tasks:
+  a:
+    expand: {n: [1, 2]}
+    command: ["false"]
+    on_failure: {url: "http://127.0.0.1:9/failed"}
+)");
+    start_engine();
+    trigger();
+    ASSERT_EQ(tasks_.started.size(), 2u);
+    finish(tasks_, 0, false, "exit code 1");
+    finish(tasks_, 1, false, "exit code 1");
+    // One event per instance (not one per task and try), each naming its instance.
+    ASSERT_EQ(callbacks_.started.size(), 2u);
+    std::set<std::int64_t> indexes;
+    for (std::size_t i = 0; i < 2; ++i) {
+        json::object event = body(i);
+        EXPECT_EQ(event.at("task_id"), "a");
+        EXPECT_EQ(event.at("try_number"), 1);
+        indexes.insert(event.at("map_index").as_int64());
+    }
+    EXPECT_EQ(indexes, (std::set<std::int64_t>{0, 1}));
+    EXPECT_EQ(run_state(), RunState::kFailed);
+}
+
 TEST_F(CallbacksTest, SuccessFiresOnSuccessWithTheCallbackInTheTemplates) {
     write_dag(R"(
 dag_id: d
@@ -387,7 +415,7 @@ TEST(CallbackDispatcherTest, AnEventIsReportedOnce) {
     std::vector<std::string> logged;
     CallbackDispatcher dispatcher(
         loop, runner, nullptr, metrics,
-        [&](const std::string&, const std::string&, const std::string&, int,
+        [&](const std::string&, const std::string&, const std::string&, int, int,
             const std::vector<std::string>& lines) {
             logged.insert(logged.end(), lines.begin(), lines.end());
         });
